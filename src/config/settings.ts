@@ -1,0 +1,123 @@
+import { z } from 'zod';
+import { TracestreamError } from '../errors/index.js';
+
+/**
+ * Every setting tracestream reads, in one place: its environment variable, its command-line flag,
+ * its default and its meaning. Commands read settings only through `readSettings`, so a flag always
+ * beats the environment, which beats the default, and `tracestream help` can list them all.
+ */
+export interface Setting<T> {
+  env: string;
+  flag: string;
+  description: string;
+  schema: z.ZodType<T>;
+  default: T | undefined;
+}
+
+function setting<T>(spec: Setting<T>): Setting<T> {
+  return spec;
+}
+
+const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().nonnegative();
+
+export const SETTINGS = {
+  kafkaBrokers: setting({
+    env: 'KAFKA_BROKERS', flag: '--brokers',
+    description: 'Bootstrap servers (host:port,...) of a real Kafka cluster. Unset: an embedded librdkafka mock cluster is started.',
+    schema: z.string().min(1), default: undefined,
+  }),
+  schemaRegistryUrl: setting({
+    env: 'SCHEMA_REGISTRY_URL', flag: '--schema-registry',
+    description: 'Confluent-compatible Schema Registry. Unset: schemas are kept in the built-in registry topic.',
+    schema: z.string().url(), default: undefined,
+  }),
+  python: setting({
+    env: 'TRACESTREAM_PYTHON', flag: '--python',
+    description: 'Python 3 interpreter that runs programs. Unset: the first of /usr/bin/python3, python3 on PATH that the sandbox user can execute.',
+    schema: z.string().min(1), default: undefined,
+  }),
+  sandboxUser: setting({
+    env: 'TRACESTREAM_SANDBOX_USER', flag: '--sandbox-user',
+    description: 'When started as root, programs run as this unprivileged user.',
+    schema: z.string().min(1), default: 'nobody',
+  }),
+  concurrency: setting({
+    env: 'TRACESTREAM_CONCURRENCY', flag: '--concurrency',
+    description: 'Programs run at once (executor pool size).',
+    schema: positiveInt, default: undefined,
+  }),
+  wallTimeMs: setting({
+    env: 'TRACESTREAM_WALL_TIME_MS', flag: '--wall-time-ms',
+    description: 'Wall-clock limit of one run.', schema: positiveInt, default: 10_000,
+  }),
+  cpuTimeMs: setting({
+    env: 'TRACESTREAM_CPU_TIME_MS', flag: '--cpu-time-ms',
+    description: 'CPU-time limit of one run.', schema: positiveInt, default: 10_000,
+  }),
+  addressSpaceBytes: setting({
+    env: 'TRACESTREAM_ADDRESS_SPACE_BYTES', flag: '--address-space-bytes',
+    description: 'Address-space (virtual memory) limit of one run.', schema: positiveInt, default: 1024 * 1024 * 1024,
+  }),
+  outputBytes: setting({
+    env: 'TRACESTREAM_OUTPUT_BYTES', flag: '--output-bytes',
+    description: 'Bytes of stdout (and of the OUTPUT_PATH file) one run may write.', schema: positiveInt, default: 1024 * 1024,
+  }),
+  maxSteps: setting({
+    env: 'TRACESTREAM_MAX_STEPS', flag: '--max-steps',
+    description: 'Trace steps before a run is stopped (step-limit); 0 lifts the limit.', schema: nonNegativeInt, default: 100_000,
+  }),
+  traceBytes: setting({
+    env: 'TRACESTREAM_TRACE_BYTES', flag: '--trace-bytes',
+    description: 'Bytes of encoded trace kept per run; past it the trace is cut and the program runs on untraced.',
+    schema: positiveInt, default: 16 * 1024 * 1024,
+  }),
+  openFiles: setting({
+    env: 'TRACESTREAM_OPEN_FILES', flag: '--open-files',
+    description: 'Open file descriptors one run may hold.', schema: positiveInt, default: 64,
+  }),
+  reprChars: setting({
+    env: 'TRACESTREAM_REPR_CHARS', flag: '--repr-chars',
+    description: 'Longest value repr kept in a trace before it is cut with a marker.', schema: positiveInt, default: 200,
+  }),
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+type ValueOf<N extends SettingName> = (typeof SETTINGS)[N] extends Setting<infer T> ? T : never;
+export type Settings = { [N in SettingName]: ValueOf<N> };
+
+/** Flags as parsed from argv: `--name value` or `--name=value`. */
+export type Flags = Readonly<Record<string, string | boolean | undefined>>;
+
+/**
+ * Resolves every setting: flag, then environment, then default; validates each and names the
+ * flag and variable in the error.
+ */
+export function readSettings(flags: Flags = {}, env: NodeJS.ProcessEnv = process.env): Settings {
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(SETTINGS) as [SettingName, Setting<unknown>][]) {
+    const fromFlag = flags[spec.flag.slice(2)];
+    const raw = typeof fromFlag === 'string' ? fromFlag : env[spec.env] === '' ? undefined : env[spec.env];
+    if (raw === undefined) {
+      out[name] = spec.default;
+      continue;
+    }
+    const parsed = spec.schema.safeParse(raw);
+    if (!parsed.success) {
+      throw new TracestreamError(
+        'CONFIG_INVALID',
+        `${spec.flag} / ${spec.env}: ${JSON.stringify(raw)} is not valid (${parsed.error.issues[0]?.message ?? 'invalid'}); ${spec.description}`,
+        { details: { setting: name } },
+      );
+    }
+    out[name] = parsed.data;
+  }
+  return out as Settings;
+}
+
+/** The settings table as text, for `tracestream help` and the README. */
+export function describeSettings(): string {
+  return Object.values(SETTINGS)
+    .map((s) => `  ${s.flag.padEnd(24)} ${s.env.padEnd(32)} ${s.description}${s.default === undefined ? '' : ` (default ${s.default})`}`)
+    .join('\n');
+}
