@@ -27,6 +27,21 @@ export const SETTINGS = {
     description: 'Bootstrap servers (host:port,...) of a real Kafka cluster. Unset: an embedded librdkafka mock cluster is started.',
     schema: z.string().min(1), default: undefined,
   }),
+  kafkaClientId: setting({
+    env: 'TRACESTREAM_KAFKA_CLIENT_ID', flag: '--kafka-client-id',
+    description: 'client.id our Kafka clients send to the brokers (shows in broker logs and quotas).',
+    schema: z.string().min(1), default: 'tracestream',
+  }),
+  embeddedBrokerCount: setting({
+    env: 'TRACESTREAM_EMBEDDED_BROKERS', flag: '--brokers-count',
+    description: 'Brokers of the embedded librdkafka mock cluster started when --brokers / KAFKA_BROKERS is unset.',
+    schema: positiveInt, default: 1,
+  }),
+  shutdownDeadlineMs: setting({
+    env: 'TRACESTREAM_SHUTDOWN_DEADLINE_MS', flag: '--shutdown-deadline-ms',
+    description: 'On SIGTERM/SIGINT, time allowed to drain, commit and disconnect before exiting with status 1.',
+    schema: positiveInt, default: 30_000,
+  }),
   schemaRegistryUrl: setting({
     env: 'SCHEMA_REGISTRY_URL', flag: '--schema-registry',
     description: 'Confluent-compatible Schema Registry. Unset: schemas are kept in the built-in registry topic.',
@@ -37,10 +52,10 @@ export const SETTINGS = {
     description: 'Python 3 interpreter that runs programs. Unset: the first of /usr/bin/python3, python3 on PATH that the sandbox user can execute.',
     schema: z.string().min(1), default: undefined,
   }),
-  sandboxUser: setting({
-    env: 'TRACESTREAM_SANDBOX_USER', flag: '--sandbox-user',
-    description: 'When started as root, programs run as this unprivileged user.',
-    schema: z.string().min(1), default: 'nobody',
+  sandboxUidBase: setting({
+    env: 'TRACESTREAM_SANDBOX_UID_BASE', flag: '--sandbox-uid-base',
+    description: 'When started as root, pool slot N runs programs as uid and gid BASE+N (no account needed; one uid per slot lets the process limit forbid fork).',
+    schema: z.coerce.number().int().min(1000).max(2 ** 31 - 1024), default: 61_000,
   }),
   concurrency: setting({
     env: 'TRACESTREAM_CONCURRENCY', flag: '--concurrency',
@@ -65,7 +80,8 @@ export const SETTINGS = {
   }),
   maxSteps: setting({
     env: 'TRACESTREAM_MAX_STEPS', flag: '--max-steps',
-    description: 'Trace steps before a run is stopped (step-limit); 0 lifts the limit.', schema: nonNegativeInt, default: 100_000,
+    description: 'Trace steps before a run is stopped (step-limit); 0 lifts the limit. The trace-bytes cut usually comes first and lets the program finish untraced, so its output stays complete.',
+    schema: nonNegativeInt, default: 1_000_000,
   }),
   traceBytes: setting({
     env: 'TRACESTREAM_TRACE_BYTES', flag: '--trace-bytes',

@@ -1,0 +1,132 @@
+import type { Limits, Outcome } from '../executor/types.js';
+import type { ExceptionInfo, Step, StepEvent, VariableChange } from '../trace/types.js';
+
+/**
+ * The TypeScript shapes of the four events, written once to match `schemas/<Name>.avsc`. They are
+ * not checked here: the Avro type checks every value when it is encoded (see `createAvroCodec`), and
+ * the round-trip tests fail when an interface and its schema drift apart.
+ */
+
+export const EVENT_TYPES = ['SolutionSubmitted', 'ExecutionTrace', 'LineDiff', 'DeadLetter'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** The Avro namespace of every event; an event's full name is `io.tracestream.<EventType>`. */
+export const EVENT_NAMESPACE = 'io.tracestream';
+
+export interface TestInput {
+  stdin: string;
+  expectedStdout: string | null;
+}
+
+export interface SolutionSubmitted {
+  schemaVersion: number;
+  solutionId: string;
+  problemId: string;
+  /** `python3` is the only language run today. */
+  language: string;
+  source: string;
+  /** At least one. */
+  inputs: TestInput[];
+  /** Free-form provenance: repo, path, commit, url, ... */
+  origin: Record<string, string>;
+  submittedAtMs: number;
+}
+
+/** `Outcome` with `-` spelled `_`, as Avro enum symbols must be. */
+export type AvroOutcome =
+  | 'ok' | 'error' | 'timeout' | 'memory' | 'output_limit' | 'step_limit' | 'syntax_error' | 'killed';
+
+export interface ExecutionTrace {
+  schemaVersion: number;
+  /** `${solutionId}#${inputIndex}` */
+  runId: string;
+  solutionId: string;
+  problemId: string;
+  inputIndex: number;
+  /** Hex SHA-256 of source + "\0" + stdin. */
+  contentHash: string;
+  tracerVersion: string;
+  pythonVersion: string;
+  outcome: AvroOutcome;
+  exitCode: number | null;
+  signal: string | null;
+  reason: string;
+  stdout: string;
+  stderrTail: string;
+  outputFile: string | null;
+  exception: ExceptionInfo | null;
+  wallTimeMs: number;
+  cpuTimeMs: number;
+  limits: Limits;
+  stepCount: number;
+  traceTruncated: boolean;
+  steps: Step[];
+  producedAtMs: number;
+}
+
+export interface LineDiff {
+  schemaVersion: number;
+  runId: string;
+  solutionId: string;
+  stepIndex: number;
+  /** Steps of the whole run: a consumer has them all once it saw indices 0 .. stepCount-1. */
+  stepCount: number;
+  event: StepEvent;
+  line: number;
+  depth: number;
+  function: string;
+  /** The text of that line of the program. */
+  sourceLine: string;
+  changes: VariableChange[];
+  value: string | null;
+  exception: ExceptionInfo | null;
+  stdout: string;
+}
+
+export interface DeadLetter {
+  schemaVersion: number;
+  reason: string;
+  errorCode: string | null;
+  sourceTopic: string;
+  sourcePartition: number;
+  /** Decimal offset, as Kafka clients give it. */
+  sourceOffset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, Buffer>;
+  failedAtMs: number;
+}
+
+export interface EventTypes {
+  SolutionSubmitted: SolutionSubmitted;
+  ExecutionTrace: ExecutionTrace;
+  LineDiff: LineDiff;
+  DeadLetter: DeadLetter;
+}
+
+export type TracestreamEvent = EventTypes[EventType];
+
+const TO_AVRO: Readonly<Record<Outcome, AvroOutcome>> = {
+  ok: 'ok',
+  error: 'error',
+  timeout: 'timeout',
+  memory: 'memory',
+  'output-limit': 'output_limit',
+  'step-limit': 'step_limit',
+  'syntax-error': 'syntax_error',
+  killed: 'killed',
+};
+
+const FROM_AVRO = Object.fromEntries(
+  Object.entries(TO_AVRO).map(([outcome, symbol]) => [symbol, outcome]),
+) as Readonly<Record<AvroOutcome, Outcome>>;
+
+/** The Avro enum symbol of an executor outcome: `outcomeToAvro('step-limit') === 'step_limit'`. */
+export function outcomeToAvro(outcome: Outcome): AvroOutcome {
+  return TO_AVRO[outcome];
+}
+
+/** The executor outcome of an Avro enum symbol: `outcomeFromAvro('step_limit') === 'step-limit'`. */
+export function outcomeFromAvro(symbol: AvroOutcome): Outcome {
+  return FROM_AVRO[symbol];
+}

@@ -1,0 +1,27 @@
+import { TracestreamError } from '../errors/index.js';
+import type { Settings } from '../config/settings.js';
+import { ConfluentSchemaRegistry } from './confluent-registry.js';
+import { openKafkaSchemaRegistry } from './kafka-registry.js';
+import type { SchemaRegistry } from './registry.js';
+
+export interface OpenSchemaRegistryOptions extends Partial<Pick<Settings, 'schemaRegistryUrl'>> {
+  /** bootstrap.servers of the cluster; needed for the built-in registry (no schemaRegistryUrl). */
+  brokers?: string;
+}
+
+/**
+ * The registry the settings ask for: the Schema Registry at `schemaRegistryUrl` (SCHEMA_REGISTRY_URL,
+ * --schema-registry), or, when it is unset, the built-in registry in the cluster at `brokers`.
+ *
+ * @example
+ * const settings = readSettings(flags)
+ * const registry = await openSchemaRegistry({ schemaRegistryUrl: settings.schemaRegistryUrl, brokers })
+ * try { ... } finally { await registry.close() }
+ */
+export async function openSchemaRegistry(options: OpenSchemaRegistryOptions): Promise<SchemaRegistry> {
+  if (options.schemaRegistryUrl !== undefined) return new ConfluentSchemaRegistry(options.schemaRegistryUrl);
+  if (options.brokers === undefined) {
+    throw new TracestreamError('CONFIG_INVALID', 'brokers: the built-in schema registry (used when --schema-registry / SCHEMA_REGISTRY_URL is unset) needs the cluster\'s bootstrap servers');
+  }
+  return openKafkaSchemaRegistry({ brokers: options.brokers });
+}

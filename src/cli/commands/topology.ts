@@ -1,0 +1,48 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { startTraceTopology } from '../../../topologies/trace.js';
+import { readSettings } from '../../config/settings.js';
+import { TracestreamError } from '../../errors/index.js';
+import { installShutdown } from '../../kafka/index.js';
+import { parseArgs } from '../args.js';
+import type { Command } from '../command.js';
+import { connect } from '../connect.js';
+import { guaranteeFrom, poolOptionsFrom } from '../topology-options.js';
+
+export const topologyCommand: Command = {
+  name: 'topology',
+  summary: 'Run a topology (trace) as a long-lived consumer until SIGTERM/SIGINT',
+  usage: [
+    'tracestream topology trace [--brokers host:port] [--group-id ID] [--exactly-once] [--concurrency N] [limit flags]',
+    '',
+    'Consumes `solutions`, writes `traces`, `diffs` and `solutions.dead-letter`. On SIGTERM/SIGINT it',
+    'drains, commits and disconnects within --shutdown-deadline-ms, then exits 0.',
+  ].join('\n'),
+  async run(argv) {
+    const { positionals, flags } = parseArgs(argv, new Set(['exactly-once']));
+    if (positionals[0] !== 'trace' || positionals.length !== 1) {
+      throw new TracestreamError('CONFIG_INVALID', `unknown topology ${JSON.stringify(positionals.join(' '))}; known: trace`);
+    }
+    const settings = readSettings(flags);
+    if (settings.kafkaBrokers === undefined) {
+      throw new TracestreamError('CONFIG_INVALID', 'topology needs a cluster: set --brokers or KAFKA_BROKERS (start one with `tracestream broker`)');
+    }
+    const guarantee = guaranteeFrom(flags);
+    const connection = await connect(settings);
+    const topology = await startTraceTopology({
+      client: connection.client,
+      registry: connection.registry,
+      embedded: connection.brokers.embedded,
+      groupId: typeof flags['group-id'] === 'string' ? flags['group-id'] : 'tracestream-trace',
+      pool: poolOptionsFrom(settings),
+      guarantee,
+      ...(guarantee === 'exactly-once' ? { transactionalId: `tracestream-trace-${hostname()}-${randomUUID()}` } : {}),
+    });
+    const shutdown = installShutdown({ deadlineMs: settings.shutdownDeadlineMs });
+    shutdown.register('trace topology', () => topology.close());
+    shutdown.register('registry and brokers', () => connection.close());
+    process.stderr.write(`tracestream: trace topology running (${guarantee}) on ${connection.brokers.bootstrapServers}\n`);
+    await topology.done;
+    return 0;
+  },
+};

@@ -1,0 +1,662 @@
+"""Line tracer: records, for one program, every executed line of its own code and what each line
+changed in its frame.
+
+Design (after snoop / PySnooper / Python Tutor, see STYLE.md):
+- Frames are filtered once, at their `call` event, by filename: only the program's own code gets a
+  local trace function, so the standard library runs without line events.
+- A `line` event fires *before* its line runs. The step of a line is opened then (so steps are
+  numbered in the order they started, as snoop prints them) and closed at the frame's next event,
+  when the changes it made are visible.
+- Changes come from comparing a per-frame snapshot of bounded reprs. Immutable values are compared
+  by identity first, so an unchanged `int` costs no repr at all.
+- Reprs are bounded *while* they are built, never built whole and cut afterwards; a failing
+  `__repr__` gives a marker; memory addresses are stripped so traces are reproducible.
+
+Records go to the trace channel as JSON lines (see trace-channel.ts for the reader):
+  {"steps": [[index, event, line, depth, function, changes, value, exception, stdout], ...]}
+  {"truncated": reason}
+  {"end": {...}}
+with changes = [[name, "n"|"m"|"d", repr-or-null], ...] and exception = [type, message] or null.
+"""
+
+import dis
+import json
+import opcode
+import os
+import re
+import sys
+import types
+
+TRACER_VERSION = "1.0.0"
+
+_YIELD_VALUE = opcode.opmap.get("YIELD_VALUE")
+_GENERATOR_FLAGS = 0x20 | 0x80 | 0x200  # CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR
+_FLUSH_EVERY_STEPS = 2048
+_MAX_CONTAINER_ITEMS_SCANNED = 10_000
+_MAX_MESSAGE_CHARS = 1000
+
+# Values of these types are compared by identity: the same object cannot have changed.
+# Modules, functions and classes keep their repr for life, so identity is enough for them too.
+_IMMUTABLE = frozenset([
+    int, float, bool, type(None), complex, str, bytes, range, frozenset, type,
+    types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
+])
+_MUTABLE = object()  # stands for "compare by repr" in a snapshot; never identical to a value
+_MISSING = object()
+_SMALL_INT = 10 ** 18  # needs no bound on its repr
+# Set by Python itself in every class body; noise in a trace.
+_HIDDEN_NAMES = frozenset(["__module__", "__qualname__"])
+_encode = json.encoder.encode_basestring  # the C encoder: a JSON string literal, non-ASCII kept
+
+# Opcodes that cannot change a variable other than the ones the line stores, unless they call
+# into the program's own code (which the tracer sees as a call, and then diffs the whole frame).
+_PURE_OPCODES = frozenset(
+    code for name, code in opcode.opmap.items() if name in {
+        "NOP", "RESUME", "CACHE", "EXTENDED_ARG", "POP_TOP", "PUSH_NULL", "COPY", "SWAP",
+        "LOAD_CONST", "LOAD_NAME", "LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_AND_CLEAR",
+        "LOAD_FAST_LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE", "LOAD_GLOBAL", "LOAD_ATTR", "LOAD_METHOD",
+        "STORE_NAME", "STORE_FAST", "STORE_DEREF", "STORE_FAST_STORE_FAST", "STORE_FAST_LOAD_FAST",
+        "DELETE_NAME", "DELETE_FAST", "DELETE_DEREF", "BINARY_OP", "BINARY_SUBSCR", "BINARY_SLICE",
+        "COMPARE_OP", "IS_OP", "CONTAINS_OP", "UNARY_NEGATIVE", "UNARY_NOT", "UNARY_INVERT",
+        "UNARY_POSITIVE", "BUILD_TUPLE", "BUILD_LIST", "BUILD_SET", "BUILD_MAP", "BUILD_CONST_KEY_MAP",
+        "BUILD_STRING", "BUILD_SLICE", "LIST_APPEND", "SET_ADD", "MAP_ADD", "LIST_EXTEND", "SET_UPDATE",
+        "DICT_UPDATE", "DICT_MERGE", "LIST_TO_TUPLE", "FORMAT_VALUE", "FORMAT_SIMPLE", "FORMAT_WITH_SPEC",
+        "CONVERT_VALUE", "TO_BOOL", "GET_ITER", "FOR_ITER", "END_FOR", "UNPACK_SEQUENCE", "UNPACK_EX",
+        "JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT", "JUMP", "JUMP_NO_INTERRUPT",
+        "POP_JUMP_FORWARD_IF_FALSE", "POP_JUMP_FORWARD_IF_TRUE", "POP_JUMP_BACKWARD_IF_FALSE",
+        "POP_JUMP_BACKWARD_IF_TRUE", "POP_JUMP_FORWARD_IF_NONE", "POP_JUMP_FORWARD_IF_NOT_NONE",
+        "POP_JUMP_BACKWARD_IF_NONE", "POP_JUMP_BACKWARD_IF_NOT_NONE", "POP_JUMP_IF_FALSE",
+        "POP_JUMP_IF_TRUE", "POP_JUMP_IF_NONE", "POP_JUMP_IF_NOT_NONE", "JUMP_IF_FALSE_OR_POP",
+        "JUMP_IF_TRUE_OR_POP", "RETURN_VALUE", "RETURN_CONST", "MAKE_FUNCTION", "MAKE_CELL",
+        "COPY_FREE_VARS", "KW_NAMES", "GET_LEN",
+    }
+)
+_STORE_OPCODES = frozenset(
+    code for name, code in opcode.opmap.items() if name in {
+        "STORE_NAME", "STORE_FAST", "STORE_DEREF", "DELETE_NAME", "DELETE_FAST", "DELETE_DEREF",
+        "STORE_FAST_STORE_FAST", "STORE_FAST_LOAD_FAST", "LOAD_FAST_AND_CLEAR",
+    }
+)
+_plans = {}
+
+
+def _instructions(code):
+    entry = _plans.get(code)
+    if entry is None:
+        instructions = list(dis.get_instructions(code))
+        by_offset = {instruction.offset: position for position, instruction in enumerate(instructions)}
+        floating = set()
+        for instruction in instructions:
+            if instruction.opcode in _STORE_OPCODES and _line_of(instruction) is None:
+                floating.update(_stored_names(instruction))
+        entry = (instructions, by_offset, tuple(floating), {})
+        _plans[code] = entry
+    return entry
+
+
+def _line_of(instruction):
+    positions = instruction.positions
+    return positions.lineno if positions is not None else None
+
+
+def _stored_names(instruction):
+    stored = instruction.argval
+    return stored if isinstance(stored, tuple) else (stored,)
+
+
+_JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs)
+_NO_FALLTHROUGH = frozenset(
+    code for name, code in opcode.opmap.items()
+    if name in {"JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT", "JUMP", "JUMP_NO_INTERRUPT",
+                "RETURN_VALUE", "RETURN_CONST", "RAISE_VARARGS", "RERAISE"}
+)
+
+
+def _step_plan(code, offset, line):
+    """The names that the line entered at `offset` can store or delete, or None when it might change
+    other variables too. The instructions that can run before the next line event are those
+    reachable from `offset` (falling through or jumping) without entering another line; if all of
+    them are pure (see _PURE_OPCODES) and the step made no traced call, comparing those names is
+    enough. Stores outside any line (the `except ... as e` clean-up) are checked at every line."""
+    instructions, by_offset, floating, plans = _instructions(code)
+    plan = plans.get(offset, _MISSING)
+    if plan is not _MISSING:
+        return plan
+    names = set(floating)
+    pending = [by_offset.get(offset)]
+    visited = set()
+    plan = ()
+    while pending:
+        position = pending.pop()
+        if position is None or position >= len(instructions):
+            plan = None
+            break
+        if position in visited:
+            continue
+        instruction = instructions[position]
+        owner = _line_of(instruction)
+        if owner is not None and owner != line and position != by_offset.get(offset):
+            continue
+        visited.add(position)
+        opcode_ = instruction.opcode
+        if opcode_ in _STORE_OPCODES:
+            names.update(_stored_names(instruction))
+        elif opcode_ not in _PURE_OPCODES:
+            plan = None
+            break
+        if opcode_ in _JUMPS:
+            pending.append(by_offset.get(instruction.argval))
+        if opcode_ not in _NO_FALLTHROUGH:
+            pending.append(position + 1)
+    if plan is not None:
+        plan = tuple(names)
+    plans[offset] = plan
+    return plan
+
+
+_ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
+_MODULE_FROM = re.compile(r"^<module '([^']*)' (?:from '[^']*'|\(built-in\)|\(frozen\)|\(namespace\)[^>]*)>$")
+
+
+def _normalize(text):
+    if " at 0x" in text:
+        text = _ADDRESS.sub("", text)
+    if text.startswith("<module "):
+        text = _MODULE_FROM.sub(r"<module '\1'>", text)
+    return text
+
+
+class ReprBudget:
+    """Builds reprs no longer than `limit` characters (plus a marker saying how much was left out)."""
+
+    __slots__ = ("limit", "quiet")
+
+    def __init__(self, limit):
+        self.limit = max(16, limit)
+        # Set while a program's own __repr__ runs, so what it prints is not taken as program output.
+        self.quiet = False
+
+    def repr(self, value):
+        self.quiet = True
+        try:
+            return self._bounded(value, self.limit, set())
+        finally:
+            self.quiet = False
+
+    def _bounded(self, value, budget, active):
+        kind = type(value)
+        if kind is str:
+            if len(value) > budget:
+                return repr(value[:budget]) + "…(%d chars)" % len(value)
+            return repr(value)
+        if kind is int:
+            if value.bit_length() > budget * 4:
+                return "<int with %d bits>" % value.bit_length()
+            text = repr(value)
+        elif kind is float or kind is bool or value is None:
+            return repr(value)
+        elif kind is list or kind is tuple or kind is set or kind is frozenset:
+            return self._sequence(value, kind, budget, active)
+        elif kind is dict:
+            return self._mapping(value, budget, active)
+        else:
+            text = self._foreign(value, kind, budget)
+        if len(text) > budget:
+            return text[:budget] + "…"
+        return text
+
+    def _foreign(self, value, kind, budget):
+        try:
+            size = len(value) if hasattr(kind, "__len__") and not isinstance(value, type) else None
+        except BaseException:
+            size = None
+        if size is not None and size > _MAX_CONTAINER_ITEMS_SCANNED:
+            return "<%s with %d items>" % (kind.__name__, size)
+        try:
+            text = repr(value)
+        except BaseException as error:  # a program's __repr__ may raise anything
+            return "<%s (repr failed: %s)>" % (kind.__name__, type(error).__name__)
+        if type(text) is not str:
+            return "<%s (repr returned %s)>" % (kind.__name__, type(text).__name__)
+        return _normalize(text)
+
+    def _sequence(self, value, kind, budget, active):
+        key = id(value)
+        if key in active:
+            return "[...]" if kind is list else "(...)"
+        if kind is list:
+            opening, closing = "[", "]"
+        elif kind is tuple:
+            opening, closing = "(", ",)" if len(value) == 1 else ")"
+        elif not value:
+            return "set()" if kind is set else "frozenset()"
+        else:
+            opening, closing = ("{", "}") if kind is set else ("frozenset({", "})")
+        active.add(key)
+        try:
+            parts = []
+            used = len(opening) + len(closing)
+            for item in value:
+                text = self._bounded(item, max(16, budget - used), active)
+                used += len(text) + 2
+                if used > budget and parts:
+                    parts.append("…(%d items)" % len(value))
+                    break
+                parts.append(text)
+            return opening + ", ".join(parts) + closing
+        finally:
+            active.discard(key)
+
+    def _mapping(self, value, budget, active):
+        key = id(value)
+        if key in active:
+            return "{...}"
+        active.add(key)
+        try:
+            parts = []
+            used = 2
+            for k, v in value.items():
+                text = self._bounded(k, max(16, budget - used), active) + ": "
+                text += self._bounded(v, max(16, budget - used - len(text)), active)
+                used += len(text) + 2
+                if used > budget and parts:
+                    parts.append("…(%d items)" % len(value))
+                    break
+                parts.append(text)
+            return "{" + ", ".join(parts) + "}"
+        finally:
+            active.discard(key)
+
+
+def _exception_info(error):
+    kind = type(error)
+    name = kind.__qualname__
+    if kind.__module__ not in ("builtins", "__main__"):
+        name = kind.__module__ + "." + name
+    try:
+        message = str(error)
+    except BaseException:
+        message = "<str() failed>"
+    if len(message) > _MAX_MESSAGE_CHARS:
+        message = message[:_MAX_MESSAGE_CHARS] + "…(%d chars)" % len(message)
+    return [name, message]
+
+
+class StopTracing(BaseException):
+    """Raised inside the tracer when a limit ends the run; never seen by the program's handlers
+    because the tracer ends the process itself (see Tracer.on_limit)."""
+
+
+class FrameTrace:
+    """Trace state of one frame of the program: its snapshot and its open step. It lives in the
+    frame's `f_trace`, so it is freed with the frame and never keeps a frame alive."""
+
+    __slots__ = (
+        "tracer", "depth", "function", "function_json", "snapshot", "parent", "pending_exception",
+        "is_module", "code", "plans", "variables", "trace_function", "step_index", "step_line", "step_offset", "step_output", "called", "full_diff_due",
+    )
+
+    def __init__(self, tracer, depth, code, function, is_module):
+        self.tracer = tracer
+        self.depth = depth
+        self.function = function
+        self.function_json = _encode(function)
+        self.snapshot = {}
+        self.parent = None
+        self.pending_exception = None
+        self.is_module = is_module
+        self.code = code
+        # Module frames: their globals, always current. Function frames: None, read f_locals per
+        # event (that access is what syncs a function's fast locals into the mapping).
+        self.variables = None
+        self.plans = _instructions(code)[3]
+        self.trace_function = self.trace  # one bound method for the frame's life, not one per event
+        self.step_index = -1  # -1: no open step
+        self.step_line = 0
+        self.step_offset = 0
+        self.step_output = None
+        self.called = False
+        self.full_diff_due = False
+
+    def trace(self, frame, event, arg):
+        if event == "line":
+            try:
+                if self.step_index >= 0:
+                    self.close_step(frame)
+                tracer = self.tracer
+                index = tracer.next_index
+                if index == tracer.max_steps:
+                    tracer.on_limit("step-limit")
+                    raise StopTracing()
+                tracer.next_index = index + 1
+                tracer.current = self
+                self.step_index = index
+                self.step_line = frame.f_lineno
+                self.step_offset = frame.f_lasti
+                self.pending_exception = None
+            except StopTracing:
+                raise
+            except RecursionError:
+                self.tracer.lost_events += 1  # the program is at the recursion limit; its next call fails
+            except BaseException as error:
+                self.tracer.fail(error)
+            return self.trace_function
+        tracer = self.tracer
+        try:
+            if event == "return":
+                self.on_return(frame, arg)
+            elif event == "exception":
+                if self.step_index >= 0:
+                    self.full_diff_due = True
+                    self.close_step(frame)
+                info = _exception_info(arg[1])
+                self.pending_exception = info
+                tracer.emit(tracer.take_index(self), "exception", frame.f_lineno, self, "[]", "null", _encode_exception(info), '""')
+        except StopTracing:
+            raise
+        except RecursionError:
+            tracer.lost_events += 1
+        except BaseException as error:
+            tracer.fail(error)
+        return self.trace_function
+
+    def on_return(self, frame, value):
+        tracer = self.tracer
+        if self.step_index >= 0:
+            self.close_step(frame)
+        if not self.is_module:
+            if self.pending_exception is not None:
+                returned, exception = "null", _encode_exception(self.pending_exception)
+            else:
+                returned, exception = _encode(tracer.budget.repr(value)), "null"
+            tracer.emit(tracer.take_index(self), "return", frame.f_lineno, self, "[]", returned, exception, '""')
+        tracer.current = self.parent
+        if frame.f_code.co_flags & _GENERATOR_FLAGS and self._yielded(frame):
+            self.full_diff_due = True  # the value sent in on resume is stored before any line event
+        else:
+            self.snapshot = None
+
+    @staticmethod
+    def _yielded(frame):
+        code = frame.f_code.co_code
+        lasti = frame.f_lasti
+        return 0 <= lasti < len(code) and code[lasti] == _YIELD_VALUE
+
+    def close_step(self, frame):
+        index = self.step_index
+        self.step_index = -1
+        if self.called or self.full_diff_due:
+            names = None
+            self.called = False
+            self.full_diff_due = False
+        else:
+            names = self.plans.get(self.step_offset, _MISSING)
+            if names is _MISSING:
+                names = _step_plan(self.code, self.step_offset, self.step_line)
+        variables = self.variables
+        if variables is None:
+            variables = frame.f_locals
+        if names is None:
+            changes = self.diff_all(variables)
+        else:
+            changes = self.diff_names(variables, names)
+        output = self.step_output
+        if output is None:
+            output_json = '""'
+        else:
+            self.step_output = None
+            output_json = _encode(b"".join(output).decode("utf-8", "replace"))
+        tracer = self.tracer
+        tracer.pending.append('[%d,"line",%d,%d,%s,%s,null,null,%s]' % (
+            index, self.step_line, self.depth, self.function_json, changes, output_json))
+        if len(tracer.pending) >= _FLUSH_EVERY_STEPS:
+            tracer.flush()
+
+    def diff_names(self, variables, names):
+        snapshot = self.snapshot
+        changes = None
+        for name in names:
+            value = variables.get(name, _MISSING)
+            previous = snapshot.get(name)
+            if value is _MISSING:
+                if previous is None:
+                    continue
+                del snapshot[name]
+                change = "[%s,\"d\",null]" % _encode(name)
+            elif previous is not None and previous[0] is value:
+                continue
+            else:
+                kind = type(value)
+                if kind is int and -_SMALL_INT < value < _SMALL_INT:
+                    text = repr(value)
+                else:
+                    if previous is None and name in _HIDDEN_NAMES:
+                        snapshot[name] = (value, "")
+                        continue
+                    text = self.tracer.budget.repr(value)
+                snapshot[name] = (value if kind in _IMMUTABLE else _MUTABLE, text)
+                if previous is None:
+                    change = "[%s,\"n\",%s]" % (_encode(name), _encode(text))
+                elif text == previous[1]:
+                    continue
+                else:
+                    change = "[%s,\"m\",%s]" % (_encode(name), _encode(text))
+            if changes is None:
+                changes = [change]
+            else:
+                changes.append(change)
+        return "[]" if changes is None else "[" + ",".join(changes) + "]"
+
+    def diff_all(self, variables):
+        snapshot = self.snapshot
+        budget = self.tracer.budget
+        changes = []
+        seen = 0
+        added = 0
+        for name, value in variables.items():
+            previous = snapshot.get(name)
+            if previous is not None:
+                seen += 1
+                if previous[0] is value:
+                    continue
+                text = budget.repr(value)
+                if text == previous[1]:
+                    if type(value) in _IMMUTABLE:
+                        snapshot[name] = (value, text)
+                    continue
+                changes.append("[%s,\"m\",%s]" % (_encode(name), _encode(text)))
+            else:
+                added += 1
+                if name in _HIDDEN_NAMES:
+                    snapshot[name] = (value, "")
+                    continue
+                text = budget.repr(value)
+                changes.append("[%s,\"n\",%s]" % (_encode(name), _encode(text)))
+            snapshot[name] = (value if type(value) in _IMMUTABLE else _MUTABLE, text)
+        if seen < len(snapshot) - added:
+            for name in [n for n in snapshot if n not in variables]:
+                del snapshot[name]
+                changes.append("[%s,\"d\",null]" % _encode(name))
+        return "[" + ",".join(changes) + "]"
+
+    def remember(self, variables, silently):
+        """Takes the frame's variables as they are now: silently (module globals present before the
+        program ran) or as the `new` changes of a call step (the arguments)."""
+        budget = self.tracer.budget
+        changes = []
+        for name, value in variables.items():
+            if name[0] == ".":  # a comprehension's hidden iterator: the same object all along
+                self.snapshot[name] = (value, "")
+                continue
+            text = budget.repr(value)
+            self.snapshot[name] = (value if type(value) in _IMMUTABLE else _MUTABLE, text)
+            if not silently:
+                changes.append("[%s,\"n\",%s]" % (_encode(name), _encode(text)))
+        return "[" + ",".join(changes) + "]"
+
+
+def _encode_exception(info):
+    return "[%s,%s]" % (_encode(info[0]), _encode(info[1]))
+
+
+class Tracer:
+    """Traces the frames of code compiled with `filename`, writing step records through `write`
+    (a callable taking bytes)."""
+
+    def __init__(self, filename, write, max_steps, trace_bytes, repr_chars):
+        self.filename = filename
+        self.write = write
+        self.max_steps = max_steps if max_steps > 0 else -1  # -1: never reached
+        self.trace_bytes = trace_bytes
+        self.budget = ReprBudget(repr_chars)
+        self.next_index = 0
+        self.bytes_written = 0
+        self.pending = []
+        self.current = None
+        self.active = False
+        self.truncated = None
+        self.lost_events = 0
+        self.internal_error = None
+        self.on_limit = None  # set by the child: ends the run (never returns)
+        self.settrace = sys.settrace  # taken now: the child replaces sys.settrace for the program
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def take_index(self, frame_trace):
+        index = self.next_index
+        if index == self.max_steps:
+            self.on_limit("step-limit")
+            raise StopTracing()
+        self.next_index = index + 1
+        self.current = frame_trace
+        return index
+
+    def emit(self, index, event, line, frame_trace, changes, value, exception, output):
+        self.pending.append('[%d,"%s",%d,%d,%s,%s,%s,%s,%s]' % (
+            index, event, line, frame_trace.depth, frame_trace.function_json, changes, value, exception, output))
+        if len(self.pending) >= _FLUSH_EVERY_STEPS:
+            self.flush()
+
+    def record_output(self, data):
+        """Credits bytes the program wrote to stdout to the innermost running step."""
+        if not self.active or self.budget.quiet:
+            return
+        frame_trace = self.current
+        if frame_trace is None or frame_trace.step_index < 0:
+            return
+        if frame_trace.step_output is None:
+            frame_trace.step_output = [data]
+        else:
+            frame_trace.step_output.append(data)
+
+    def flush(self):
+        if not self.pending:
+            return
+        batch = self.pending
+        self.pending = []
+        if self.truncated is not None:
+            return
+        batch.append("")
+        data = "\n".join(batch).encode("utf-8", "surrogatepass")
+        if self.bytes_written + len(data) > self.trace_bytes:
+            self.truncate("trace-bytes")
+            return
+        self.bytes_written += len(data)
+        self.write(data)
+
+    def truncate(self, reason):
+        """Stops recording; the program runs on untraced."""
+        self.truncated = reason
+        self.write((json.dumps({"truncated": reason}) + "\n").encode())
+        self.detach()
+
+    # -- frames --------------------------------------------------------------------------------
+
+    def global_trace(self, frame, event, arg):
+        if frame.f_code.co_filename != self.filename or self.truncated is not None:
+            return None
+        try:
+            parent = self._parent_of(frame)
+            if parent is not None:
+                parent.called = True
+            existing = getattr(frame.f_trace, "__self__", None)
+            if existing.__class__ is FrameTrace:  # a generator resuming
+                frame_trace = existing
+                frame_trace.parent = parent
+                frame_trace.depth = parent.depth + 1 if parent is not None else 0
+                if frame_trace.snapshot is None:
+                    frame_trace.snapshot = {}
+                self.emit(self.take_index(frame_trace), "call", frame.f_lineno, frame_trace, "[]", "null", "null", '""')
+                return frame_trace.trace_function
+            code = frame.f_code
+            function = getattr(code, "co_qualname", code.co_name)
+            is_module = parent is None and function == "<module>"
+            frame_trace = FrameTrace(self, parent.depth + 1 if parent is not None else 0, code, function, is_module)
+            frame_trace.parent = parent
+            if is_module:
+                frame_trace.variables = frame.f_globals
+                frame_trace.remember(frame.f_globals, silently=True)
+                self.current = frame_trace
+                return frame_trace.trace_function
+            arguments = frame_trace.remember(frame.f_locals, silently=False)
+            self.emit(self.take_index(frame_trace), "call", frame.f_lineno, frame_trace, arguments, "null", "null", '""')
+            return frame_trace.trace_function
+        except StopTracing:
+            raise
+        except RecursionError:
+            self.lost_events += 1
+            return None
+        except BaseException as error:
+            self.fail(error)
+            return None
+
+    @staticmethod
+    def _parent_of(frame):
+        caller = frame.f_back
+        while caller is not None:
+            owner = getattr(caller.f_trace, "__self__", None)
+            if owner.__class__ is FrameTrace:
+                return owner
+            caller = caller.f_back
+        return None
+
+    def fail(self, error):
+        if isinstance(error, MemoryError):
+            self.on_limit("memory")
+            raise StopTracing()
+        self.internal_error = "%s: %s" % (type(error).__name__, error)
+        self.truncate("tracer-error")
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def attach(self):
+        self.active = True
+        self.settrace(self.global_trace)
+
+    def detach(self):
+        self.active = False
+        self.settrace(None)
+        frame = sys._getframe()
+        while frame is not None:
+            frame.f_trace = None
+            frame = frame.f_back
+
+    def close_open_steps(self, frame):
+        """Closes the open step of every traced frame on the stack, so a run that a limit ends
+        keeps the changes of the lines it was in."""
+        while frame is not None:
+            owner = getattr(frame.f_trace, "__self__", None)
+            if owner.__class__ is FrameTrace and owner.step_index >= 0:
+                owner.full_diff_due = True
+                owner.close_step(frame)
+            frame = frame.f_back
+
+    def finish(self, frame):
+        if self.active:
+            self.active = False
+            self.settrace(None)
+            try:
+                self.close_open_steps(frame)
+            except BaseException:
+                pass
+        self.flush()

@@ -1,0 +1,101 @@
+import { constants } from 'node:fs';
+import { chmod, chown, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SandboxIdentity } from './interpreter.js';
+
+/**
+ * A run's private directory: `<parent>/tracestream-XXXXXX/` (the pool's user, 0711) holds the stdin
+ * file and the capture files the zygote creates (stdout, stderr, trace), all 0600, out of the
+ * program's reach; `work/` inside it is the program's cwd, owned by the sandbox user (0700).
+ * The run dir is searchable but not listable or writable by others, so the program can reach its
+ * work dir by absolute path (`open(os.environ['OUTPUT_PATH'], 'w')`, HackerRank's template) and
+ * nothing else in it. `parent` must be searchable by the sandbox uids (the default, /tmp, is).
+ */
+export interface RunDir {
+  path: string;
+  workDir: string;
+  stdinPath: string;
+  stdoutPath: string;
+  stderrPath: string;
+  tracePath: string;
+  outputPath: string;
+  /** Removes the whole directory; idempotent. */
+  remove(): Promise<void>;
+}
+
+export async function createRunDir(parent: string, stdin: string, sandbox: SandboxIdentity | undefined): Promise<RunDir> {
+  const path = await mkdtemp(join(parent, 'tracestream-'));
+  await chmod(path, 0o711);
+  const remove = () => rm(path, { recursive: true, force: true, maxRetries: 3 });
+  try {
+    const workDir = join(path, 'work');
+    await mkdir(workDir, { mode: 0o700 });
+    if (sandbox !== undefined) await chown(workDir, sandbox.uid, sandbox.gid);
+    const stdinPath = join(path, 'stdin');
+    await writeFile(stdinPath, stdin, { mode: 0o600 });
+    return {
+      path,
+      workDir,
+      stdinPath,
+      stdoutPath: join(path, 'stdout'),
+      stderrPath: join(path, 'stderr'),
+      tracePath: join(path, 'trace'),
+      outputPath: join(workDir, 'output.txt'),
+      remove,
+    };
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+}
+
+/** The first `maxBytes` of a file and its full size; null when it does not exist. */
+export interface FilePrefix {
+  bytes: Buffer;
+  size: number;
+}
+
+/** Reads a capture file the zygote created (out of the program's reach). */
+export async function readPrefix(path: string, maxBytes: number): Promise<FilePrefix | null> {
+  return readBounded(path, maxBytes, constants.O_RDONLY, 'head');
+}
+
+/** The last `maxBytes` of a file. */
+export async function readTail(path: string, maxBytes: number): Promise<FilePrefix | null> {
+  return readBounded(path, maxBytes, constants.O_RDONLY, 'tail');
+}
+
+/**
+ * Reads a file the program wrote in its work dir. The program controls that path: a symlink, a FIFO,
+ * or a hard link to someone else's file must not make the pool read (or wait on) anything else.
+ */
+export async function readProgramFile(path: string, maxBytes: number, owner: SandboxIdentity | undefined): Promise<FilePrefix | null> {
+  const flags = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+  return readBounded(path, maxBytes, flags, 'head', owner?.uid);
+}
+
+async function readBounded(path: string, maxBytes: number, flags: number, end: 'head' | 'tail', ownerUid?: number): Promise<FilePrefix | null> {
+  let handle;
+  try {
+    handle = await open(path, flags);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ELOOP') return null;
+    throw error;
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile() || (ownerUid !== undefined && stat.uid !== ownerUid)) return null;
+    const length = Math.min(stat.size, maxBytes);
+    const bytes = Buffer.alloc(length);
+    const position = end === 'head' ? 0 : stat.size - length;
+    let read = 0;
+    while (read < length) {
+      const { bytesRead } = await handle.read(bytes, read, length - read, position + read);
+      if (bytesRead === 0) break;
+      read += bytesRead;
+    }
+    return { bytes: bytes.subarray(0, read), size: stat.size };
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,54 @@
+import Kafka from '@confluentinc/kafka-javascript';
+import type { LibrdKafkaError } from '@confluentinc/kafka-javascript';
+import { TracestreamError, type ErrorCode } from '../errors/index.js';
+
+/**
+ * The native (node-rdkafka style) classes of @confluentinc/kafka-javascript. We use the native API
+ * rather than its KafkaJS layer: it gives per-partition pause/resume, explicit commits with a
+ * callback, per-record delivery reports and the transaction calls without an extra message cache.
+ */
+export const { KafkaConsumer, Producer, AdminClient, CODES } = Kafka;
+
+export type NativeConsumer = InstanceType<typeof KafkaConsumer>;
+export type NativeProducer = InstanceType<typeof Producer>;
+
+const ERR = CODES.ERRORS;
+
+/** What librdkafka hands to callbacks; its flags decide retry, never its message text. */
+export function isLibrdKafkaError(error: unknown): error is LibrdKafkaError {
+  return typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'number';
+}
+
+export function isTimeout(error: unknown): boolean {
+  return isLibrdKafkaError(error) && error.code === ERR.ERR__TIMED_OUT;
+}
+
+/** Wraps a librdkafka error, keeping its retriable flag and code for the caller's decision. */
+export function kafkaError(
+  code: ErrorCode,
+  message: string,
+  cause: unknown,
+  details: Record<string, unknown> = {},
+): TracestreamError {
+  const native = isLibrdKafkaError(cause) ? cause : undefined;
+  const retriable = native !== undefined && native.isRetriable === true;
+  const suffix = native === undefined ? (cause instanceof Error ? `: ${cause.message}` : '') : `: ${native.message} (librdkafka code ${native.code})`;
+  return new TracestreamError(code, `${message}${suffix}`, {
+    cause,
+    retriable,
+    details: native === undefined ? details : { ...details, librdkafkaCode: native.code, fatal: native.isFatal === true },
+  });
+}
+
+/** Adapts a librdkafka node-style callback API to a promise. */
+export function callbackToPromise<T = void>(
+  start: (done: (err: LibrdKafkaError | null | undefined, value?: T) => void) => void,
+  wrap: (err: LibrdKafkaError) => TracestreamError,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    start((err, value) => {
+      if (err) reject(wrap(err));
+      else resolve(value as T);
+    });
+  });
+}

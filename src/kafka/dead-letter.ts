@@ -1,0 +1,73 @@
+import { describeError } from '../errors/index.js';
+import type { ConsumedRecord } from './record.js';
+import type { KafkaProducer } from './sink.js';
+
+/** Why a record could not be processed, and where it came from. */
+export interface DeadLetter {
+  reason: string;
+  /** `describeError` of the error, when there was one. */
+  error: string | undefined;
+  sourceTopic: string;
+  sourcePartition: number;
+  sourceOffset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Readonly<Record<string, Buffer>>;
+  timestampMs: number;
+}
+
+/** Header names of a dead-letter record; the original headers are kept beside them. */
+export const DEAD_LETTER_HEADERS = {
+  reason: 'dead-letter.reason',
+  error: 'dead-letter.error',
+  sourceTopic: 'dead-letter.source.topic',
+  sourcePartition: 'dead-letter.source.partition',
+  sourceOffset: 'dead-letter.source.offset',
+} as const;
+
+export type DeadLetterFn = (record: ConsumedRecord, reason: string, error?: unknown) => Promise<void>;
+
+/**
+ * Returns a function that sends a record to `topic` with its original key and value bytes (or
+ * `encode(deadLetter)` when given, e.g. the Avro DeadLetter event) and headers naming the reason
+ * and the origin. It resolves only once the record is delivered, so the caller may ack the source
+ * record afterwards.
+ *
+ * @example
+ * const toDlq = deadLetter(producer, 'steps.dlq')
+ * try { handle(record) } catch (e) { await toDlq(record, 'decode failed', e) }
+ * record.ack()
+ */
+export function deadLetter(
+  producer: KafkaProducer,
+  topic: string,
+  options: { encode?: (deadLetter: DeadLetter) => Buffer } = {},
+): DeadLetterFn {
+  return async (record, reason, error) => {
+    const letter: DeadLetter = {
+      reason,
+      error: error === undefined ? undefined : describeError(error),
+      sourceTopic: record.topic,
+      sourcePartition: record.partition,
+      sourceOffset: record.offset,
+      key: record.key,
+      value: record.value,
+      headers: record.headers,
+      timestampMs: record.timestampMs,
+    };
+    const headers: Record<string, Buffer | string> = {
+      ...record.headers,
+      [DEAD_LETTER_HEADERS.reason]: reason,
+      [DEAD_LETTER_HEADERS.sourceTopic]: record.topic,
+      [DEAD_LETTER_HEADERS.sourcePartition]: String(record.partition),
+      [DEAD_LETTER_HEADERS.sourceOffset]: record.offset,
+    };
+    if (letter.error !== undefined) headers[DEAD_LETTER_HEADERS.error] = letter.error;
+    await producer.send([{
+      topic,
+      key: record.key,
+      value: options.encode === undefined ? record.value : options.encode(letter),
+      headers,
+    }]);
+  };
+}

@@ -1,0 +1,232 @@
+import { Observable, type OperatorFunction } from 'rxjs';
+import { z } from 'zod';
+import type { DeliveryReport, LibrdKafkaError, MessageHeader, ProducerGlobalConfig } from '@confluentinc/kafka-javascript';
+import { TracestreamError } from '../errors/index.js';
+import { CODES, Producer, callbackToPromise, kafkaError, type NativeProducer } from './client.js';
+import { clientConfigSchema, nativeClientConfig, parseOptions } from './config.js';
+import type { OutgoingRecord } from './record.js';
+
+const producerSchema = z.object({
+  client: clientConfigSchema,
+  /** How long librdkafka waits to fill a batch; higher trades latency for throughput. */
+  lingerMs: z.number().int().nonnegative().max(60_000).default(5),
+  /** A record not acknowledged by the brokers within this time fails with KAFKA_DELIVERY_FAILED. */
+  deliveryTimeoutMs: z.number().int().positive().default(30_000),
+  /** Records buffered in librdkafka; past it `send` waits for deliveries to make room. */
+  maxQueuedRecords: z.number().int().positive().max(10_000_000).default(100_000),
+  /** Set for a transactional producer (see transactions.ts); unset: idempotent, not transactional. */
+  transactionalId: z.string().min(1).optional(),
+  /** How long `close()` waits for queued records before disconnecting. */
+  closeTimeoutMs: z.number().int().positive().default(10_000),
+});
+
+export type ProducerOptions = z.input<typeof producerSchema>;
+
+/** A connected producer. */
+export interface KafkaProducer {
+  /**
+   * Produces the records and resolves once every one was acknowledged by the brokers (acks=all).
+   * Rejects with KAFKA_DELIVERY_FAILED naming the topic/partition of the first failed record;
+   * `retriable` comes from librdkafka.
+   */
+  send(records: readonly OutgoingRecord[]): Promise<void>;
+  /** Waits for queued records (up to closeTimeoutMs) and disconnects. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** The native handle behind a producer, for the transactional helper. */
+export interface NativeProducerHandle extends KafkaProducer {
+  readonly native: NativeProducer;
+}
+
+/** Pending deliveries of one `send` call; attached to each record as librdkafka's opaque. */
+interface DeliveryBatch {
+  remaining: number;
+  failure: TracestreamError | undefined;
+  failures: number;
+  settle(): void;
+}
+
+/**
+ * Connects an idempotent producer (acks=all, no duplicates on retry).
+ *
+ * @example
+ * const producer = await createProducer({ client })
+ * await producer.send([{ topic: 'steps', key: runId, value: encoded }])
+ * await producer.close()
+ */
+export async function createProducer(options: ProducerOptions): Promise<KafkaProducer> {
+  return connectProducer(options);
+}
+
+export async function connectProducer(options: ProducerOptions): Promise<NativeProducerHandle> {
+  const config = parseOptions(producerSchema, options, 'createProducer');
+  const native = new Producer({
+    ...nativeClientConfig(config.client, config.transactionalId === undefined ? 'producer' : 'txn-producer'),
+    'enable.idempotence': true,
+    // Traces repeat themselves (loops): zstd shrinks them several times over.
+    'compression.type': 'zstd',
+    acks: 'all',
+    'linger.ms': config.lingerMs,
+    'delivery.timeout.ms': config.deliveryTimeoutMs,
+    'queue.buffering.max.messages': config.maxQueuedRecords,
+    dr_cb: true,
+    ...(config.transactionalId === undefined ? {} : { 'transactional.id': config.transactionalId }),
+  } as ProducerGlobalConfig);
+  native.on('delivery-report', (err: LibrdKafkaError | null, report: DeliveryReport) => {
+    const batch = report.opaque as DeliveryBatch | undefined;
+    if (batch === undefined) return;
+    if (err) {
+      batch.failures++;
+      batch.failure ??= kafkaError('KAFKA_DELIVERY_FAILED', `delivery to ${report.topic}[${report.partition}] failed`, err, {
+        topic: report.topic, partition: report.partition,
+      });
+    }
+    if (--batch.remaining === 0) batch.settle();
+  });
+  await callbackToPromise(
+    (done) => native.connect({ timeout: 30_000 }, (err) => done(err)),
+    (err) => kafkaError('KAFKA_CONNECT_FAILED', `producer could not connect to ${config.client.bootstrapServers}`, err),
+  );
+  // Delivery reports are served by a librdkafka background thread, not a JS poll timer, so their
+  // latency does not depend on a poll interval.
+  native.setPollInBackground(true);
+
+  let closing: Promise<void> | undefined;
+  return {
+    native,
+    send(records) {
+      if (closing !== undefined) {
+        return Promise.reject(new TracestreamError('KAFKA_DELIVERY_FAILED', 'send after close: the producer is closed'));
+      }
+      return produceAll(native, records);
+    },
+    close() {
+      closing ??= (async () => {
+        await callbackToPromise(
+          (done) => native.flush(config.closeTimeoutMs, done),
+          (err) => kafkaError('KAFKA_DELIVERY_FAILED', 'records still queued when the producer closed', err),
+        ).finally(() => callbackToPromise(
+          (done) => native.disconnect((err: LibrdKafkaError | null) => done(err)),
+          (err) => kafkaError('KAFKA_CONNECT_FAILED', 'producer did not disconnect cleanly', err),
+        ));
+      })();
+      return closing;
+    },
+  };
+}
+
+const QUEUE_FULL_RETRY_MS = 5;
+
+/** Produces every record and resolves when all delivery reports are in. */
+export async function produceAll(native: NativeProducer, records: readonly OutgoingRecord[]): Promise<void> {
+  if (records.length === 0) return;
+  let settle!: () => void;
+  const settled = new Promise<void>((resolve) => {
+    settle = resolve;
+  });
+  const batch: DeliveryBatch = { remaining: records.length, failure: undefined, failures: 0, settle };
+  for (const record of records) {
+    const headers = toHeaders(record.headers);
+    for (;;) {
+      try {
+        native.produce(record.topic, record.partition ?? null, record.value, record.key, null, batch, headers);
+        break;
+      } catch (error) {
+        if ((error as LibrdKafkaError).code === CODES.ERRORS.ERR__QUEUE_FULL) {
+          // librdkafka's queue is our bound: wait for deliveries to make room.
+          await new Promise((resolve) => setTimeout(resolve, QUEUE_FULL_RETRY_MS));
+          continue;
+        }
+        batch.failures++;
+        batch.failure ??= kafkaError('KAFKA_DELIVERY_FAILED', `could not enqueue a record for ${record.topic}`, error, {
+          topic: record.topic, partition: record.partition,
+        });
+        if (--batch.remaining === 0) batch.settle();
+        break;
+      }
+    }
+  }
+  await settled;
+  if (batch.failure !== undefined) {
+    batch.failure.details['failedRecords'] = batch.failures;
+    throw batch.failure;
+  }
+}
+
+function toHeaders(headers: OutgoingRecord['headers']): MessageHeader[] | undefined {
+  if (headers === undefined) return undefined;
+  return Object.entries(headers).map(([name, value]) => ({ [name]: value }));
+}
+
+const produceToSchema = z.object({
+  /** Items whose records are being delivered at once. */
+  maxInFlight: z.number().int().positive().default(64),
+  /** Items waiting for a free slot; past it the stream fails instead of buffering without bound. */
+  maxQueued: z.number().int().nonnegative().default(100_000),
+});
+
+export type ProduceToOptions = z.input<typeof produceToSchema>;
+
+/**
+ * Produces the records of each item and emits the item once all of them were delivered, so the
+ * caller acks the source record afterwards. Items are emitted in delivery order. At most
+ * `maxInFlight` items await delivery; more wait in a queue of at most `maxQueued` (keep the
+ * source's own bound, e.g. kafkaSource's maxInFlightPerPartition x partitions, below it).
+ *
+ * @example
+ * source.records.pipe(
+ *   produceTo(producer, (r) => [{ topic: 'out', key: r.key, value: transform(r.value) }]),
+ * ).subscribe((r) => r.ack())
+ */
+export function produceTo<T>(
+  producer: KafkaProducer,
+  toRecords: (item: T) => readonly OutgoingRecord[] | Promise<readonly OutgoingRecord[]>,
+  options: ProduceToOptions = {},
+): OperatorFunction<T, T> {
+  const { maxInFlight, maxQueued } = parseOptions(produceToSchema, options, 'produceTo');
+  return (source) => new Observable<T>((subscriber) => {
+    let active = 0;
+    let sourceDone = false;
+    const waiting: T[] = [];
+    let waitingHead = 0;
+    const start = (item: T): void => {
+      active++;
+      Promise.resolve(item).then(toRecords).then((records) => producer.send(records)).then(
+        () => {
+          active--;
+          subscriber.next(item);
+          startWaiting();
+        },
+        (error: unknown) => subscriber.error(error),
+      );
+    };
+    const startWaiting = (): void => {
+      while (active < maxInFlight && waitingHead < waiting.length && !subscriber.closed) {
+        const item = waiting[waitingHead]!;
+        waiting[waitingHead++] = undefined as T;
+        start(item);
+      }
+      if (waitingHead === waiting.length) {
+        waiting.length = 0;
+        waitingHead = 0;
+      }
+      if (sourceDone && active === 0 && waiting.length === 0) subscriber.complete();
+    };
+    const subscription = source.subscribe({
+      next(item) {
+        if (active < maxInFlight) start(item);
+        else if (waiting.length - waitingHead < maxQueued) waiting.push(item);
+        else {
+          subscriber.error(new TracestreamError('BUFFER_OVERFLOW', `produceTo: more than maxQueued=${maxQueued} items wait for a delivery slot; bound the source below it or raise maxQueued`));
+        }
+      },
+      error: (error: unknown) => subscriber.error(error),
+      complete() {
+        sourceDone = true;
+        startWaiting();
+      },
+    });
+    return () => subscription.unsubscribe();
+  });
+}

@@ -1,0 +1,350 @@
+import { Observable, type Subscriber } from 'rxjs';
+import { z } from 'zod';
+import type { LibrdKafkaError, Message, TopicPartition, TopicPartitionOffset } from '@confluentinc/kafka-javascript';
+import { AggregateTracestreamError, TracestreamError } from '../errors/index.js';
+import { AckWindow } from './ack-window.js';
+import { CODES, KafkaConsumer, callbackToPromise, kafkaError, type NativeConsumer } from './client.js';
+import { clientConfigSchema, nativeClientConfig, parseOptions, stderrLogger, topicNameSchema, type KafkaLogger } from './config.js';
+import { toConsumedRecord, type ConsumedRecord } from './record.js';
+
+const sourceSchema = z.object({
+  client: clientConfigSchema,
+  groupId: z.string().min(1),
+  topics: z.array(topicNameSchema).min(1),
+  /** Records of one partition handed out and not yet committable; past it the partition is paused. */
+  maxInFlightPerPartition: z.number().int().positive().default(1000),
+  commitIntervalMs: z.number().int().positive().default(1000),
+  /** Where a group with no committed offset starts: earliest (our pipelines) or latest. */
+  fromBeginning: z.boolean().default(true),
+  /** Records taken from librdkafka per fetch call; also the most a paused partition can hold back. */
+  consumeBatchSize: z.number().int().positive().max(10_000).default(500),
+  /** How long one fetch call waits for the first record; bounds how fast close is noticed. */
+  pollTimeoutMs: z.number().int().positive().max(10_000).default(100),
+  /** How long `close()` waits for handed-out records to be acked before committing what is acked. */
+  drainTimeoutMs: z.number().int().nonnegative().default(10_000),
+  /**
+   * A member silent this long is dropped from the group. On the mock cluster a rejoining group also
+   * waits this long for a departed member (its LeaveGroup is not honoured), so tests lower it.
+   */
+  sessionTimeoutMs: z.number().int().positive().default(45_000),
+  heartbeatIntervalMs: z.number().int().positive().default(3_000),
+  log: z.custom<KafkaLogger>((v) => typeof v === 'object' && v !== null && typeof (v as KafkaLogger).warn === 'function').optional(),
+}).refine((o) => o.heartbeatIntervalMs * 3 <= o.sessionTimeoutMs, {
+  message: 'heartbeatIntervalMs must be at most a third of sessionTimeoutMs', path: ['heartbeatIntervalMs'],
+});
+
+export type KafkaSourceOptions = z.input<typeof sourceSchema>;
+type SourceConfig = z.output<typeof sourceSchema>;
+
+/** A consumer group membership seen as a stream of records to ack. */
+export interface KafkaSource {
+  /**
+   * The records, one consumer per subscription (subscribe once). Unsubscribing closes the consumer:
+   * it stops fetching, commits what is acked and disconnects; `close()` returns that same promise.
+   */
+  readonly records: Observable<ConsumedRecord>;
+  /**
+   * Graceful close: stop fetching, complete `records` so downstream work can finish, wait up to
+   * `drainTimeoutMs` for the acks of handed-out records, commit, disconnect. Idempotent; resolves
+   * once the final commit and the disconnect are done.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Subscribes a consumer group to `topics`, at-least-once: an offset is committed only after it and
+ * every record before it on its partition was acked. At most `maxInFlightPerPartition` records per
+ * partition are out at once; a full partition is paused and resumed as acks free room.
+ *
+ * @example
+ * const source = kafkaSource({ client, groupId: 'tracer', topics: ['runs'] })
+ * source.records.pipe(mergeMap(async (r) => { await handle(r); r.ack() }, 16)).subscribe()
+ * process.once('SIGTERM', () => void source.close())
+ */
+export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
+  const config = parseOptions(sourceSchema, options, 'kafkaSource');
+  let session: ConsumerSession | undefined;
+  let closedBeforeStart = false;
+  const records = new Observable<ConsumedRecord>((subscriber) => {
+    if (session !== undefined || closedBeforeStart) {
+      subscriber.error(new TracestreamError('CONFIG_INVALID', 'kafkaSource.records can be subscribed once; create another source for another consumer'));
+      return;
+    }
+    const current = new ConsumerSession(config, subscriber);
+    session = current;
+    current.start();
+    return () => {
+      current.close(false).catch((error: unknown) => config.log?.warn('closing the consumer after unsubscribe failed', { error: String(error) }) ?? stderrLogger.warn(String(error)));
+    };
+  });
+  return {
+    records,
+    close() {
+      if (session === undefined) {
+        closedBeforeStart = true;
+        return Promise.resolve();
+      }
+      return session.close(true);
+    },
+  };
+}
+
+interface PartitionState {
+  readonly topicPartition: TopicPartition;
+  readonly window: AckWindow;
+  /** Records fetched in the same batch after the partition filled up; bounded by consumeBatchSize. */
+  readonly held: Message[];
+  paused: boolean;
+  revoked: boolean;
+  emitting: boolean;
+}
+
+/** Methods of the native consumer that its type declarations leave out. */
+interface RebalanceControl {
+  rebalanceProtocol(): 'NONE' | 'EAGER' | 'COOPERATIVE';
+  incrementalAssign(assignment: TopicPartition[]): void;
+  incrementalUnassign(assignment: TopicPartition[]): void;
+  assignmentLost(): boolean;
+  commitCb(offsets: TopicPartitionOffset[], cb: (err: LibrdKafkaError | null) => void): void;
+}
+
+const partitionKey = (topic: string, partition: number): string => `${partition}:${topic}`;
+
+class ConsumerSession {
+  private readonly parts = new Map<string, PartitionState>();
+  private readonly consumer: NativeConsumer & RebalanceControl;
+  private readonly log: KafkaLogger;
+  private fetching: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private commitTimer: NodeJS.Timeout | undefined;
+  private periodicCommit: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  private connected: Promise<void> = Promise.resolve();
+  private ackWaiter: (() => void) | undefined;
+
+  constructor(
+    private readonly config: SourceConfig,
+    private readonly subscriber: Subscriber<ConsumedRecord>,
+  ) {
+    this.log = config.log ?? stderrLogger;
+    this.consumer = new KafkaConsumer(
+      {
+        ...nativeClientConfig(config.client, 'consumer'),
+        'group.id': config.groupId,
+        'enable.auto.commit': false,
+        'enable.auto.offset.store': false,
+        'isolation.level': 'read_committed',
+        'session.timeout.ms': config.sessionTimeoutMs,
+        'heartbeat.interval.ms': config.heartbeatIntervalMs,
+        rebalance_cb: (err: LibrdKafkaError, assignment: TopicPartition[]) => this.onRebalance(err, assignment),
+      },
+      { 'auto.offset.reset': config.fromBeginning ? 'earliest' : 'latest' },
+    ) as NativeConsumer & RebalanceControl;
+    this.consumer.setDefaultConsumeTimeout(config.pollTimeoutMs);
+  }
+
+  start(): void {
+    this.connected = callbackToPromise(
+      (done) => this.consumer.connect({ timeout: 30_000 }, (err) => done(err)),
+      (err) => kafkaError('KAFKA_CONNECT_FAILED', `consumer of group ${this.config.groupId} could not connect to ${this.config.client.bootstrapServers}`, err),
+    );
+    this.connected.then(
+      () => {
+        if (this.stopped) return;
+        this.consumer.subscribe(this.config.topics);
+        this.commitTimer = setInterval(() => this.commitInBackground(), this.config.commitIntervalMs);
+        this.fetch();
+      },
+      (error: unknown) => this.fail(error),
+    );
+  }
+
+  close(drain: boolean): Promise<void> {
+    this.closing ??= this.shutdown(drain);
+    return this.closing;
+  }
+
+  private async shutdown(drain: boolean): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.commitTimer);
+    const errors: unknown[] = [];
+    const connected = await this.connected.then(() => true, () => false);
+    // A batch being fetched now is dropped unseen: its records were never handed out, so the
+    // group redelivers them from the committed offset.
+    await this.fetching;
+    for (const part of this.parts.values()) part.held.length = 0;
+    if (drain && !this.subscriber.closed) {
+      this.subscriber.complete();
+      await this.waitForAcks(this.config.drainTimeoutMs);
+    }
+    if (connected) {
+      await this.periodicCommit;
+      await this.commit([...this.parts.values()]).catch((error: unknown) => errors.push(error));
+      await callbackToPromise(
+        (done) => this.consumer.disconnect((err: LibrdKafkaError | null) => done(err)),
+        (err) => kafkaError('KAFKA_CONNECT_FAILED', `consumer of group ${this.config.groupId} did not disconnect cleanly`, err),
+      ).catch((error: unknown) => errors.push(error));
+    }
+    if (!this.subscriber.closed) this.subscriber.complete();
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) throw new AggregateTracestreamError('KAFKA_COMMIT_FAILED', `closing the consumer of group ${this.config.groupId} failed`, errors);
+  }
+
+  private fetch(): void {
+    if (this.stopped) return;
+    this.fetching = new Promise<void>((resolve) => {
+      this.consumer.consume(this.config.consumeBatchSize, (err, messages) => {
+        resolve();
+        if (this.stopped) return;
+        if (err) {
+          if (err.isFatal === true) {
+            this.fail(kafkaError('KAFKA_CONSUME_FAILED', `consumer of group ${this.config.groupId} hit a fatal error`, err));
+            return;
+          }
+          this.log.warn('consume failed, retrying', { groupId: this.config.groupId, code: err.code, message: err.message });
+        } else {
+          for (const message of messages) this.accept(message);
+        }
+        setImmediate(() => this.fetch());
+      });
+    });
+  }
+
+  private accept(message: Message): void {
+    const part = this.parts.get(partitionKey(message.topic, message.partition));
+    if (part === undefined || part.revoked) return;
+    if (part.held.length > 0 || part.window.size >= this.config.maxInFlightPerPartition) part.held.push(message);
+    else this.emit(part, message);
+    this.updateFlow(part);
+  }
+
+  private emit(part: PartitionState, message: Message): void {
+    const ack = part.window.track(message.offset);
+    this.subscriber.next(toConsumedRecord(message, () => {
+      if (ack()) this.afterAck(part);
+    }));
+  }
+
+  private afterAck(part: PartitionState): void {
+    if (this.stopped) {
+      if (this.ackWaiter !== undefined && this.allAcked()) this.ackWaiter();
+      return;
+    }
+    if (part.revoked || part.emitting) return;
+    part.emitting = true;
+    try {
+      while (part.held.length > 0 && part.window.size < this.config.maxInFlightPerPartition && !part.revoked && !this.stopped) {
+        this.emit(part, part.held.shift()!);
+      }
+    } finally {
+      part.emitting = false;
+    }
+    this.updateFlow(part);
+  }
+
+  /** Pauses a partition whose window is full and resumes it once acks free room and nothing is held. */
+  private updateFlow(part: PartitionState): void {
+    if (part.revoked || this.stopped) return;
+    const full = part.held.length > 0 || part.window.size >= this.config.maxInFlightPerPartition;
+    if (full === part.paused) return;
+    try {
+      if (full) this.consumer.pause([part.topicPartition]);
+      else this.consumer.resume([part.topicPartition]);
+      part.paused = full;
+    } catch (error) {
+      this.log.warn(`could not ${full ? 'pause' : 'resume'} a partition`, { ...part.topicPartition, error: String(error) });
+    }
+  }
+
+  private onRebalance(err: LibrdKafkaError, assignment: TopicPartition[]): void {
+    const cooperative = this.consumer.rebalanceProtocol() === 'COOPERATIVE';
+    if (err.code === CODES.ERRORS.ERR__ASSIGN_PARTITIONS) {
+      for (const { topic, partition } of assignment) {
+        this.parts.set(partitionKey(topic, partition), {
+          topicPartition: { topic, partition }, window: new AckWindow(), held: [], paused: false, revoked: false, emitting: false,
+        });
+      }
+      this.applyAssignment(() => (cooperative ? this.consumer.incrementalAssign(assignment) : this.consumer.assign(assignment)));
+      return;
+    }
+    const lost = this.consumer.assignmentLost();
+    const revoked: PartitionState[] = [];
+    for (const { topic, partition } of assignment) {
+      const part = this.parts.get(partitionKey(topic, partition));
+      if (part === undefined) continue;
+      part.revoked = true;
+      part.held.length = 0;
+      this.parts.delete(partitionKey(topic, partition));
+      revoked.push(part);
+    }
+    // Commit what is acked before giving the partitions up; a lost assignment may no longer commit.
+    const committed = lost ? Promise.resolve() : this.commit(revoked);
+    committed
+      .catch((error: unknown) => this.log.warn('commit on revoke failed; the next owner re-reads from the last commit', { error: String(error) }))
+      .finally(() => {
+        for (const part of revoked) part.window.drop();
+        this.applyAssignment(() => (cooperative ? this.consumer.incrementalUnassign(assignment) : this.consumer.unassign()));
+      });
+    if (err.code !== CODES.ERRORS.ERR__REVOKE_PARTITIONS) {
+      this.log.warn('rebalance error; dropped the assignment', { code: err.code, message: err.message });
+    }
+  }
+
+  private applyAssignment(apply: () => void): void {
+    try {
+      apply();
+    } catch (error) {
+      // The consumer is gone (closed while the rebalance was being delivered): nothing to apply.
+      if (this.consumer.isConnected()) this.log.warn('assign/unassign failed', { error: String(error) });
+    }
+  }
+
+  private commit(parts: readonly PartitionState[]): Promise<void> {
+    const pending: { part: PartitionState; offset: number }[] = [];
+    for (const part of parts) {
+      const offset = part.window.pendingCommit();
+      if (offset !== undefined) pending.push({ part, offset });
+    }
+    if (pending.length === 0) return Promise.resolve();
+    const offsets = pending.map(({ part, offset }) => ({ ...part.topicPartition, offset }));
+    return callbackToPromise(
+      (done) => this.consumer.commitCb(offsets, done),
+      (err) => kafkaError('KAFKA_COMMIT_FAILED', `commit of group ${this.config.groupId} failed`, err, { offsets }),
+    ).then(() => {
+      for (const { part, offset } of pending) part.window.markCommitted(offset);
+    });
+  }
+
+  private commitInBackground(): void {
+    if (this.periodicCommit !== undefined || this.stopped) return;
+    this.periodicCommit = this.commit([...this.parts.values()])
+      .catch((error: unknown) => this.log.warn('periodic commit failed; retried at the next interval', { error: String(error) }))
+      .finally(() => {
+        this.periodicCommit = undefined;
+      });
+  }
+
+  private allAcked(): boolean {
+    for (const part of this.parts.values()) if (part.window.size > 0) return false;
+    return true;
+  }
+
+  private waitForAcks(timeoutMs: number): Promise<void> {
+    if (this.allAcked()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      const self = this;
+      function done(): void {
+        clearTimeout(timer);
+        self.ackWaiter = undefined;
+        resolve();
+      }
+      this.ackWaiter = done;
+    });
+  }
+
+  private fail(error: unknown): void {
+    if (this.subscriber.closed) return;
+    this.subscriber.error(error);
+  }
+}

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { from, lastValueFrom, toArray } from 'rxjs';
+import {
+  DEAD_LETTER_HEADERS, createProducer, deadLetter, ensureTopics, produceTo, startExactlyOnce,
+  type KafkaClientConfig, type KafkaProducer,
+} from '../../src/kafka/index.js';
+import { startTestBroker, uniqueName, type TestBroker } from '../helpers/broker.js';
+import { FAST_REJOIN, clientFor, committedOffsets, readRecords } from './support.js';
+
+describe('producer, dead letters, topics and transactions', () => {
+  let broker: TestBroker;
+  let client: KafkaClientConfig;
+  let producer: KafkaProducer;
+
+  before(async () => {
+    broker = await startTestBroker();
+    client = clientFor(broker.bootstrapServers);
+    producer = await createProducer({ client });
+  });
+  after(async () => {
+    await producer.close();
+    await broker.stop();
+  });
+
+  it('produceTo emits each item only after its records were delivered, and a consumer reads them', async () => {
+    const topic = uniqueName('sink');
+    const items = Array.from({ length: 30 }, (_, i) => i);
+    const emitted = await lastValueFrom(from(items).pipe(
+      produceTo(producer, (i) => [{ topic, key: `k${i}`, value: Buffer.from(`a${i}`) }, { topic, key: `k${i}`, value: Buffer.from(`b${i}`) }], { maxInFlight: 4 }),
+      toArray(),
+    ));
+    assert.deepEqual([...emitted].sort((a, b) => a - b), items);
+    const records = await readRecords(client, uniqueName('g'), topic, 60);
+    assert.deepEqual(records.map((r) => r.value!.toString()).sort(), items.flatMap((i) => [`a${i}`, `b${i}`]).sort());
+  });
+
+  it('send rejects with KAFKA_DELIVERY_FAILED naming the topic when a record cannot be delivered', async () => {
+    const topic = uniqueName('toolarge');
+    await assert.rejects(producer.send([{ topic, key: null, value: Buffer.alloc(2 * 1024 * 1024) }]), (error: unknown) => {
+      assert.equal((error as { code?: string }).code, 'KAFKA_DELIVERY_FAILED');
+      assert.equal((error as { details: { topic?: string } }).details.topic, topic);
+      return true;
+    });
+  });
+
+  it('a dead-letter record carries the original bytes, the reason and the origin', async () => {
+    const source = uniqueName('dl-src');
+    const dlq = uniqueName('dl');
+    await producer.send([{ topic: source, partition: 1, key: 'run-7', value: Buffer.from('not avro'), headers: { trace: 't1' } }]);
+    const [original] = await readRecords(client, uniqueName('g'), source, 1);
+    await deadLetter(producer, dlq)(original!, 'decode failed', new Error('bad magic byte'));
+    const [letter] = await readRecords(client, uniqueName('g'), dlq, 1);
+    assert.equal(letter!.key?.toString(), 'run-7');
+    assert.equal(letter!.value?.toString(), 'not avro');
+    const header = (name: string) => letter!.headers[name]?.toString();
+    assert.equal(header(DEAD_LETTER_HEADERS.reason), 'decode failed');
+    assert.equal(header(DEAD_LETTER_HEADERS.error), 'Error: bad magic byte');
+    assert.equal(header(DEAD_LETTER_HEADERS.sourceTopic), source);
+    assert.equal(header(DEAD_LETTER_HEADERS.sourcePartition), '1');
+    assert.equal(header(DEAD_LETTER_HEADERS.sourceOffset), '0');
+    assert.equal(header('trace'), 't1');
+  });
+
+  it('ensureTopics completes on the mock cluster, auto-creating with the broker default partitions', async () => {
+    const name = uniqueName('ensured');
+    const warnings: string[] = [];
+    const result = await ensureTopics({
+      client, adminTimeoutMs: 1000, log: { warn: (m) => warnings.push(m) },
+      topics: [{ name, partitions: 12, config: { 'cleanup.policy': 'compact' } }],
+    });
+    assert.deepEqual(result, [{ name, outcome: 'auto-created', partitions: 4 }]);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /not applied/);
+  });
+
+  it('exactly-once: a read_committed reader sees every transformed output and the group offsets moved', async () => {
+    const input = uniqueName('eos-in');
+    const output = uniqueName('eos-out');
+    const groupId = uniqueName('eos');
+    const count = 40;
+    // A subscription to a topic that does not exist yet is only noticed at the next metadata refresh.
+    await ensureTopics({ client, embedded: true, topics: [{ name: output, partitions: 4 }], log: { warn: () => {} } });
+    await producer.send(Array.from({ length: count }, (_, i) => ({ topic: input, partition: i % 2, key: `k${i}`, value: Buffer.from(`v${i}`) })));
+    const processor = startExactlyOnce({
+      client, groupId, topics: [input], transactionalId: uniqueName('txn'), maxBatch: 100, batchTimeoutMs: 200,
+      sessionTimeoutMs: 3000,
+      transform: (r) => [{ topic: output, key: r.key, value: Buffer.from(r.value!.toString().toUpperCase()) }],
+    });
+    try {
+      const outputs = await readRecords(client, uniqueName('g'), output, count, FAST_REJOIN);
+      assert.deepEqual(outputs.map((r) => r.value!.toString()).sort(), Array.from({ length: count }, (_, i) => `V${i}`).sort());
+    } finally {
+      await processor.close();
+    }
+    const committed = await committedOffsets(client, groupId, input, 2);
+    assert.deepEqual([committed.get(0), committed.get(1)], [count / 2, count / 2]);
+  });
+});

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { firstValueFrom, take, toArray } from 'rxjs';
+import { createProducer, kafkaSource, type ConsumedRecord, type KafkaClientConfig, type KafkaProducer } from '../../src/kafka/index.js';
+import { startTestBroker, uniqueName, type TestBroker } from '../helpers/broker.js';
+import { FAST_REJOIN, clientFor, committedOffsets, readRecords } from './support.js';
+
+describe('kafkaSource', () => {
+  let broker: TestBroker;
+  let client: KafkaClientConfig;
+  let producer: KafkaProducer;
+
+  before(async () => {
+    broker = await startTestBroker();
+    client = clientFor(broker.bootstrapServers);
+    producer = await createProducer({ client });
+  });
+  after(async () => {
+    await producer.close();
+    assert.equal(await broker.stop(), 0, 'tracestream broker exits 0 on SIGTERM');
+  });
+
+  it('emits every produced record once with its key, value and headers', async () => {
+    const topic = uniqueName('src-all');
+    const sent = Array.from({ length: 40 }, (_, i) => ({
+      topic, key: `k${i}`, value: Buffer.from(`v${i}`), headers: { 'run-id': `r${i}` },
+    }));
+    await producer.send(sent);
+    const records = await readRecords(client, uniqueName('g'), topic, sent.length);
+    const got = records.map((r) => [r.key?.toString(), r.value?.toString(), r.headers['run-id']?.toString()]).sort();
+    const want = sent.map((s) => [s.key, s.value.toString(), s.headers['run-id']]).sort();
+    assert.deepEqual(got, want);
+  });
+
+  it('commits only up to the first un-acked offset, so a reopened group resumes there', async () => {
+    const topic = uniqueName('src-contig');
+    const groupId = uniqueName('g');
+    await producer.send(Array.from({ length: 6 }, (_, i) => ({ topic, partition: 0, key: null, value: Buffer.from(String(i)) })));
+    const first = kafkaSource({ client, groupId, topics: [topic], commitIntervalMs: 50, ...FAST_REJOIN });
+    const records = await firstValueFrom(first.records.pipe(take(6), toArray()));
+    assert.deepEqual(records.map((r) => r.offset), ['0', '1', '2', '3', '4', '5']);
+    for (const offset of ['5', '3', '0', '1', '4']) records[Number(offset)]!.ack(); // offset 2 stays un-acked
+    await first.close();
+    assert.equal((await committedOffsets(client, groupId, topic, 1)).get(0), 2);
+
+    const again = await readRecords(client, groupId, topic, 4, FAST_REJOIN);
+    assert.deepEqual(again.map((r) => r.offset), ['2', '3', '4', '5']);
+  });
+
+  it('pauses a partition at maxInFlightPerPartition un-acked records and resumes it on ack', async () => {
+    const topic = uniqueName('src-bp');
+    await producer.send([0, 1].flatMap((partition) => Array.from({ length: 10 }, (_, i) => ({ topic, partition, key: null, value: Buffer.from(`${partition}-${i}`) }))));
+    const source = kafkaSource({ client, groupId: uniqueName('g'), topics: [topic], maxInFlightPerPartition: 2, consumeBatchSize: 50 });
+    const byPartition = new Map<number, ConsumedRecord[]>([[0, []], [1, []]]);
+    let notify: (() => void) | undefined;
+    const subscription = source.records.subscribe((record) => {
+      byPartition.get(record.partition)!.push(record);
+      notify?.();
+    });
+    const until = async (condition: () => boolean): Promise<void> => {
+      while (!condition()) await new Promise<void>((resolve) => { notify = resolve; setTimeout(resolve, 200); });
+    };
+    try {
+      await until(() => byPartition.get(0)!.length >= 2 && byPartition.get(1)!.length >= 2);
+      // Give the consumer ample time to overshoot if it were going to: several fetch rounds.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.equal(byPartition.get(0)!.length, 2);
+      assert.equal(byPartition.get(1)!.length, 2);
+
+      for (const record of byPartition.get(0)!.slice()) record.ack();
+      await until(() => byPartition.get(0)!.length >= 4);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(byPartition.get(0)!.length, 4, 'two acks free exactly two slots');
+      assert.equal(byPartition.get(1)!.length, 2, 'the other partition stays paused');
+      assert.deepEqual(byPartition.get(0)!.map((r) => r.value?.toString()), ['0-0', '0-1', '0-2', '0-3']);
+    } finally {
+      subscription.unsubscribe();
+      await source.close();
+    }
+  });
+});
