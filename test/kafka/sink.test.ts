@@ -74,13 +74,17 @@ describe('producer, dead letters, topics and transactions', () => {
     assert.match(warnings[0]!, /not applied/);
   });
 
-  it('exactly-once: a read_committed reader sees every transformed output and the group offsets moved', async () => {
+  // The mock cluster answers TxnOffsetCommit without storing the offsets (librdkafka
+  // rdkafka_mock_handlers.c, rd_kafka_mock_handle_TxnOffsetCommit), so offsets are checked only on a real cluster.
+  const realCluster = (process.env['KAFKA_BROKERS'] ?? '') !== '';
+
+  it('exactly-once: a read_committed reader sees every transformed output, and on a real cluster the group offsets moved', async () => {
     const input = uniqueName('eos-in');
     const output = uniqueName('eos-out');
     const groupId = uniqueName('eos');
     const count = 40;
     // A subscription to a topic that does not exist yet is only noticed at the next metadata refresh.
-    await ensureTopics({ client, embedded: true, topics: [{ name: output, partitions: 4 }], log: { warn: () => {} } });
+    await ensureTopics({ client, embedded: !realCluster, topics: [{ name: output, partitions: 4 }], log: { warn: () => {} } });
     await producer.send(Array.from({ length: count }, (_, i) => ({ topic: input, partition: i % 2, key: `k${i}`, value: Buffer.from(`v${i}`) })));
     const processor = startExactlyOnce({
       client, groupId, topics: [input], transactionalId: uniqueName('txn'), maxBatch: 100, batchTimeoutMs: 200,
@@ -93,7 +97,9 @@ describe('producer, dead letters, topics and transactions', () => {
     } finally {
       await processor.close();
     }
-    const committed = await committedOffsets(client, groupId, input, 2);
-    assert.deepEqual([committed.get(0), committed.get(1)], [count / 2, count / 2]);
+    if (realCluster) {
+      const committed = await committedOffsets(client, groupId, input, 2);
+      assert.deepEqual([committed.get(0), committed.get(1)], [count / 2, count / 2]);
+    }
   });
 });

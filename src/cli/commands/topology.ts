@@ -39,8 +39,9 @@ export const topologyCommand: Command = {
       ...(guarantee === 'exactly-once' ? { transactionalId: `tracestream-trace-${hostname()}-${randomUUID()}` } : {}),
     });
     const shutdown = installShutdown({ deadlineMs: settings.shutdownDeadlineMs });
-    shutdown.register('trace topology', () => topology.close());
+    // Teardowns run last-registered first: the topology drains while the registry is still there.
     shutdown.register('registry and brokers', () => connection.close());
+    shutdown.register('trace topology', () => topology.close());
     process.stderr.write(`tracestream: trace topology running (${guarantee}) on ${connection.brokers.bootstrapServers}\n`);
     await topology.done;
     return 0;

@@ -1,0 +1,110 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { lastValueFrom, from } from 'rxjs';
+import Kafka from '@confluentinc/kafka-javascript';
+import { createProducer, kafkaSource, produceTo, type KafkaClientConfig } from '../src/kafka/index.js';
+
+export interface KafkaThroughput {
+  /** Produce-then-consume messages per second with the plain native client. */
+  rawMsgsPerSec: number;
+  /** The same through createProducer/produceTo and kafkaSource (with acks and commits). */
+  rxMsgsPerSec: number;
+}
+
+const run = Date.now().toString(36);
+
+/**
+ * Produces `messages` records of `valueBytes` bytes and consumes them back, first with the plain
+ * native client, then through our producer/produceTo and kafkaSource; each figure is messages
+ * divided by the produce+consume wall time (the group join, ~3 s on the mock, is excluded: timing
+ * starts at the first consumed record).
+ */
+export async function measureKafkaThroughput(options: { bootstrapServers: string; messages: number; valueBytes: number }): Promise<KafkaThroughput> {
+  const { bootstrapServers, messages, valueBytes } = options;
+  const client: KafkaClientConfig = { bootstrapServers, clientId: 'tracestream-bench' };
+  const value = Buffer.alloc(valueBytes, 120);
+  const raw = await rawRound(bootstrapServers, `bench-raw-${run}`, messages, value);
+  const rx = await rxRound(client, `bench-rx-${run}`, messages, value);
+  return { rawMsgsPerSec: Math.round(raw), rxMsgsPerSec: Math.round(rx) };
+}
+
+async function rawRound(bootstrapServers: string, topic: string, count: number, value: Buffer): Promise<number> {
+  const consumer = new Kafka.KafkaConsumer({ 'bootstrap.servers': bootstrapServers, 'group.id': topic, 'enable.auto.commit': true }, { 'auto.offset.reset': 'earliest' });
+  await new Promise<void>((resolve, reject) => consumer.connect({}, (err) => (err ? reject(err) : resolve())));
+  await warmUp(bootstrapServers, topic);
+  consumer.subscribe([topic]);
+  consumer.setDefaultConsumeTimeout(100);
+  await new Promise<void>((resolve) => {
+    const loop = (): void => consumer.consume(500, (_err, batch) => (batch !== undefined && batch.length > 0 ? resolve() : loop()));
+    loop();
+  });
+  const producer = new Kafka.Producer({ 'bootstrap.servers': bootstrapServers, 'linger.ms': 5, dr_cb: true, 'queue.buffering.max.messages': 1_000_000 });
+  await new Promise<void>((resolve, reject) => producer.connect({}, (err) => (err ? reject(err) : resolve())));
+  producer.setPollInBackground(true);
+  const started = performance.now();
+  let consumed = 0;
+  const done = new Promise<void>((resolve) => {
+    const loop = (): void => consumer.consume(500, (_err, batch) => {
+      consumed += batch?.length ?? 0;
+      if (consumed >= count) resolve();
+      else setImmediate(loop);
+    });
+    loop();
+  });
+  for (let i = 0; i < count; i++) producer.produce(topic, null, value, `k${i}`);
+  await done;
+  const seconds = (performance.now() - started) / 1000;
+  await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
+  await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
+  return count / seconds;
+}
+
+async function rxRound(client: KafkaClientConfig, topic: string, count: number, value: Buffer): Promise<number> {
+  await warmUp(client.bootstrapServers, topic);
+  const producer = await createProducer({ client });
+  const source = kafkaSource({ client, groupId: topic, topics: [topic] });
+  let startedAt = 0;
+  let joined!: () => void;
+  const joinedPromise = new Promise<void>((resolve) => { joined = resolve; });
+  let seen = 0;
+  // The first record (the warm-up record) marks the group as joined and starts the clock.
+  const done = new Promise<void>((resolve, reject) => {
+    source.records.subscribe({
+      next(record) {
+        record.ack();
+        if (seen++ === 0) { startedAt = performance.now(); joined(); }
+        if (seen === count + 1) resolve();
+      },
+      error: reject,
+    });
+  });
+  await joinedPromise;
+  await lastValueFrom(from(Array.from({ length: count }, (_, i) => i)).pipe(
+    produceTo(producer, (i) => [{ topic, key: `k${i}`, value }], { maxInFlight: 1024 }),
+  ));
+  await done;
+  const seconds = (performance.now() - startedAt) / 1000;
+  await source.close();
+  await producer.close();
+  return count / seconds;
+}
+
+/** One record so the topic exists and a consumer's first record marks its group join. */
+async function warmUp(bootstrapServers: string, topic: string): Promise<void> {
+  const producer = await createProducer({ client: { bootstrapServers, clientId: 'tracestream-bench' } });
+  await producer.send([{ topic, key: null, value: Buffer.from('warm-up') }]);
+  await producer.close();
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
+if (isMain) {
+  const { startEmbeddedBroker } = await import('../src/kafka/index.js');
+  const external = process.env['KAFKA_BROKERS'];
+  const broker = external ? undefined : await startEmbeddedBroker();
+  const bootstrapServers = external || broker!.bootstrapServers;
+  const messages = Number(process.argv[2] ?? 50_000);
+  const valueBytes = Number(process.argv[3] ?? 200);
+  const result = await measureKafkaThroughput({ bootstrapServers, messages, valueBytes });
+  process.stdout.write(`kafka throughput, ${messages} msgs x ${valueBytes} B: raw ${result.rawMsgsPerSec} msgs/s, rx ${result.rxMsgsPerSec} msgs/s (${Math.round((100 * result.rxMsgsPerSec) / result.rawMsgsPerSec)}% of raw)\n`);
+  await broker?.close();
+}
