@@ -31,14 +31,15 @@ const END_STATUSES: ReadonlySet<string> = new Set<ChildEnd['status']>([
 ]);
 
 /**
- * Reads what the tracer wrote on its channel: one JSON value per line — `{"start"}`, step arrays,
- * `{"truncated"}`, `{"end"}` (see python/tracer.py). The channel is a file the program could, with
+ * Reads what the tracer wrote on its channel: one JSON value per line — `{"start"}`, `{"frame"}`,
+ * full and short step arrays, `{"truncated"}`, `{"end"}` (see python/tracer.py). The channel is a file the program could, with
  * effort, write to; anything that is not a well-formed record stops the reading there and marks the
  * trace `corrupt` instead of trusting it.
  */
 export function parseTraceChannel(bytes: Buffer): TraceChannelResult {
   const result: TraceChannelResult = { steps: [], end: null, truncation: null, tracerVersion: null, pythonVersion: null };
   const text = bytes.toString('utf8');
+  const frames: Frames = new Map();
   let start = 0;
   while (start < text.length) {
     let newline = text.indexOf('\n', start);
@@ -46,7 +47,7 @@ export function parseTraceChannel(bytes: Buffer): TraceChannelResult {
     const line = text.slice(start, newline);
     start = newline + 1;
     if (line.length === 0) continue;
-    if (!readRecord(line, result)) {
+    if (!readRecord(line, result, frames)) {
       result.truncation = 'corrupt';
       break;
     }
@@ -57,7 +58,10 @@ export function parseTraceChannel(bytes: Buffer): TraceChannelResult {
   return result;
 }
 
-function readRecord(line: string, result: TraceChannelResult): boolean {
+/** Depth and function of each frame id that short step records refer to. */
+type Frames = Map<number, { depth: number; function: string }>;
+
+function readRecord(line: string, result: TraceChannelResult, frames: Frames): boolean {
   let record: unknown;
   try {
     record = JSON.parse(line);
@@ -65,13 +69,19 @@ function readRecord(line: string, result: TraceChannelResult): boolean {
     return false;
   }
   if (Array.isArray(record)) {
-    const step = toStep(record);
+    const step = record.length === 4 ? toShortStep(record, frames) : toStep(record);
     if (step === null) return false;
     result.steps.push(step);
     return true;
   }
   if (typeof record !== 'object' || record === null) return false;
   const fields = record as Record<string, unknown>;
+  if (Array.isArray(fields.frame)) {
+    const [id, depth, fn] = fields.frame as unknown[];
+    if (typeof id !== 'number' || typeof depth !== 'number' || typeof fn !== 'string') return false;
+    frames.set(id, { depth, function: fn });
+    return true;
+  }
   if (isObject(fields.start)) {
     result.tracerVersion = stringOrNull(fields.start.tracer);
     result.pythonVersion = stringOrNull(fields.start.python);
@@ -88,6 +98,14 @@ function readRecord(line: string, result: TraceChannelResult): boolean {
     return true;
   }
   return false;
+}
+
+/** `[index, line, frame id, changes]`: a line step of a declared frame that printed nothing. */
+function toShortStep(record: unknown[], frames: Frames): Step | null {
+  const [index, line, frameId, changes] = record;
+  const frame = typeof frameId === 'number' ? frames.get(frameId) : undefined;
+  if (frame === undefined) return null;
+  return toStep([index, 'line', line, frame.depth, frame.function, changes, null, null, '']);
 }
 
 function toStep(record: unknown[]): Step | null {
