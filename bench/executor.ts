@@ -42,7 +42,8 @@ async function main(argv: readonly string[]): Promise<void> {
     console.log(`${programs.length} programs, concurrency ${concurrency}, python ${pool.interpreter.command} ${pool.interpreter.version}, network isolation: ${pool.networkIsolation}`);
 
     let started = performance.now();
-    const traced = await eachBounded(programs, concurrency, (p) => pool.run({ runId: p.id, source: p.source, stdin: p.stdin }));
+    // Keep a summary, not the Execution: a few thousand traces with their steps do not fit in the heap.
+    const traced = await eachBounded(programs, concurrency, async (p) => summarize(await pool.run({ runId: p.id, source: p.source, stdin: p.stdin })));
     const tracedSeconds = (performance.now() - started) / 1000;
 
     started = performance.now();
@@ -61,7 +62,7 @@ async function main(argv: readonly string[]): Promise<void> {
     const meanSteps = traced.reduce((sum, e) => sum + e.stepCount, 0) / traced.length;
     console.log(`mean steps per program: ${meanSteps.toFixed(0)}; traces truncated: ${traced.filter((e) => e.traceTruncated).length}`);
 
-    const mismatches = programs.filter((_, i) => tracedOutput(traced[i]!) !== untraced[i]!.output);
+    const mismatches = programs.filter((_, i) => traced[i]!.output !== untraced[i]!.output);
     const share = (n: number) => `${((100 * n) / programs.length).toFixed(2)}%`;
     console.log(`fidelity traced == untraced: ${share(programs.length - mismatches.length)} (target >= 99.5%)`);
     // A run stopped at the step limit cannot print what the full run prints: a limit, not a fidelity bug.
@@ -74,7 +75,7 @@ async function main(argv: readonly string[]): Promise<void> {
       const i = programs.indexOf(p);
       console.log(`  mismatch ${p.id}: traced ${traced[i]!.outcome} (${traced[i]!.reason}) vs untraced${untraced[i]!.failed ? ' (failed)' : ''}`);
     }
-    const tracedExpected = programs.filter((p, i) => sameIgnoringTrailingSpace(tracedOutput(traced[i]!), p.expected_stdout)).length;
+    const tracedExpected = programs.filter((p, i) => sameIgnoringTrailingSpace(traced[i]!.output, p.expected_stdout)).length;
     const untracedExpected = programs.filter((p, i) => sameIgnoringTrailingSpace(untraced[i]!.output, p.expected_stdout)).length;
     console.log(`matches expected_stdout: traced ${share(tracedExpected)}, untraced ${share(untracedExpected)}`);
 
@@ -82,6 +83,19 @@ async function main(argv: readonly string[]): Promise<void> {
   } finally {
     await pool.close();
   }
+}
+
+interface TracedRun {
+  outcome: Outcome;
+  reason: string;
+  stepCount: number;
+  traceTruncated: boolean;
+  output: string;
+}
+
+function summarize(execution: Execution): TracedRun {
+  const { outcome, reason, stepCount, traceTruncated } = execution;
+  return { outcome, reason, stepCount, traceTruncated, output: tracedOutput(execution) };
 }
 
 /** Runs `task` over `items` with at most `concurrency` at once; results in input order. */

@@ -245,10 +245,35 @@ def _guard_tracer():
 
     sys.settrace = settrace
     sys.setprofile = settrace
+    if _Run.tracer is not None and _Run.tracer.monitoring is not None:
+        sys.monitoring = _GuardedMonitoring(sys.monitoring, _Run.tracer.monitoring)
     threading.settrace = settrace
     threading.setprofile = settrace
     os._exit = exit_now
     posix._exit = exit_now
+
+
+class _GuardedMonitoring(types.SimpleNamespace):
+    """sys.monitoring as the program sees it: every function works, except on the tracer's own
+    tool id, which the program can neither switch off nor take over."""
+
+    def __init__(self, real, owner):
+        super().__init__(**{name: getattr(real, name) for name in dir(real) if not name.startswith("__")})
+
+        def guard(name):
+            function = getattr(real, name)
+
+            def guarded(tool, *args):
+                if owner.owns(tool):
+                    raise ValueError("tracestream: sys.monitoring tool %d is in use by the tracer" % tool)
+                return function(tool, *args)
+
+            guarded.__name__ = name
+            return guarded
+
+        for name in ("use_tool_id", "free_tool_id", "clear_tool_id", "register_callback", "set_events", "set_local_events"):
+            if hasattr(real, name):
+                setattr(self, name, guard(name))
 
 
 def _install_limit_handlers():
@@ -298,7 +323,6 @@ def run_job(job, trace_fd):
     _Run.trace_fd = trace_fd
     _Run.trace = bool(job.get("trace", True))
     filename = job.get("filename") or "main.py"
-    _record({"start": {"tracer": tracing.TRACER_VERSION, "python": platform.python_version()}})
 
     sys.dont_write_bytecode = True
     sys.argv = [filename]
@@ -311,9 +335,15 @@ def run_job(job, trace_fd):
             max_steps=int(job.get("max_steps", 0)),
             trace_bytes=int(job.get("trace_bytes", 16 * 1024 * 1024)),
             repr_chars=int(job.get("repr_chars", 200)),
+            backend=job.get("tracer_backend", "auto"),
         )
         _Run.tracer.settrace = _switch_tracer
         _Run.tracer.on_limit = lambda reason: _end(reason, 1, frame=sys._getframe(2))
+    _record({"start": {
+        "tracer": tracing.TRACER_VERSION,
+        "python": platform.python_version(),
+        "backend": _Run.tracer.backend if _Run.tracer is not None else None,
+    }})
     _Run.stdout = _install_streams(int(job.get("output_bytes", 1 << 20)), _Run.tracer.record_output if _Run.tracer else None)
     _install_limit_handlers()
     wall_ms = int(job.get("wall_time_ms", 0))

@@ -97,7 +97,8 @@ def _instructions(code):
         for instruction in instructions:
             if instruction.opcode in _STORE_OPCODES and _line_of(instruction) is None:
                 floating.update(_stored_names(instruction))
-        entry = (instructions, by_offset, tuple(floating), {})
+        lines = {instruction.offset: _line_of(instruction) for instruction in instructions}
+        entry = (instructions, by_offset, tuple(floating), {}, lines)
         _plans[code] = entry
     return entry
 
@@ -126,7 +127,7 @@ def _step_plan(code, offset, line):
     reachable from `offset` (falling through or jumping) without entering another line; if all of
     them are pure (see _PURE_OPCODES) and the step made no traced call, comparing those names is
     enough. Stores outside any line (the `except ... as e` clean-up) are checked at every line."""
-    instructions, by_offset, floating, plans = _instructions(code)
+    instructions, by_offset, floating, plans, _ = _instructions(code)
     plan = plans.get(offset, _MISSING)
     if plan is not _MISSING:
         return plan
@@ -384,7 +385,7 @@ class FrameTrace:
             tracer.fail(error)
         return self.trace_function
 
-    def on_return(self, frame, value):
+    def on_return(self, frame, value, yielded=None):
         tracer = self.tracer
         if self.step_index >= 0:
             self.close_step(frame)
@@ -395,10 +396,20 @@ class FrameTrace:
                 returned, exception = _encode(tracer.budget.repr(value)), "null"
             tracer.emit(tracer.take_index(self), "return", frame.f_lineno, self, "[]", returned, exception, '""')
         tracer.current = self.parent
-        if frame.f_code.co_flags & _GENERATOR_FLAGS and self._yielded(frame):
+        if yielded is None:
+            yielded = bool(frame.f_code.co_flags & _GENERATOR_FLAGS) and self._yielded(frame)
+        if yielded:
             self.full_diff_due = True  # the value sent in on resume is stored before any line event
         else:
             self.snapshot = None
+
+    def on_yield(self, frame, value):
+        try:
+            self.on_return(frame, value, yielded=True)
+        except StopTracing:
+            raise
+        except BaseException as error:
+            self.tracer.fail(error)
 
     @staticmethod
     def _yielded(frame):
@@ -529,7 +540,7 @@ class Tracer:
     """Traces the frames of code compiled with `filename`, writing step records through `write`
     (a callable taking bytes)."""
 
-    def __init__(self, filename, write, max_steps, trace_bytes, repr_chars):
+    def __init__(self, filename, write, max_steps, trace_bytes, repr_chars, backend="auto"):
         self.filename = filename
         self.write = write
         self.max_steps = max_steps if max_steps > 0 else -1  # -1: never reached
@@ -547,6 +558,12 @@ class Tracer:
         self.internal_error = None
         self.on_limit = None  # set by the child: ends the run (never returns)
         self.settrace = sys.settrace  # taken now: the child replaces sys.settrace for the program
+        if backend == "auto":
+            backend = "monitoring" if hasattr(sys, "monitoring") else "settrace"
+        if backend == "monitoring" and not hasattr(sys, "monitoring"):
+            raise ValueError("the monitoring backend needs Python 3.12 or later")
+        self.backend = backend
+        self.monitoring = _Monitoring(self) if backend == "monitoring" else None
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -675,11 +692,20 @@ class Tracer:
 
     def attach(self):
         self.active = True
-        self.settrace(self.global_trace)
+        if self.monitoring is not None:
+            self.monitoring.start()
+        else:
+            self.settrace(self.global_trace)
+
+    def _stop_events(self):
+        if self.monitoring is not None:
+            self.monitoring.stop()
+        else:
+            self.settrace(None)
 
     def detach(self):
         self.active = False
-        self.settrace(None)
+        self._stop_events()
         frame = sys._getframe()
         while frame is not None:
             frame.f_trace = None
@@ -698,9 +724,111 @@ class Tracer:
     def finish(self, frame):
         if self.active:
             self.active = False
-            self.settrace(None)
+            self._stop_events()
             try:
                 self.close_open_steps(frame)
             except BaseException:
                 pass
         self.flush()
+
+
+class _Monitoring:
+    """The tracer's events from sys.monitoring (Python 3.12+, PEP 669) instead of sys.settrace:
+    events of code outside the program are switched off where they first fire (DISABLE), so the
+    standard library runs at full speed. Each event is handed to the same FrameTrace methods the
+    settrace backend uses; a frame's FrameTrace is kept in its f_trace, which nothing calls while
+    no settrace function is installed."""
+
+    TOOL_NAME = "tracestream"
+
+    def __init__(self, tracer):
+        self.tracer = tracer
+        self.api = sys.monitoring  # taken now: the child shows the program a guarded sys.monitoring
+        self.disable = self.api.DISABLE
+        self.tool = None
+        self.busy = False  # a program's __repr__ running inside our callback must not re-enter it
+
+    def start(self):
+        monitoring = self.api
+        events = monitoring.events
+        for tool in (monitoring.DEBUGGER_ID, 3, 4):
+            if monitoring.get_tool(tool) is None:
+                monitoring.use_tool_id(tool, self.TOOL_NAME)
+                self.tool = tool
+                break
+        else:
+            raise RuntimeError("no free sys.monitoring tool id")
+        handlers = {
+            events.PY_START: self.on_start, events.PY_RESUME: self.on_start, events.JUMP: self.on_jump,
+            events.LINE: self.on_line, events.PY_RETURN: self.on_return, events.PY_YIELD: self.on_yield,
+            events.RAISE: self.on_raise, events.RERAISE: self.on_raise, events.PY_UNWIND: self.on_unwind,
+        }
+        mask = 0
+        for event, handler in handlers.items():
+            monitoring.register_callback(self.tool, event, handler)
+            mask |= event
+        monitoring.set_events(self.tool, mask)
+
+    def stop(self):
+        if self.tool is None:
+            return
+        monitoring = self.api
+        monitoring.set_events(self.tool, 0)
+        for event in (monitoring.events.PY_START, monitoring.events.PY_RESUME, monitoring.events.JUMP, monitoring.events.LINE,
+                      monitoring.events.PY_RETURN, monitoring.events.PY_YIELD, monitoring.events.RAISE,
+                      monitoring.events.RERAISE, monitoring.events.PY_UNWIND):
+            monitoring.register_callback(self.tool, event, None)
+        monitoring.free_tool_id(self.tool)
+        self.tool = None
+
+    def owns(self, tool):
+        return tool == self.tool
+
+    def _dispatch(self, code, event, arg, disable_elsewhere):
+        if code.co_filename != self.tracer.filename:
+            return self.disable if disable_elsewhere else None
+        if self.busy:
+            return None
+        self.busy = True
+        try:
+            frame = sys._getframe(2)
+            trace = frame.f_trace
+            if event == "call":
+                trace = self.tracer.global_trace(frame, "call", None)
+                frame.f_trace = trace
+            elif trace is not None:
+                if event == "yield":
+                    trace.__self__.on_yield(frame, arg)
+                else:
+                    trace(frame, event, arg)
+        finally:
+            self.busy = False
+        return None
+
+    def on_start(self, code, offset):
+        return self._dispatch(code, "call", None, True)
+
+    def on_line(self, code, line):
+        return self._dispatch(code, "line", None, True)
+
+    def on_jump(self, code, source, destination):
+        """LINE fires only when the line changes; settrace also reports a jump back within one line
+        (each iteration of a comprehension or a one-line loop). Only those jumps stay enabled."""
+        if destination > source or code.co_filename != self.tracer.filename:
+            return self.disable
+        lines = _instructions(code)[4]
+        if lines.get(source) is None or lines.get(source) != lines.get(destination):
+            return self.disable
+        return self._dispatch(code, "line", None, True)
+
+    def on_return(self, code, offset, value):
+        return self._dispatch(code, "return", value, True)
+
+    def on_yield(self, code, offset, value):
+        return self._dispatch(code, "yield", value, True)
+
+    def on_raise(self, code, offset, error):
+        return self._dispatch(code, "exception", (type(error), error, None), False)
+
+    def on_unwind(self, code, offset, error):
+        return self._dispatch(code, "return", None, False)
