@@ -6,7 +6,7 @@
  *     start until every trace was read back) vs the executor pool alone on the same programs —
  *     target: topology ≥ 90% of the pool.
  *
- *   npm run bench:pipeline -- [PATH.jsonl] [--limit N] [--messages N] [--concurrency N]
+ *   npm run bench:pipeline -- [PATH.jsonl] [--limit N] [--messages N] [--concurrency N] [--max-diffs-per-run N]
  *
  * PATH.jsonl defaults to ../shared/corpus/hackerrank-dev.jsonl (from the working directory).
  */
@@ -30,6 +30,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const limit = positiveFlag(flags['limit'], 'limit', 300);
   const messages = positiveFlag(flags['messages'], 'messages', 50_000);
   const concurrency = positiveFlag(flags['concurrency'], 'concurrency', availableParallelism());
+  const maxDiffsPerRun = flags['max-diffs-per-run'] === undefined ? undefined : Number(flags['max-diffs-per-run']);
 
   const broker = await startEmbeddedBroker();
   try {
@@ -40,7 +41,7 @@ async function main(argv: readonly string[]): Promise<void> {
     console.log(`  ratio rxjs/raw: ${(kafka.rxMsgsPerSec / kafka.rawMsgsPerSec).toFixed(2)} (target >= 0.80)`);
 
     const client: KafkaClientConfig = { bootstrapServers: broker.bootstrapServers, clientId: 'tracestream-bench', librdkafka: TRACESTREAM_CLIENT_PROPERTIES };
-    await pipelineThroughput(client, path, limit, concurrency);
+    await pipelineThroughput(client, path, limit, concurrency, maxDiffsPerRun);
   } finally {
     await broker.close();
   }
@@ -53,14 +54,14 @@ function positiveFlag(value: string | boolean | undefined, name: string, fallbac
   return n;
 }
 
-async function pipelineThroughput(client: KafkaClientConfig, path: string, limit: number, concurrency: number): Promise<void> {
+async function pipelineThroughput(client: KafkaClientConfig, path: string, limit: number, concurrency: number, maxDiffsPerRun: number | undefined): Promise<void> {
   const solutions: SolutionSubmitted[] = [];
   for await (const solution of readSolutions(path)) {
     solutions.push(solution);
     if (solutions.length === limit) break;
   }
   const runs = solutions.flatMap((s) => s.inputs.map((input, i) => ({ runId: runIdOf(s.solutionId, i), source: s.source, stdin: input.stdin })));
-  console.log(`(b) trace topology vs executor pool: ${solutions.length} programs (${runs.length} runs) from ${path}, concurrency ${concurrency}`);
+  console.log(`(b) trace topology vs executor pool: ${solutions.length} programs (${runs.length} runs) from ${path}, concurrency ${concurrency}, max diffs per run ${maxDiffsPerRun ?? 'default'}`);
 
   const registry = await openSchemaRegistry({ brokers: client.bootstrapServers });
   try {
@@ -73,6 +74,7 @@ async function pipelineThroughput(client: KafkaClientConfig, path: string, limit
     let collectedAt = 0;
     const topology = await startTraceTopology({
       client, registry, embedded: true, topics, groupId: 'bench-trace', pool: { concurrency },
+      ...(maxDiffsPerRun === undefined ? {} : { maxDiffsPerRun }),
     });
     try {
       await collectTraces({

@@ -2,14 +2,16 @@
  * The trace topology: solutions in, one trace per (solution, input) and one diff per executed step
  * out. It reads top to bottom like the flow it is:
  *
- *   solutions ─ decode ─┬─ execute (isolated processes) ─ encode ─▶ traces, diffs
- *                       └─ (undecodable) ─────────────────────────▶ dead letters
+ *   solutions ─ (one at a time per key) decode ─┬─ execute (isolated processes) ─ encode ─▶ traces, diffs
+ *                                               └─ (undecodable) ─────────────────────────▶ dead letters
  *
  * Offsets of `solutions` are committed only once every output of a record was delivered
  * (at-least-once, the default) or atomically with the outputs (exactly-once).
  */
+import { availableParallelism } from 'node:os';
 import {
   DEFAULT_TRACE_TOPICS,
+  SETTINGS,
   createAvroCodec,
   createExecutorPool,
   decodeSolution,
@@ -18,6 +20,7 @@ import {
   encodeOutputs,
   ensureTopics,
   executeSolution,
+  serializeByKey,
   startProcessor,
   type ConsumedRecord,
   type DeliveryGuarantee,
@@ -37,6 +40,10 @@ export interface TraceTopologyOptions {
   embedded?: boolean;
   groupId?: string;
   topics?: Partial<TraceTopics>;
+  /** Consumer group session timeout (how soon a crashed member's partitions move). Default 45 s. */
+  sessionTimeoutMs?: number;
+  /** LineDiff events per run (its first steps); 0: one per step. Default: the maxDiffsPerRun setting's default. */
+  maxDiffsPerRun?: number;
   /** Limits applied to every run (the rest from DEFAULT_LIMITS). */
   limits?: Partial<Limits>;
   pool?: ExecutorPoolOptions;
@@ -55,16 +62,26 @@ export interface RunningTraceTopology {
 export async function startTraceTopology(options: TraceTopologyOptions): Promise<RunningTraceTopology> {
   const topics: TraceTopics = { ...DEFAULT_TRACE_TOPICS, ...options.topics };
   const codec = createAvroCodec(options.registry);
-  await ensureTopics({ client: options.client, topics: traceTopicSpecs(topics), embedded: options.embedded ?? false });
-  const pool: ExecutorPool = await createExecutorPool(options.pool ?? {});
   const limits = options.limits ?? {};
+  const maxDiffsPerRun = options.maxDiffsPerRun ?? SETTINGS.maxDiffsPerRun.default ?? 0;
+  const concurrency = options.pool?.concurrency ?? availableParallelism();
+  // The interpreters start while the consumer joins its group: both take seconds, neither needs the other.
+  const poolStarting = createExecutorPool({ ...options.pool, concurrency });
+  poolStarting.catch(() => undefined);
+  try {
+    await ensureTopics({ client: options.client, topics: traceTopicSpecs(topics), embedded: options.embedded ?? false });
+  } catch (error) {
+    await poolStarting.then((pool) => pool.close(), () => undefined);
+    throw error;
+  }
 
-  const traceSolution = async (record: ConsumedRecord): Promise<OutgoingRecord[]> => {
+  // Solutions are traced in parallel, but two events of one solution id keep their order.
+  const traceSolution = serializeByKey(async (record: ConsumedRecord): Promise<OutgoingRecord[]> => {
     const solution = await decodeSolution(codec, record);
     if ('invalid' in solution) return [await encodeDeadLetter(codec, topics, record, solution.invalid, solution.error)];
-    const traces = await executeSolution(pool, solution, limits);
-    return encodeOutputs(codec, topics, solution, traces);
-  };
+    const traces = await executeSolution(await poolStarting, solution, limits);
+    return encodeOutputs(codec, topics, solution, traces, maxDiffsPerRun);
+  });
 
   const processor = startProcessor({
     client: options.client,
@@ -75,8 +92,18 @@ export async function startTraceTopology(options: TraceTopologyOptions): Promise
     ...(options.transactionalId === undefined ? {} : { transactionalId: options.transactionalId }),
     // Enough solutions in flight to keep every executor busy while the others' outputs are
     // delivered, never more than the pool's slots plus its queue (inputs of a solution run one by one).
-    maxInFlight: pool.concurrency * 2,
+    maxInFlight: concurrency * 2,
+    ...(options.sessionTimeoutMs === undefined ? {} : {
+      source: { sessionTimeoutMs: options.sessionTimeoutMs, heartbeatIntervalMs: Math.min(3_000, Math.floor(options.sessionTimeoutMs / 3)) },
+    }),
   });
+  let pool: ExecutorPool;
+  try {
+    pool = await poolStarting;
+  } catch (error) {
+    await processor.close().catch(() => undefined);
+    throw error;
+  }
 
   let closing: Promise<void> | undefined;
   const done = processor.done.finally(() => pool.close());

@@ -9,6 +9,8 @@ import { decodeBody, decodeFailed, encodeWire, readWireHeader } from './wire.js'
 export interface AvroCodec {
   /** Encodes an event in wire format, registering its schema on first use. Throws `INPUT_INVALID` (naming the fields) for a value the schema refuses. */
   encode<K extends EventType>(eventType: K, value: EventTypes[K]): Promise<Buffer>;
+  /** Encodes many events of one type with a single schema lookup (a run's diffs). Same errors as `encode`. */
+  encodeMany<K extends EventType>(eventType: K, values: readonly EventTypes[K][]): Promise<Buffer[]>;
   /**
    * Decodes a message into `readerType`, whatever compatible version of it the writer used. Records
    * come back as instances of avsc's generated classes: their own fields are those of the interface.
@@ -106,8 +108,16 @@ export function createAvroCodec(registry: SchemaRegistry, options: AvroCodecOpti
   }
 
   async function encode<K extends EventType>(eventType: K, value: EventTypes[K]): Promise<Buffer> {
+    return encodeWith(eventType, readerOf(eventType), await writerIdOf(eventType), value);
+  }
+
+  async function encodeMany<K extends EventType>(eventType: K, values: readonly EventTypes[K][]): Promise<Buffer[]> {
     const type = readerOf(eventType);
     const schemaId = await writerIdOf(eventType);
+    return values.map((value) => encodeWith(eventType, type, schemaId, value));
+  }
+
+  function encodeWith(eventType: EventType, type: avro.Type, schemaId: number, value: unknown): Buffer {
     try {
       return encodeWire(schemaId, type, value);
     } catch (error) {
@@ -136,7 +146,7 @@ export function createAvroCodec(registry: SchemaRegistry, options: AvroCodecOpti
     return decodeBody(body, reader, resolverOf(schemaId, writer, eventType, reader), schemaId) as TracestreamEvent;
   }
 
-  return { encode, decode: decode as AvroCodec['decode'], subject };
+  return { encode, encodeMany, decode: decode as AvroCodec['decode'], subject };
 }
 
 function parse(schema: AvroSchema, eventType: EventType): avro.Type {

@@ -69,7 +69,7 @@ export interface LineDiff {
   runId: string;
   solutionId: string;
   stepIndex: number;
-  /** Steps of the whole run: a consumer has them all once it saw indices 0 .. stepCount-1. */
+  /** Steps recorded for the whole run. */
   stepCount: number;
   event: StepEvent;
   line: number;
@@ -81,6 +81,11 @@ export interface LineDiff {
   value: string | null;
   exception: ExceptionInfo | null;
   stdout: string;
+  /**
+   * Diffs emitted for the run: min(stepCount, max-diffs-per-run). A consumer has them all once it saw
+   * indices 0 .. diffCount-1; the ExecutionTrace holds every step. -1 from producers older than the field.
+   */
+  diffCount: number;
 }
 
 export interface DeadLetter {

@@ -88,6 +88,16 @@ export const SETTINGS = {
     description: 'Bytes of encoded trace kept per run; past it the trace is cut and the program runs on untraced.',
     schema: positiveInt, default: 16 * 1024 * 1024,
   }),
+  sessionTimeoutMs: setting({
+    env: 'TRACESTREAM_SESSION_TIMEOUT_MS', flag: '--session-timeout-ms',
+    description: 'Consumer group session timeout: how soon the partitions of a crashed topology process go to another member.',
+    schema: z.coerce.number().int().min(3000), default: 45_000,
+  }),
+  maxDiffsPerRun: setting({
+    env: 'TRACESTREAM_MAX_DIFFS_PER_RUN', flag: '--max-diffs-per-run',
+    description: 'LineDiff events emitted per run (its first steps); the ExecutionTrace always holds every step. 0 emits one per step.',
+    schema: nonNegativeInt, default: 2000,
+  }),
   openFiles: setting({
     env: 'TRACESTREAM_OPEN_FILES', flag: '--open-files',
     description: 'Open file descriptors one run may hold.', schema: positiveInt, default: 64,

@@ -1,11 +1,15 @@
 import { Observable, type Subscriber } from 'rxjs';
 import { z } from 'zod';
-import type { LibrdKafkaError, Message, TopicPartition, TopicPartitionOffset } from '@confluentinc/kafka-javascript';
+import type { LibrdKafkaError, Message, Metadata, TopicPartition, TopicPartitionOffset } from '@confluentinc/kafka-javascript';
 import { AggregateTracestreamError, TracestreamError } from '../errors/index.js';
 import { AckWindow } from './ack-window.js';
 import { CODES, KafkaConsumer, callbackToPromise, kafkaError, type NativeConsumer } from './client.js';
 import { clientConfigSchema, nativeClientConfig, parseOptions, stderrLogger, topicNameSchema, type KafkaLogger } from './config.js';
 import { toConsumedRecord, type ConsumedRecord } from './record.js';
+
+/** librdkafka's logical offsets: the first and the next record of a partition. */
+const OFFSET_BEGINNING = -2;
+const OFFSET_END = -1;
 
 const sourceSchema = z.object({
   client: clientConfigSchema,
@@ -28,6 +32,14 @@ const sourceSchema = z.object({
    */
   sessionTimeoutMs: z.number().int().positive().default(45_000),
   heartbeatIntervalMs: z.number().int().positive().default(3_000),
+  /**
+   * Read every partition of `topics` without joining the group: no rebalances and no commits (acks
+   * only free room). For readers that scan topics, such as a dataset writer: they start at once
+   * instead of after the group's initial rebalance delay (3 s by default on Kafka and on the mock).
+   */
+  assignAllPartitions: z.boolean().default(false),
+  /** With assignAllPartitions: how long to wait for a topic that does not exist yet. */
+  topicWaitMs: z.number().int().nonnegative().default(60_000),
   log: z.custom<KafkaLogger>((v) => typeof v === 'object' && v !== null && typeof (v as KafkaLogger).warn === 'function').optional(),
 }).refine((o) => o.heartbeatIntervalMs * 3 <= o.sessionTimeoutMs, {
   message: 'heartbeatIntervalMs must be at most a third of sessionTimeoutMs', path: ['heartbeatIntervalMs'],
@@ -151,12 +163,49 @@ class ConsumerSession {
     this.connected.then(
       () => {
         if (this.stopped) return;
+        if (this.config.assignAllPartitions) {
+          this.assignAll().then(() => this.fetch(), (error: unknown) => this.fail(error));
+          return;
+        }
         this.consumer.subscribe(this.config.topics);
         this.commitTimer = setInterval(() => this.commitInBackground(), this.config.commitIntervalMs);
         this.fetch();
       },
       (error: unknown) => this.fail(error),
     );
+  }
+
+  /** The partitions of `topic`, waiting up to topicWaitMs for another process to create it. */
+  private async partitionsOf(topic: string): Promise<number[]> {
+    const deadline = Date.now() + this.config.topicWaitMs;
+    for (;;) {
+      const metadata = await callbackToPromise<Metadata>(
+        (done) => this.consumer.getMetadata({ topic, timeout: 10_000 }, done),
+        (err) => kafkaError('KAFKA_CONSUME_FAILED', `could not read the partitions of ${topic}`, err, { topic }),
+      );
+      const partitions = metadata.topics.find((t) => t.name === topic)?.partitions ?? [];
+      if (partitions.length > 0) return partitions.map((p) => p.id);
+      if (this.stopped) return [];
+      if (Date.now() >= deadline) {
+        throw new TracestreamError('KAFKA_CONSUME_FAILED', `topic ${topic} did not appear within ${this.config.topicWaitMs} ms`, { details: { topic } });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  private async assignAll(): Promise<void> {
+    const assignment: TopicPartitionOffset[] = [];
+    for (const topic of this.config.topics) {
+      for (const id of await this.partitionsOf(topic)) {
+        assignment.push({ topic, partition: id, offset: this.config.fromBeginning ? OFFSET_BEGINNING : OFFSET_END });
+      }
+    }
+    for (const { topic, partition } of assignment) {
+      this.parts.set(partitionKey(topic, partition), {
+        topicPartition: { topic, partition }, window: new AckWindow(), held: [], paused: false, revoked: false, emitting: false,
+      });
+    }
+    this.applyAssignment(() => this.consumer.assign(assignment));
   }
 
   close(drain: boolean): Promise<void> {
@@ -306,6 +355,10 @@ class ConsumerSession {
       if (offset !== undefined) pending.push({ part, offset });
     }
     if (pending.length === 0) return Promise.resolve();
+    if (this.config.assignAllPartitions) {
+      for (const { part, offset } of pending) part.window.markCommitted(offset);
+      return Promise.resolve();
+    }
     const offsets = pending.map(({ part, offset }) => ({ ...part.topicPartition, offset }));
     return callbackToPromise(
       (done) => this.consumer.commitCb(offsets, done),

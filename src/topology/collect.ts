@@ -25,6 +25,7 @@ export async function collectTraces(options: CollectTracesOptions): Promise<Map<
     groupId: `tracestream-collect-${randomUUID()}`,
     topics: [options.topic],
     fromBeginning: true,
+    assignAllPartitions: true,
   });
   await new Promise<void>((resolve, reject) => {
     const subscription = source.records.subscribe({

@@ -49,10 +49,15 @@ export function toTraceEvent(solution: SolutionSubmitted, inputIndex: number, ex
   };
 }
 
-/** One diff per recorded step, in step order, each with the text of its source line. */
-export function toLineDiffs(trace: ExecutionTrace, source: string): LineDiff[] {
+/**
+ * One diff per recorded step, in step order, each with the text of its source line; at most
+ * `maxDiffs` (0: all). Diffs feed live viewers, and a run can record a million steps: past the cap
+ * its steps are only in the ExecutionTrace, and every diff says how many to expect (`diffCount`).
+ */
+export function toLineDiffs(trace: ExecutionTrace, source: string, maxDiffs = 0): LineDiff[] {
   const lines = source.split('\n');
-  return trace.steps.map((step) => ({
+  const steps = maxDiffs > 0 && trace.steps.length > maxDiffs ? trace.steps.slice(0, maxDiffs) : trace.steps;
+  return steps.map((step) => ({
     schemaVersion: EVENT_SCHEMA_VERSION,
     runId: trace.runId,
     solutionId: trace.solutionId,
@@ -67,5 +72,6 @@ export function toLineDiffs(trace: ExecutionTrace, source: string): LineDiff[] {
     value: step.value,
     exception: step.exception,
     stdout: step.stdout,
+    diffCount: steps.length,
   }));
 }

@@ -6,4 +6,5 @@ export { EVENT_SCHEMA_VERSION, runIdOf, contentHashOf, toTraceEvent, toLineDiffs
 export { readSolutions } from './solutions.js';
 export { DEFAULT_TRACE_TOPICS, decodeSolution, executeSolution, encodeOutputs, encodeDeadLetter, traceTopicSpecs, type TraceTopics } from './trace-steps.js';
 export { Progress } from './progress.js';
+export { serializeByKey } from './keyed.js';
 export { collectTraces, executionOf, type CollectTracesOptions } from './collect.js';

@@ -70,7 +70,9 @@ export async function executeSolution(pool: ExecutorPool, solution: SolutionSubm
 }
 
 /** Step `encode`: each trace keyed by run id, and its diffs keyed by run id so they stay in step order. */
-export async function encodeOutputs(codec: AvroCodec, topics: TraceTopics, solution: SolutionSubmitted, traces: readonly ExecutionTrace[]): Promise<OutgoingRecord[]> {
+export async function encodeOutputs(
+  codec: AvroCodec, topics: TraceTopics, solution: SolutionSubmitted, traces: readonly ExecutionTrace[], maxDiffsPerRun = 0,
+): Promise<OutgoingRecord[]> {
   const records: OutgoingRecord[] = [];
   for (const trace of traces) {
     // One key buffer per run, and headers on the trace only: a run can have a million diffs, and
@@ -78,8 +80,8 @@ export async function encodeOutputs(codec: AvroCodec, topics: TraceTopics, solut
     const key = Buffer.from(trace.runId);
     const headers = { 'tracestream.tracer-version': trace.tracerVersion, 'tracestream.schema-version': String(EVENT_SCHEMA_VERSION) };
     records.push({ topic: topics.traces, key, value: await codec.encode('ExecutionTrace', trace), headers });
-    for (const diff of toLineDiffs(trace, solution.source)) {
-      records.push({ topic: topics.diffs, key, value: await codec.encode('LineDiff', diff) });
+    for (const value of await codec.encodeMany('LineDiff', toLineDiffs(trace, solution.source, maxDiffsPerRun))) {
+      records.push({ topic: topics.diffs, key, value });
     }
   }
   return records;

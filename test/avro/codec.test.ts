@@ -136,6 +136,15 @@ describe('codec', { timeout: TIMEOUT_MS }, () => {
     }
   });
 
+  test('encodeMany gives the same bytes as encode for each value, in order, and refuses a bad one by field', async () => {
+    const codec = createAvroCodec(new ConfluentSchemaRegistry(fake.url));
+    const diffs = [0, 1, 2].map((stepIndex) => ({ ...lineDiff, stepIndex }));
+    const many = await codec.encodeMany('LineDiff', diffs);
+    assert.deepEqual(many, await Promise.all(diffs.map((diff) => codec.encode('LineDiff', diff))));
+    assert.deepEqual((await Promise.all(many.map((bytes) => codec.decode(bytes, 'LineDiff')))).map((d) => d.stepIndex), [0, 1, 2]);
+    await rejectsWith(codec.encodeMany('LineDiff', [lineDiff, { ...lineDiff, depth: 'deep' as unknown as number }]), 'INPUT_INVALID', { fields: ['depth'] });
+  });
+
   test('a value its schema refuses is INPUT_INVALID naming the field', async () => {
     const codec = createAvroCodec(new ConfluentSchemaRegistry(fake.url));
     await rejectsWith(codec.encode('LineDiff', { ...lineDiff, line: 'seven' as unknown as number }), 'INPUT_INVALID', { fields: ['line'] });

@@ -67,6 +67,7 @@ export const lineDiff: LineDiff = {
   value: null,
   exception: { type: 'ValueError', message: 'not enough values to unpack' },
   stdout: '',
+  diffCount: 3,
 };
 
 export const deadLetter: DeadLetter = {

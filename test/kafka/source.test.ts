@@ -32,6 +32,16 @@ describe('kafkaSource', () => {
     assert.deepEqual(got, want);
   });
 
+  it('assignAllPartitions reads every partition from the beginning without joining the group, and commits nothing', async () => {
+    const topic = uniqueName('src-assign');
+    const groupId = uniqueName('g');
+    await producer.send([0, 1, 2, 3].map((partition) => ({ topic, partition, key: null, value: Buffer.from(`p${partition}`) })));
+    const records = await readRecords(client, groupId, topic, 4, { assignAllPartitions: true, commitIntervalMs: 50 });
+    assert.deepEqual(records.map((r) => r.value?.toString()).sort(), ['p0', 'p1', 'p2', 'p3']);
+    const committed = await committedOffsets(client, groupId, topic, 4);
+    assert.deepEqual([...committed.values()].filter((offset) => offset >= 0), [], 'no offsets were committed for the group');
+  });
+
   it('commits only up to the first un-acked offset, so a reopened group resumes there', async () => {
     const topic = uniqueName('src-contig');
     const groupId = uniqueName('g');

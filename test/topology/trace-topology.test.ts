@@ -184,7 +184,8 @@ describe('trace topology, each part its own process', () => {
     const groupId = uniqueName('kill');
     const runIds = new Set(Object.keys(programs).map((file) => runIdOf(file, 0)));
     // Two executors, so most solutions are still waiting when the third trace arrives.
-    const first = start(['topology', 'trace', '--group-id', groupId, '--wall-time-ms', '5000', '--concurrency', '2']);
+    // A short session timeout: the restarted member gets the killed one's partitions in seconds.
+    const first = start(['topology', 'trace', '--group-id', groupId, '--wall-time-ms', '5000', '--concurrency', '2', '--session-timeout-ms', '6000']);
     let second: Cli | undefined;
     let seen = 0;
     try {
@@ -195,7 +196,7 @@ describe('trace topology, each part its own process', () => {
           if (seen === 3) {
             first.child.kill('SIGKILL');
             void first.exited.then(() => {
-              second = start(['topology', 'trace', '--group-id', groupId, '--wall-time-ms', '5000']);
+              second = start(['topology', 'trace', '--group-id', groupId, '--wall-time-ms', '5000', '--session-timeout-ms', '6000']);
             });
           }
         },

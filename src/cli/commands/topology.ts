@@ -28,19 +28,22 @@ export const topologyCommand: Command = {
       throw new TracestreamError('CONFIG_INVALID', 'topology needs a cluster: set --brokers or KAFKA_BROKERS (start one with `tracestream broker`)');
     }
     const guarantee = guaranteeFrom(flags);
+    // Installed before anything starts, so a SIGTERM during start-up also ends in a clean exit.
+    // Teardowns run last-registered first: the topology drains while the registry is still there.
+    const shutdown = installShutdown({ deadlineMs: settings.shutdownDeadlineMs });
     const connection = await connect(settings);
+    shutdown.register('registry and brokers', () => connection.close());
     const topology = await startTraceTopology({
       client: connection.client,
       registry: connection.registry,
       embedded: connection.brokers.embedded,
       groupId: typeof flags['group-id'] === 'string' ? flags['group-id'] : 'tracestream-trace',
       pool: poolOptionsFrom(settings),
+      maxDiffsPerRun: settings.maxDiffsPerRun,
+      sessionTimeoutMs: settings.sessionTimeoutMs,
       guarantee,
       ...(guarantee === 'exactly-once' ? { transactionalId: `tracestream-trace-${hostname()}-${randomUUID()}` } : {}),
     });
-    const shutdown = installShutdown({ deadlineMs: settings.shutdownDeadlineMs });
-    // Teardowns run last-registered first: the topology drains while the registry is still there.
-    shutdown.register('registry and brokers', () => connection.close());
     shutdown.register('trace topology', () => topology.close());
     process.stderr.write(`tracestream: trace topology running (${guarantee}) on ${connection.brokers.bootstrapServers}\n`);
     await topology.done;

@@ -44,6 +44,8 @@ export const traceCommand: Command = {
         registry: connection.registry,
         embedded: connection.brokers.embedded,
         pool: poolOptionsFrom(settings),
+        maxDiffsPerRun: settings.maxDiffsPerRun,
+        sessionTimeoutMs: settings.sessionTimeoutMs,
         guarantee,
         ...(guarantee === 'exactly-once' ? { transactionalId: `tracestream-trace-main-${process.pid}` } : {}),
       });
