@@ -1,8 +1,59 @@
 import { randomUUID } from 'node:crypto';
-import type { AvroCodec, ExecutionTrace } from '../avro/index.js';
+import type { AvroCodec, EventType, EventTypes, ExecutionTrace } from '../avro/index.js';
 import { outcomeFromAvro } from '../avro/index.js';
 import type { Execution } from '../executor/index.js';
 import { kafkaSource, type KafkaClientConfig } from '../kafka/index.js';
+
+export interface ReadEventsOptions<K extends EventType> {
+  client: KafkaClientConfig;
+  codec: AvroCodec;
+  topic: string;
+  eventType: K;
+  /** Called with each event in the order its record arrived; return true to stop reading. */
+  onEvent: (event: EventTypes[K]) => boolean;
+}
+
+/**
+ * Reads `topic` from the beginning, every partition, without joining a consumer group (a scan, not
+ * a member of a pipeline), decoding each record as `eventType`, until `onEvent` says it has enough.
+ * A record that does not decode rejects the read.
+ */
+export async function readEvents<K extends EventType>(options: ReadEventsOptions<K>): Promise<void> {
+  const source = kafkaSource({
+    client: options.client,
+    groupId: `tracestream-read-${randomUUID()}`,
+    topics: [options.topic],
+    fromBeginning: true,
+    assignAllPartitions: true,
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let decoded: Promise<unknown> = Promise.resolve();
+      const subscription = source.records.subscribe({
+        next: (record) => {
+          record.ack();
+          const value = record.value;
+          if (value === null) return;
+          // Chained, so events reach onEvent in record order even though decoding is asynchronous.
+          decoded = decoded.then(() => (subscription.closed ? undefined : options.codec.decode(value, options.eventType))).then((event) => {
+            if (event === undefined || subscription.closed) return;
+            if (options.onEvent(event)) {
+              subscription.unsubscribe();
+              resolve();
+            }
+          }, (error: unknown) => {
+            subscription.unsubscribe();
+            reject(error);
+          });
+        },
+        error: reject,
+        complete: () => resolve(),
+      });
+    });
+  } finally {
+    await source.close();
+  }
+}
 
 export interface CollectTracesOptions {
   client: KafkaClientConfig;
@@ -14,42 +65,25 @@ export interface CollectTracesOptions {
 }
 
 /**
- * Reads `topic` from the beginning until a trace of every run in `runIds` arrived. Redelivered
- * duplicates (at-least-once) are dropped by run id: the first trace of a run wins.
+ * Reads `topic` until a trace of every run in `runIds` arrived. Redelivered duplicates
+ * (at-least-once) are dropped by run id: the first trace of a run wins.
  */
 export async function collectTraces(options: CollectTracesOptions): Promise<Map<string, ExecutionTrace>> {
   const traces = new Map<string, ExecutionTrace>();
   if (options.runIds.size === 0) return traces;
-  const source = kafkaSource({
+  await readEvents({
     client: options.client,
-    groupId: `tracestream-collect-${randomUUID()}`,
-    topics: [options.topic],
-    fromBeginning: true,
-    assignAllPartitions: true,
+    codec: options.codec,
+    topic: options.topic,
+    eventType: 'ExecutionTrace',
+    onEvent: (trace) => {
+      if (options.runIds.has(trace.runId) && !traces.has(trace.runId)) {
+        traces.set(trace.runId, trace);
+        options.onTrace?.(trace);
+      }
+      return traces.size === options.runIds.size;
+    },
   });
-  await new Promise<void>((resolve, reject) => {
-    const subscription = source.records.subscribe({
-      next: (record) => {
-        if (record.value === null) return record.ack();
-        options.codec.decode(record.value, 'ExecutionTrace').then((trace) => {
-          record.ack();
-          if (!options.runIds.has(trace.runId) || traces.has(trace.runId)) return;
-          traces.set(trace.runId, trace);
-          options.onTrace?.(trace);
-          if (traces.size === options.runIds.size) {
-            subscription.unsubscribe();
-            resolve();
-          }
-        }, (error: unknown) => {
-          subscription.unsubscribe();
-          reject(error);
-        });
-      },
-      error: reject,
-      complete: () => resolve(),
-    });
-  });
-  await source.close();
   return traces;
 }
 

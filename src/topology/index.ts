@@ -7,4 +7,4 @@ export { readSolutions } from './solutions.js';
 export { DEFAULT_TRACE_TOPICS, decodeSolution, executeSolution, encodeOutputs, encodeDeadLetter, traceTopicSpecs, type TraceTopics } from './trace-steps.js';
 export { Progress } from './progress.js';
 export { serializeByKey } from './keyed.js';
-export { collectTraces, executionOf, type CollectTracesOptions } from './collect.js';
+export { collectTraces, readEvents, executionOf, type CollectTracesOptions, type ReadEventsOptions } from './collect.js';

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { createAvroCodec, openSchemaRegistry, type AvroCodec, type EventType, type EventTypes, type SchemaRegistry } from '../../src/avro/index.js';
 import { TRACESTREAM_CLIENT_PROPERTIES } from '../../src/cli/connect.js';
 import { createProducer, kafkaSource, type KafkaClientConfig } from '../../src/kafka/index.js';
-import { DEFAULT_TRACE_TOPICS, collectTraces, runIdOf } from '../../src/topology/index.js';
+import { DEFAULT_TRACE_TOPICS, collectTraces, readEvents, runIdOf } from '../../src/topology/index.js';
 import { startTestBroker, uniqueName, type TestBroker } from '../helpers/broker.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -30,8 +30,8 @@ function cli(args: readonly string[]): Cli {
   return { child, exited, output: () => output };
 }
 
-/** Reads `topic` with a fresh group, decoding every record as `type`, until `done` holds for what was read. */
-async function readEvents<T extends EventType>(
+/** Reads `topic` from the beginning, decoding every record as `type`, until `done` holds for what was read. */
+async function readAll<T extends EventType>(
   client: KafkaClientConfig,
   codec: AvroCodec,
   topic: string,
@@ -39,28 +39,13 @@ async function readEvents<T extends EventType>(
   done: (events: readonly EventTypes[T][]) => boolean,
 ): Promise<EventTypes[T][]> {
   const events: EventTypes[T][] = [];
-  const source = kafkaSource({ client, groupId: uniqueName('test-read'), topics: [topic] });
-  await new Promise<void>((resolve, reject) => {
-    const subscription = source.records.subscribe({
-      next: (record) => {
-        record.ack();
-        if (record.value === null) return;
-        codec.decode(record.value, type).then((event) => {
-          if (subscription.closed) return;
-          events.push(event);
-          if (done(events)) {
-            subscription.unsubscribe();
-            resolve();
-          }
-        }, (error: unknown) => {
-          subscription.unsubscribe();
-          reject(error);
-        });
-      },
-      error: reject,
-    });
+  await readEvents({
+    client, codec, topic, eventType: type,
+    onEvent: (event) => {
+      events.push(event);
+      return done(events);
+    },
   });
-  await source.close();
   return events;
 }
 
@@ -155,7 +140,7 @@ describe('trace topology, each part its own process', () => {
       const loop = traces.get('e2e_loop.py#0')!;
       assert.equal(loop.traceTruncated, false);
       assert.ok(loop.stepCount > 3, `the loop run records its steps (got ${loop.stepCount})`);
-      const diffs = await readEvents(client, codec, TOPICS.diffs, 'LineDiff', (events) => events.filter((d) => d.runId === loop.runId).length >= loop.stepCount);
+      const diffs = await readAll(client, codec, TOPICS.diffs, 'LineDiff', (events) => events.filter((d) => d.runId === loop.runId).length >= loop.stepCount);
       const loopDiffs = diffs.filter((d) => d.runId === loop.runId);
       const lines = programs['e2e_loop.py'].source.split('\n');
       assert.equal(loopDiffs.length, loop.stepCount);
@@ -238,7 +223,7 @@ describe('trace topology, each part its own process', () => {
 
     const topology = start(['topology', 'trace', '--group-id', uniqueName('dlq'), '--wall-time-ms', '5000']);
     try {
-      const letters = await readEvents(client, codec, TOPICS.deadLetters, 'DeadLetter', (events) => events.some((l) => l.value?.equals(garbage) === true));
+      const letters = await readAll(client, codec, TOPICS.deadLetters, 'DeadLetter', (events) => events.some((l) => l.value?.equals(garbage) === true));
       const letter = letters.find((l) => l.value?.equals(garbage) === true)!;
       assert.match(letter.reason, /undecodable SolutionSubmitted/);
       assert.equal(letter.sourceTopic, TOPICS.solutions);

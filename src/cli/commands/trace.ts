@@ -20,8 +20,9 @@ export const traceCommand: Command = {
     '',
     'Without --brokers / KAFKA_BROKERS it starts the embedded broker. It ingests the solutions as',
     'SolutionSubmitted events, runs the trace topology, reads every trace back from the `traces` topic',
-    'and writes DIR/traces.jsonl (one ExecutionTrace per line, sorted by run id), DIR/compact.txt',
-    '(the compact rendering of each trace) and DIR/summary.json (outcome counts).',
+    'and writes DIR/traces.jsonl (one ExecutionTrace per line, sorted by run id, without timings: the',
+    'same input gives the same bytes), DIR/compact.txt (the compact rendering of each trace),',
+    'DIR/timings.jsonl (wall and CPU time per run) and DIR/summary.json (outcome counts).',
   ].join('\n'),
   async run(argv) {
     const { positionals, flags } = parseArgs(argv, new Set(['exactly-once']));
@@ -80,12 +81,16 @@ export const traceCommand: Command = {
 async function writeDataset(dir: string, traces: ExecutionTrace[], sources: ReadonlyMap<string, string>): Promise<void> {
   traces.sort((a, b) => (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0));
   await mkdir(dir, { recursive: true });
-  const jsonl = traces.map((trace) => JSON.stringify({ ...trace, producedAtMs: undefined, wallTimeMs: undefined, cpuTimeMs: undefined, timings: { wallTimeMs: trace.wallTimeMs, cpuTimeMs: trace.cpuTimeMs } }));
+  // traces.jsonl holds only what the programs did, so the same input gives the same bytes; how long
+  // the runs took (which varies) goes to timings.jsonl.
+  const jsonl = traces.map((trace) => JSON.stringify({ ...trace, producedAtMs: undefined, wallTimeMs: undefined, cpuTimeMs: undefined }));
+  const timings = traces.map((trace) => JSON.stringify({ runId: trace.runId, wallTimeMs: trace.wallTimeMs, cpuTimeMs: trace.cpuTimeMs }));
   const compact = traces.map((trace) => `### ${trace.runId}\n${renderCompact(executionOf(trace), { source: sources.get(trace.solutionId) ?? '' })}`);
   const outcomes: Record<string, number> = {};
   for (const trace of traces) outcomes[trace.outcome] = (outcomes[trace.outcome] ?? 0) + 1;
   await Promise.all([
     writeFile(join(dir, 'traces.jsonl'), jsonl.length > 0 ? `${jsonl.join('\n')}\n` : ''),
+    writeFile(join(dir, 'timings.jsonl'), timings.length > 0 ? `${timings.join('\n')}\n` : ''),
     writeFile(join(dir, 'compact.txt'), compact.join('\n')),
     writeFile(join(dir, 'summary.json'), `${JSON.stringify({ runs: traces.length, outcomes }, null, 2)}\n`),
   ]);
