@@ -85,8 +85,8 @@ export const SETTINGS = {
   }),
   traceBytes: setting({
     env: 'TRACESTREAM_TRACE_BYTES', flag: '--trace-bytes',
-    description: 'Bytes of encoded trace kept per run; past it the trace is cut and the program runs on untraced.',
-    schema: positiveInt, default: 16 * 1024 * 1024,
+    description: 'Bytes of encoded trace kept per run (2 MiB: tens of thousands of steps, far more than a language model reads of one run); past it the trace is cut and the program runs on untraced, so its output stays complete.',
+    schema: positiveInt, default: 2 * 1024 * 1024,
   }),
   sessionTimeoutMs: setting({
     env: 'TRACESTREAM_SESSION_TIMEOUT_MS', flag: '--session-timeout-ms',

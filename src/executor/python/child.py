@@ -333,7 +333,7 @@ def run_job(job, trace_fd):
             filename,
             lambda data: _write_all(trace_fd, data),
             max_steps=int(job.get("max_steps", 0)),
-            trace_bytes=int(job.get("trace_bytes", 16 * 1024 * 1024)),
+            trace_bytes=int(job.get("trace_bytes", 2 * 1024 * 1024)),
             repr_chars=int(job.get("repr_chars", 200)),
             backend=job.get("tracer_backend", "auto"),
         )
