@@ -69,7 +69,10 @@ export async function startTraceTopology(options: TraceTopologyOptions): Promise
   const poolStarting = createExecutorPool({ ...options.pool, concurrency });
   poolStarting.catch(() => undefined);
   try {
-    await ensureTopics({ client: options.client, topics: traceTopicSpecs(topics), embedded: options.embedded ?? false });
+    await Promise.all([
+      ensureTopics({ client: options.client, topics: traceTopicSpecs(topics), embedded: options.embedded ?? false }),
+      codec.prepare(['ExecutionTrace', 'LineDiff', 'DeadLetter']),
+    ]);
   } catch (error) {
     await poolStarting.then((pool) => pool.close(), () => undefined);
     throw error;
@@ -90,9 +93,10 @@ export async function startTraceTopology(options: TraceTopologyOptions): Promise
     transform: traceSolution,
     guarantee: options.guarantee ?? 'at-least-once',
     ...(options.transactionalId === undefined ? {} : { transactionalId: options.transactionalId }),
-    // Enough solutions in flight to keep every executor busy while the others' outputs are
-    // delivered, never more than the pool's slots plus its queue (inputs of a solution run one by one).
-    maxInFlight: concurrency * 2,
+    // Enough solutions in flight that every executor has a run waiting while other solutions' outputs
+    // are encoded and delivered; never more than the pool's slots plus its queue, since a solution's
+    // inputs run one by one (so the pool never refuses a run).
+    maxInFlight: Math.min(concurrency * 4, concurrency + (options.pool?.maxQueued ?? 4 * concurrency)),
     ...(options.sessionTimeoutMs === undefined ? {} : {
       source: { sessionTimeoutMs: options.sessionTimeoutMs, heartbeatIntervalMs: Math.min(3_000, Math.floor(options.sessionTimeoutMs / 3)) },
     }),

@@ -9,6 +9,8 @@ import { decodeBody, decodeFailed, encodeWire, readWireHeader } from './wire.js'
 export interface AvroCodec {
   /** Encodes an event in wire format, registering its schema on first use. Throws `INPUT_INVALID` (naming the fields) for a value the schema refuses. */
   encode<K extends EventType>(eventType: K, value: EventTypes[K]): Promise<Buffer>;
+  /** Registers the writer schemas of these event types now, so that the first encode does not wait for the registry. */
+  prepare(eventTypes: readonly EventType[]): Promise<void>;
   /** Encodes many events of one type with a single schema lookup (a run's diffs). Same errors as `encode`. */
   encodeMany<K extends EventType>(eventType: K, values: readonly EventTypes[K][]): Promise<Buffer[]>;
   /**
@@ -146,7 +148,11 @@ export function createAvroCodec(registry: SchemaRegistry, options: AvroCodecOpti
     return decodeBody(body, reader, resolverOf(schemaId, writer, eventType, reader), schemaId) as TracestreamEvent;
   }
 
-  return { encode, encodeMany, decode: decode as AvroCodec['decode'], subject };
+  async function prepare(eventTypes: readonly EventType[]): Promise<void> {
+    await Promise.all(eventTypes.map((eventType) => writerIdOf(eventType)));
+  }
+
+  return { encode, encodeMany, prepare, decode: decode as AvroCodec['decode'], subject };
 }
 
 function parse(schema: AvroSchema, eventType: EventType): avro.Type {

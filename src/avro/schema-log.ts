@@ -66,6 +66,9 @@ export async function openSchemaLog(options: SchemaLogOptions): Promise<SchemaLo
     ...common,
     'group.id': `tracestream-schema-reader-${randomUUID()}`,
     'enable.auto.commit': false,
+    // A registration waits for its own record to be read back; the mock cluster holds each empty
+    // fetch for the full wait (500 ms by default), which made registrations take about a second.
+    'fetch.wait.max.ms': 50,
   }, {});
 
   await connect(producer, timeoutMs, brokers);

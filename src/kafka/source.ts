@@ -22,6 +22,12 @@ const sourceSchema = z.object({
   fromBeginning: z.boolean().default(true),
   /** Records taken from librdkafka per fetch call; also the most a paused partition can hold back. */
   consumeBatchSize: z.number().int().positive().max(10_000).default(500),
+  /**
+   * Longest a fetch request waits at the broker for new records. Brokers answer at once when data
+   * arrives, except the mock cluster, which waits it out: its default (500 ms) was most of the
+   * produce-to-consume latency there.
+   */
+  fetchWaitMaxMs: z.number().int().positive().max(10_000).default(100),
   /** How long one fetch call waits for the first record; bounds how fast close is noticed. */
   pollTimeoutMs: z.number().int().positive().max(10_000).default(100),
   /** How long `close()` waits for handed-out records to be acked before committing what is acked. */
@@ -147,6 +153,7 @@ class ConsumerSession {
         'enable.auto.offset.store': false,
         'isolation.level': 'read_committed',
         'session.timeout.ms': config.sessionTimeoutMs,
+        'fetch.wait.max.ms': config.fetchWaitMaxMs,
         'heartbeat.interval.ms': config.heartbeatIntervalMs,
         rebalance_cb: (err: LibrdKafkaError, assignment: TopicPartition[]) => this.onRebalance(err, assignment),
       },

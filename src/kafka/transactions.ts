@@ -67,6 +67,7 @@ export function startExactlyOnce(options: ExactlyOnceOptions): RunningProcessor 
       'group.id': config.groupId,
       'enable.auto.commit': false,
       'isolation.level': 'read_committed',
+      'fetch.wait.max.ms': 100, // see kafkaSource's fetchWaitMaxMs
       'session.timeout.ms': config.sessionTimeoutMs,
       'heartbeat.interval.ms': Math.max(100, Math.floor(config.sessionTimeoutMs / 10)),
       rebalance_cb: (err: LibrdKafkaError, assignment: TopicPartition[]) => {

@@ -136,6 +136,22 @@ describe('codec', { timeout: TIMEOUT_MS }, () => {
     }
   });
 
+  test('prepare registers the writer schemas up front, so later encodes make no registry call', async () => {
+    const server = await startFakeConfluentRegistry();
+    try {
+      const codec = createAvroCodec(new ConfluentSchemaRegistry(server.url));
+      await codec.prepare(['ExecutionTrace', 'LineDiff']);
+      const registered = server.requests.filter((r) => r.startsWith('POST /subjects/')).sort();
+      assert.deepEqual(registered, ['POST /subjects/io.tracestream.ExecutionTrace/versions', 'POST /subjects/io.tracestream.LineDiff/versions']);
+      const before = server.requests.length;
+      await codec.encode('LineDiff', lineDiff);
+      await codec.encode('ExecutionTrace', trace);
+      assert.equal(server.requests.length, before);
+    } finally {
+      await server.close();
+    }
+  });
+
   test('encodeMany gives the same bytes as encode for each value, in order, and refuses a bad one by field', async () => {
     const codec = createAvroCodec(new ConfluentSchemaRegistry(fake.url));
     const diffs = [0, 1, 2].map((stepIndex) => ({ ...lineDiff, stepIndex }));
