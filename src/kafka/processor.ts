@@ -10,8 +10,8 @@ import { TracestreamError } from '../errors/index.js';
  * - 'at-least-once' (default): outputs are produced, then the input is acked and its offset
  *   committed; after a crash some outputs may be produced twice, so consumers dedupe by key.
  *   No transaction cost: throughput is the client's.
- * - 'exactly-once': outputs and offsets commit in one Kafka transaction (~370 ms each on the mock
- *   cluster, so records are batched); read_committed readers see each output once.
+ * - 'exactly-once': outputs and offsets commit in one Kafka transaction (a few broker round trips
+ *   each, so records are batched); read_committed readers see each output once.
  */
 export type DeliveryGuarantee = 'at-least-once' | 'exactly-once';
 

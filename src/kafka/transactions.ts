@@ -12,7 +12,7 @@ const exactlyOnceSchema = z.object({
   topics: z.array(topicNameSchema).min(1),
   /** Unique per running instance; a restarted instance reusing it fences its predecessor. */
   transactionalId: z.string().min(1),
-  /** Records per transaction. One transaction costs ~370 ms on the mock cluster, so batch generously. */
+  /** Records per transaction. Each transaction costs several broker round trips (measured ~370 ms in an earlier session), so batch generously. */
   maxBatch: z.number().int().positive().max(100_000).default(1000),
   /** How long a batch collects records before its transaction starts with what it has. */
   batchTimeoutMs: z.number().int().positive().max(60_000).default(100),
