@@ -40,6 +40,8 @@ export interface TraceTopologyOptions {
   embedded?: boolean;
   groupId?: string;
   topics?: Partial<TraceTopics>;
+  /** Consumer group protocol; default: 'consumer' (KIP-848) on the embedded broker, 'classic' elsewhere. */
+  groupProtocol?: 'classic' | 'consumer';
   /** Consumer group session timeout (how soon a crashed member's partitions move). Default 45 s. */
   sessionTimeoutMs?: number;
   /** LineDiff events per run (its first steps); 0: one per step. Default: the maxDiffsPerRun setting's default. */
@@ -97,9 +99,13 @@ export async function startTraceTopology(options: TraceTopologyOptions): Promise
     // are encoded and delivered; never more than the pool's slots plus its queue, since a solution's
     // inputs run one by one (so the pool never refuses a run).
     maxInFlight: Math.min(concurrency * 4, concurrency + (options.pool?.maxQueued ?? 4 * concurrency)),
-    ...(options.sessionTimeoutMs === undefined ? {} : {
-      source: { sessionTimeoutMs: options.sessionTimeoutMs, heartbeatIntervalMs: Math.min(3_000, Math.floor(options.sessionTimeoutMs / 3)) },
-    }),
+    source: {
+      // The embedded mock cluster speaks KIP-848, which joins without the classic 3 s delay.
+      groupProtocol: options.groupProtocol ?? (options.embedded ? 'consumer' : 'classic'),
+      ...(options.sessionTimeoutMs === undefined ? {} : {
+        sessionTimeoutMs: options.sessionTimeoutMs, heartbeatIntervalMs: Math.min(3_000, Math.floor(options.sessionTimeoutMs / 3)),
+      }),
+    },
   });
   let pool: ExecutorPool;
   try {

@@ -88,6 +88,11 @@ export const SETTINGS = {
     description: 'Bytes of encoded trace kept per run (2 MiB: tens of thousands of steps, far more than a language model reads of one run); past it the trace is cut and the program runs on untraced, so its output stays complete.',
     schema: positiveInt, default: 2 * 1024 * 1024,
   }),
+  groupProtocol: setting({
+    env: 'TRACESTREAM_GROUP_PROTOCOL', flag: '--group-protocol',
+    description: "Consumer group protocol of topologies: classic (any broker) or consumer (KIP-848: Kafka 4.0+, no 3 s join delay). Unset: consumer on the embedded broker, classic elsewhere.",
+    schema: z.enum(['classic', 'consumer']), default: undefined,
+  }),
   sessionTimeoutMs: setting({
     env: 'TRACESTREAM_SESSION_TIMEOUT_MS', flag: '--session-timeout-ms',
     description: 'Consumer group session timeout: how soon the partitions of a crashed topology process go to another member.',

@@ -39,6 +39,13 @@ const sourceSchema = z.object({
   sessionTimeoutMs: z.number().int().positive().default(45_000),
   heartbeatIntervalMs: z.number().int().positive().default(3_000),
   /**
+   * Consumer group protocol. 'classic' works with every broker. 'consumer' (KIP-848, Kafka 4.0+ and
+   * the mock cluster) assigns partitions without the classic protocol's initial rebalance delay
+   * (3 s); its session timeout and heartbeat are set by the broker, so the two options above are
+   * not sent with it.
+   */
+  groupProtocol: z.enum(['classic', 'consumer']).default('classic'),
+  /**
    * Read every partition of `topics` without joining the group: no rebalances and no commits (acks
    * only free room). For readers that scan topics, such as a dataset writer: they start at once
    * instead of after the group's initial rebalance delay (3 s by default on Kafka and on the mock).
@@ -152,9 +159,10 @@ class ConsumerSession {
         'enable.auto.commit': false,
         'enable.auto.offset.store': false,
         'isolation.level': 'read_committed',
-        'session.timeout.ms': config.sessionTimeoutMs,
         'fetch.wait.max.ms': config.fetchWaitMaxMs,
-        'heartbeat.interval.ms': config.heartbeatIntervalMs,
+        ...(config.groupProtocol === 'consumer'
+          ? { 'group.protocol': 'consumer' }
+          : { 'session.timeout.ms': config.sessionTimeoutMs, 'heartbeat.interval.ms': config.heartbeatIntervalMs }),
         rebalance_cb: (err: LibrdKafkaError, assignment: TopicPartition[]) => this.onRebalance(err, assignment),
       },
       { 'auto.offset.reset': config.fromBeginning ? 'earliest' : 'latest' },

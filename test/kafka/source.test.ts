@@ -32,6 +32,15 @@ describe('kafkaSource', () => {
     assert.deepEqual(got, want);
   });
 
+  it('groupProtocol consumer (KIP-848) joins, reads every record and commits what was acked', async () => {
+    const topic = uniqueName('src-kip848');
+    const groupId = uniqueName('g');
+    await producer.send(Array.from({ length: 5 }, (_, i) => ({ topic, partition: 0, key: null, value: Buffer.from(String(i)) })));
+    const records = await readRecords(client, groupId, topic, 5, { groupProtocol: 'consumer' });
+    assert.deepEqual(records.map((r) => r.value?.toString()), ['0', '1', '2', '3', '4']);
+    assert.equal((await committedOffsets(client, groupId, topic, 1)).get(0), 5);
+  });
+
   it('assignAllPartitions reads every partition from the beginning without joining the group, and commits nothing', async () => {
     const topic = uniqueName('src-assign');
     const groupId = uniqueName('g');

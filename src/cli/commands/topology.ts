@@ -41,6 +41,7 @@ export const topologyCommand: Command = {
       pool: poolOptionsFrom(settings),
       maxDiffsPerRun: settings.maxDiffsPerRun,
       sessionTimeoutMs: settings.sessionTimeoutMs,
+      ...(settings.groupProtocol === undefined ? {} : { groupProtocol: settings.groupProtocol }),
       guarantee,
       ...(guarantee === 'exactly-once' ? { transactionalId: `tracestream-trace-${hostname()}-${randomUUID()}` } : {}),
     });

@@ -47,6 +47,7 @@ export const traceCommand: Command = {
         pool: poolOptionsFrom(settings),
         maxDiffsPerRun: settings.maxDiffsPerRun,
         sessionTimeoutMs: settings.sessionTimeoutMs,
+        ...(settings.groupProtocol === undefined ? {} : { groupProtocol: settings.groupProtocol }),
         guarantee,
         ...(guarantee === 'exactly-once' ? { transactionalId: `tracestream-trace-main-${process.pid}` } : {}),
       });
