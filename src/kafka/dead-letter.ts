@@ -25,6 +25,19 @@ export const DEAD_LETTER_HEADERS = {
   sourceOffset: 'dead-letter.source.offset',
 } as const;
 
+/** The record's own headers plus the dead-letter ones (DEAD_LETTER_HEADERS): why, and where it came from. */
+export function deadLetterHeaders(record: ConsumedRecord, reason: string, error?: string): Record<string, Buffer | string> {
+  const headers: Record<string, Buffer | string> = {
+    ...record.headers,
+    [DEAD_LETTER_HEADERS.reason]: reason,
+    [DEAD_LETTER_HEADERS.sourceTopic]: record.topic,
+    [DEAD_LETTER_HEADERS.sourcePartition]: String(record.partition),
+    [DEAD_LETTER_HEADERS.sourceOffset]: record.offset,
+  };
+  if (error !== undefined) headers[DEAD_LETTER_HEADERS.error] = error;
+  return headers;
+}
+
 export type DeadLetterFn = (record: ConsumedRecord, reason: string, error?: unknown) => Promise<void>;
 
 /**
@@ -55,19 +68,11 @@ export function deadLetter(
       headers: record.headers,
       timestampMs: record.timestampMs,
     };
-    const headers: Record<string, Buffer | string> = {
-      ...record.headers,
-      [DEAD_LETTER_HEADERS.reason]: reason,
-      [DEAD_LETTER_HEADERS.sourceTopic]: record.topic,
-      [DEAD_LETTER_HEADERS.sourcePartition]: String(record.partition),
-      [DEAD_LETTER_HEADERS.sourceOffset]: record.offset,
-    };
-    if (letter.error !== undefined) headers[DEAD_LETTER_HEADERS.error] = letter.error;
     await producer.send([{
       topic,
       key: record.key,
       value: options.encode === undefined ? record.value : options.encode(letter),
-      headers,
+      headers: deadLetterHeaders(record, reason, letter.error),
     }]);
   };
 }

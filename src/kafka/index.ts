@@ -6,5 +6,5 @@ export { createProducer, produceTo, type KafkaProducer, type ProducerOptions, ty
 export { startExactlyOnce, type ExactlyOnceOptions, type RunningProcessor, type Transform } from './transactions.js';
 export { startProcessor, type DeliveryGuarantee, type ProcessorOptions } from './processor.js';
 export { ensureTopics, type TopicSpec, type EnsureTopicsOptions, type EnsuredTopic } from './admin.js';
-export { deadLetter, DEAD_LETTER_HEADERS, type DeadLetter, type DeadLetterFn } from './dead-letter.js';
+export { deadLetter, deadLetterHeaders, DEAD_LETTER_HEADERS, type DeadLetter, type DeadLetterFn } from './dead-letter.js';
 export { installShutdown, runTeardowns, type ShutdownHandle, type ShutdownOptions, type Teardown } from './shutdown.js';

@@ -1,7 +1,7 @@
 import type { AvroCodec, DeadLetter, ExecutionTrace, SolutionSubmitted } from '../avro/index.js';
 import { describeError, isTracestreamError } from '../errors/index.js';
 import type { ExecutorPool, Limits } from '../executor/index.js';
-import type { ConsumedRecord, OutgoingRecord, TopicSpec } from '../kafka/index.js';
+import { deadLetterHeaders, type ConsumedRecord, type OutgoingRecord, type TopicSpec } from '../kafka/index.js';
 import { EVENT_SCHEMA_VERSION, runIdOf, toLineDiffs, toTraceEvent } from './events.js';
 
 /** Topic names of the trace topology. */
@@ -105,6 +105,6 @@ export async function encodeDeadLetter(codec: AvroCodec, topics: TraceTopics, re
     topic: topics.deadLetters,
     key: record.key,
     value: await codec.encode('DeadLetter', letter),
-    headers: { 'dead-letter.reason': reason, 'dead-letter.source': `${record.topic}/${record.partition}/${record.offset}` },
+    headers: deadLetterHeaders(record, reason, error === undefined ? undefined : describeError(error)),
   };
 }
