@@ -8,7 +8,7 @@ import { decideOutcome } from './outcome.js';
 import { createRunDir, readPrefix, readProgramFile, readTail, type RunDir } from './run-dir.js';
 import { parseTraceChannel, TRACER_VERSION } from './trace-channel.js';
 import type { Execution, ExecutionRequest, Limits } from './types.js';
-import { Worker, type JobResult, type ZygoteRequest } from './worker.js';
+import { Worker, type JobHandle, type JobResult, type ZygoteRequest } from './worker.js';
 
 export interface ExecutorPoolOptions {
   /** Programs run at once, one zygote each. Default: `os.availableParallelism()`. */
@@ -67,14 +67,24 @@ export interface ExecutorPool {
 interface Slot {
   worker: Worker;
   sandbox: SandboxIdentity | undefined;
-  /** Aborts the run the slot is executing. */
-  cancel: (() => void) | null;
+  /** Runs given to the slot's zygote and not yet reported: the first runs, a second may wait there. */
+  jobs: SlotJob[];
 }
 
+interface SlotJob {
+  handle: JobHandle;
+  withdrawing: boolean;
+}
+
+/** A slot's zygote holds its next run while the current one runs: at most this many jobs per slot. */
+const JOBS_PER_SLOT = 2;
+
 interface Queued {
-  request: ExecutionRequest;
+  readonly request: ExecutionRequest;
   limits: Limits;
   signal: AbortSignal | undefined;
+  /** Made while the run waits, so a freed slot starts it without touching the file system. */
+  runDir: Promise<RunDir>;
   resolve: (execution: Execution) => void;
   reject: (error: unknown) => void;
   onAbort: () => void;
@@ -102,7 +112,7 @@ export async function createExecutorPool(options: ExecutorPoolOptions = {}): Pro
   const slots: Slot[] = sandboxes.map((sandbox) => ({
     worker: new Worker({ interpreter, sandbox, isolateNetwork }),
     sandbox,
-    cancel: null,
+    jobs: [],
   }));
   try {
     await Promise.all(slots.map((slot) => slot.worker.start()));
@@ -141,7 +151,6 @@ class Pool implements ExecutorPool {
   readonly networkIsolation: 'namespace' | 'audit-hooks';
   readonly limits: Readonly<Limits>;
   readonly sandboxUids: readonly number[];
-  private readonly idle: Slot[];
   private readonly queue: Queued[] = [];
   private readonly running = new Set<Promise<void>>();
   private closing: Promise<void> | null = null;
@@ -153,7 +162,6 @@ class Pool implements ExecutorPool {
     this.networkIsolation = config.networkIsolation;
     this.limits = Object.freeze({ ...config.limits });
     this.sandboxUids = slots.flatMap((slot) => (slot.sandbox === undefined ? [] : [slot.sandbox.uid]));
-    this.idle = [...slots];
   }
 
   run(request: ExecutionRequest, options: RunOptions = {}): Promise<Execution> {
@@ -167,7 +175,7 @@ class Pool implements ExecutorPool {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.idle.length === 0 && this.queue.length >= this.maxQueued) {
+    if (!this.slots.some((slot) => slot.jobs.length === 0) && this.waiting() >= this.maxQueued) {
       return Promise.reject(new TracestreamError(
         'EXECUTOR_SATURATED',
         `the executor pool is full (${this.concurrency} running, ${this.queue.length} queued); retry when a run ends`,
@@ -175,12 +183,15 @@ class Pool implements ExecutorPool {
       ));
     }
     return new Promise<Execution>((resolve, reject) => {
+      const runDir = createRunDir(this.config.runDirParent, request.stdin ?? '');
+      runDir.catch(() => undefined); // Reported by the run that awaits it.
       const entry: Queued = {
-        request, limits, signal, resolve, reject,
+        request, limits, signal, runDir, resolve, reject,
         onAbort: () => {
           const at = this.queue.indexOf(entry);
           if (at !== -1) {
             this.queue.splice(at, 1);
+            discard(runDir);
             reject(cancelled(request));
           }
         },
@@ -195,60 +206,148 @@ class Pool implements ExecutorPool {
     this.closing ??= (async () => {
       for (const entry of this.queue.splice(0)) {
         entry.signal?.removeEventListener('abort', entry.onAbort);
-        entry.reject(new TracestreamError('EXECUTOR_CLOSED', 'the executor pool closed before this run started'));
+        discard(entry.runDir);
+        entry.reject(closedBeforeStart());
       }
+      // Runs waiting at a zygote come back withdrawn and are refused the same way.
+      for (const slot of this.slots) for (const job of slot.jobs.slice(1)) withdraw(job);
       await Promise.all([...this.running]);
       await Promise.all(this.slots.map((slot) => slot.worker.close()));
     })();
     return this.closing;
   }
 
+  /** Runs waiting for a slot: in the pool's queue, or at a zygote behind its running job. */
+  private waiting(): number {
+    return this.queue.length + this.slots.reduce((sum, slot) => sum + Math.max(0, slot.jobs.length - 1), 0);
+  }
+
   private dispatch(): void {
-    while (this.idle.length > 0 && this.queue.length > 0) {
-      const slot = this.idle.pop()!;
+    while (this.queue.length > 0) {
+      // An empty slot first; otherwise one whose zygote has nothing waiting.
+      const slot = this.slots.find((s) => s.jobs.length === 0) ?? this.slots.find((s) => s.jobs.length < JOBS_PER_SLOT);
+      if (slot === undefined) break;
       const entry = this.queue.shift()!;
       entry.signal?.removeEventListener('abort', entry.onAbort);
-      // The slot is free again before the caller hears of the result, so a caller that submits
-      // its next run on completion (executeWith) finds room and is never refused as saturated.
-      const release = () => {
-        this.running.delete(done);
-        this.idle.push(slot);
-        this.dispatch();
-      };
-      const done: Promise<void> = this.execute(slot, entry).then(
-        (execution) => {
-          release();
-          entry.resolve(execution);
-        },
-        (error: unknown) => {
-          release();
-          entry.reject(error);
-        },
-      );
-      this.running.add(done);
+      this.start(slot, entry);
+    }
+    this.rebalance();
+  }
+
+  /**
+   * A run waiting behind a long one at a zygote is taken back when another slot is empty, so a
+   * slow program never holds up the run queued behind it.
+   */
+  private rebalance(): void {
+    if (this.queue.length > 0 || !this.slots.some((slot) => slot.jobs.length === 0)) return;
+    for (const slot of this.slots) {
+      const waiting = slot.jobs[1];
+      if (waiting !== undefined && !waiting.withdrawing) {
+        withdraw(waiting);
+        return;
+      }
     }
   }
 
-  private async execute(slot: Slot, entry: Queued): Promise<Execution> {
+  private start(slot: Slot, entry: Queued): void {
+    // The slot is free again as soon as its zygote reports (before the run's files are read), and
+    // before the caller hears of the result, so a caller that submits its next run on completion
+    // (executeWith) finds room and is never refused as saturated.
+    const trace = entry.request.trace ?? true;
+    const request = entry.runDir.then((runDir) => zygoteRequest(entry.request, entry.limits, trace, runDir));
+    const job: SlotJob = { handle: slot.worker.run(request), withdrawing: false };
+    slot.jobs.push(job);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      slot.jobs.splice(slot.jobs.indexOf(job), 1);
+      this.dispatch();
+    };
+    const done: Promise<void> = this.execute(slot, job, entry, release).then(
+      (execution) => {
+        this.running.delete(done);
+        if (execution !== WITHDRAWN) entry.resolve(execution);
+        else if (this.closing !== null) entry.reject(closedBeforeStart());
+        else this.requeue(entry);
+      },
+      (error: unknown) => {
+        this.running.delete(done);
+        release();
+        entry.reject(error);
+      },
+    );
+    this.running.add(done);
+  }
+
+  /** A withdrawn run goes back to the head of the queue, with a fresh run dir. */
+  private requeue(entry: Queued): void {
+    entry.runDir = createRunDir(this.config.runDirParent, entry.request.stdin ?? '');
+    entry.runDir.catch(() => undefined);
+    if (entry.signal?.aborted) {
+      discard(entry.runDir);
+      entry.reject(cancelled(entry.request));
+      return;
+    }
+    entry.signal?.addEventListener('abort', entry.onAbort, { once: true });
+    this.queue.unshift(entry);
+    this.dispatch();
+  }
+
+  /**
+   * Only the zygote's part of a run holds the slot: the run dir was made while the run waited, the
+   * zygote got the job while the slot's previous run was still running, and the zygote locks the
+   * run dir (0700, out of the sandbox uid's reach) before it reports, so the slot's next program
+   * starts at once while this run's files are read. On a busy event loop every step on that path
+   * left an executor idle.
+   */
+  private async execute(slot: Slot, job: SlotJob, entry: Queued, release: () => void): Promise<Execution | typeof WITHDRAWN> {
     const { request, limits, signal } = entry;
-    if (signal?.aborted) throw cancelled(request);
-    const runDir = await createRunDir(this.config.runDirParent, request.stdin ?? '', slot.sandbox);
     let aborted = false;
     const onAbort = () => {
       aborted = true;
-      slot.worker.cancel();
+      job.handle.cancel();
     };
-    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    let result: JobResult;
     try {
-      const trace = request.trace ?? true;
-      const result = await slot.worker.run(zygoteRequest(request, limits, trace, runDir));
-      if (aborted || ('report' in result && result.report.cancelled)) throw cancelled(request);
-      return await assemble(request, limits, trace, result, runDir, slot.sandbox, this.interpreter);
+      result = await job.handle.result;
+    } catch (error) {
+      discard(entry.runDir);
+      throw error;
     } finally {
       signal?.removeEventListener('abort', onAbort);
+    }
+    const runDir = await entry.runDir;
+    try {
+      // A zygote that died or hung could not lock the run dir; the worker has killed the slot's processes.
+      if ('failure' in result) await runDir.lock().catch(() => undefined);
+      release();
+      if (aborted) throw cancelled(request);
+      if ('withdrawn' in result) return WITHDRAWN;
+      if ('report' in result && result.report.cancelled) throw cancelled(request);
+      return await assemble(request, limits, request.trace ?? true, result, runDir, slot.sandbox, this.interpreter);
+    } finally {
       await runDir.remove();
     }
   }
+}
+
+const WITHDRAWN = Symbol('withdrawn');
+
+function withdraw(job: SlotJob): void {
+  job.withdrawing = true;
+  job.handle.withdraw();
+}
+
+function closedBeforeStart(): TracestreamError {
+  return new TracestreamError('EXECUTOR_CLOSED', 'the executor pool closed before this run started');
+}
+
+/** Removes the run dir of a run that will never start. */
+function discard(runDir: Promise<RunDir>): void {
+  runDir.then((dir) => dir.remove(), () => undefined).catch(() => undefined);
 }
 
 function zygoteRequest(request: ExecutionRequest, limits: Limits, trace: boolean, runDir: RunDir): ZygoteRequest {

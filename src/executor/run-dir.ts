@@ -1,15 +1,17 @@
 import { constants } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SandboxIdentity } from './interpreter.js';
 
 /**
  * A run's private directory: `<parent>/tracestream-XXXXXX/` (the pool's user, 0711) holds the stdin
  * file and the capture files the zygote creates (stdout, stderr, trace), all 0600, out of the
- * program's reach; `work/` inside it is the program's cwd, owned by the sandbox user (0700).
+ * program's reach; `work/` inside it is the program's cwd (0700), which the forked child gives to
+ * the sandbox user before it drops privileges (so a run dir can be made before its slot is known).
  * The run dir is searchable but not listable or writable by others, so the program can reach its
  * work dir by absolute path (`open(os.environ['OUTPUT_PATH'], 'w')`, HackerRank's template) and
  * nothing else in it. `parent` must be searchable by the sandbox uids (the default, /tmp, is).
+ * After the run the zygote locks it (0700): the slot's next program, same uid, cannot reach it.
  */
 export interface RunDir {
   path: string;
@@ -19,18 +21,19 @@ export interface RunDir {
   stderrPath: string;
   tracePath: string;
   outputPath: string;
+  /** Makes the directory unreachable for the sandbox uids (what the zygote does after each run). */
+  lock(): Promise<void>;
   /** Removes the whole directory; idempotent. */
   remove(): Promise<void>;
 }
 
-export async function createRunDir(parent: string, stdin: string, sandbox: SandboxIdentity | undefined): Promise<RunDir> {
+export async function createRunDir(parent: string, stdin: string): Promise<RunDir> {
   const path = await mkdtemp(join(parent, 'tracestream-'));
   await chmod(path, 0o711);
   const remove = () => rm(path, { recursive: true, force: true, maxRetries: 3 });
   try {
     const workDir = join(path, 'work');
     await mkdir(workDir, { mode: 0o700 });
-    if (sandbox !== undefined) await chown(workDir, sandbox.uid, sandbox.gid);
     const stdinPath = join(path, 'stdin');
     await writeFile(stdinPath, stdin, { mode: 0o600 });
     return {
@@ -41,6 +44,7 @@ export async function createRunDir(parent: string, stdin: string, sandbox: Sandb
       stderrPath: join(path, 'stderr'),
       tracePath: join(path, 'trace'),
       outputPath: join(workDir, 'output.txt'),
+      lock: () => chmod(path, 0o700),
       remove,
     };
   } catch (error) {

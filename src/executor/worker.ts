@@ -34,8 +34,21 @@ export interface ZygoteReport {
   cancelled: boolean;
 }
 
-/** A report, or why there is none (the zygote died, hung, or could not start the child). */
-export type JobResult = { report: ZygoteReport } | { failure: string };
+/**
+ * A report; or why there is none (the zygote died, hung, or could not start the child); or that
+ * the job never started (withdrawn or cancelled while it waited, or its zygote died before it).
+ */
+export type JobResult = { report: ZygoteReport } | { failure: string } | { withdrawn: true };
+
+/** A job given to a worker. */
+export interface JobHandle {
+  /** Settles when the zygote reports; rejects only when the zygote cannot be started (EXECUTOR_CRASHED). */
+  readonly result: Promise<JobResult>;
+  /** Kill the job if it runs, drop it if it waits. */
+  cancel(): void;
+  /** Drop the job if it still waits (it then ends `withdrawn`); a running job carries on. */
+  withdraw(): void;
+}
 
 export interface WorkerOptions {
   interpreter: Interpreter;
@@ -52,19 +65,31 @@ const SERVER_PATH = fileURLToPath(new URL('./python/server.py', import.meta.url)
 const STDERR_TAIL_CHARS = 2048;
 const CLOSE_WAIT_MS = 2_000;
 
-interface Pending {
-  settle: (result: JobResult) => void;
-  watchdog: NodeJS.Timeout;
+interface Job {
+  readonly id: number;
+  /** How long the job may run before its zygote is declared hung: its wall limit plus the grace. */
+  reportWithinMs: number;
+  sent: boolean;
+  settled: boolean;
+  watchdog: NodeJS.Timeout | null;
+  settle(result: JobResult): void;
+  fail(error: unknown): void;
 }
 
 /**
- * One zygote (server.py) process and the single job it may be running. A zygote that dies or hangs
- * ends its job with a failure (never a rejection) and is started again for the next job.
+ * One zygote (server.py) process and the jobs given to it: the first runs, the others wait at the
+ * zygote, which starts the next one the moment the last ends (the pool gives a slot one job
+ * ahead). A zygote that dies or hangs ends its running job with a failure (never a rejection),
+ * hands back the waiting ones as `withdrawn`, and is started again for the next job.
  */
 export class Worker {
   private process: ResultPromise | null = null;
   private starting: Promise<void> | null = null;
-  private pending: Pending | null = null;
+  /** Jobs given and not yet reported, in the order sent: the zygote runs them in that order. */
+  private readonly jobs: Job[] = [];
+  private nextJobId = 1;
+  /** Sends in the order jobs were given. */
+  private sending: Promise<void> = Promise.resolve();
   private stdoutBuffer = '';
   private stderrTail = '';
   private closed = false;
@@ -86,36 +111,83 @@ export class Worker {
     return this.starting;
   }
 
-  /** Runs one job; resolves when the zygote reports (or fails). One job at a time. */
-  async run(request: ZygoteRequest): Promise<JobResult> {
-    if (this.pending !== null) throw new Error('Worker.run: a job is already running');
-    await this.start();
-    const subprocess = this.process;
-    if (subprocess === null) return { failure: 'the executor process exited before the job was sent' };
-    return new Promise<JobResult>((resolve) => {
-      const watchdog = setTimeout(() => {
-        this.fail(`the executor process did not report within ${request.job.wall_time_ms + this.reportGraceMs} ms`);
-      }, request.job.wall_time_ms + this.reportGraceMs);
-      let settled = false;
-      const pending: Pending = {
-        watchdog,
-        // Idempotent: the watchdog, the exit handler and close may all try to end the same job.
-        settle: (result) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(watchdog);
-          if (this.pending === pending) this.pending = null;
-          resolve(result);
-        },
-      };
-      this.pending = pending;
-      subprocess.stdin?.write(`${JSON.stringify(request)}\n`);
-    });
+  /** Jobs given and not yet reported. */
+  get outstanding(): number {
+    return this.jobs.length;
   }
 
-  /** Asks the zygote to kill the running job; it then reports with `cancelled: true`. */
-  cancel(): void {
-    if (this.pending !== null) this.process?.stdin?.write('{"cancel": true}\n');
+  /**
+   * Gives the zygote a job; it runs after the ones given before it, even when its request (its run
+   * dir still being made) is ready before theirs.
+   */
+  run(request: ZygoteRequest | Promise<ZygoteRequest>): JobHandle {
+    let settle!: (result: JobResult) => void;
+    let fail!: (error: unknown) => void;
+    const result = new Promise<JobResult>((resolve, reject) => {
+      settle = resolve;
+      fail = reject;
+    });
+    const job: Job = {
+      id: this.nextJobId++,
+      reportWithinMs: 0,
+      sent: false,
+      settled: false,
+      watchdog: null,
+      // Idempotent: the watchdog, the exit handler and close may all try to end the same job.
+      settle: (outcome) => this.finish(job, () => settle(outcome)),
+      fail: (error) => this.finish(job, () => fail(error)),
+    };
+    this.jobs.push(job);
+    this.sending = this.sending.then(() => this.send(job, request));
+    return {
+      result,
+      cancel: () => this.control(job, 'cancel'),
+      withdraw: () => this.control(job, 'withdraw'),
+    };
+  }
+
+  private async send(job: Job, pending: ZygoteRequest | Promise<ZygoteRequest>): Promise<void> {
+    let request: ZygoteRequest;
+    try {
+      [request] = await Promise.all([pending, this.start()]);
+    } catch (error) {
+      job.fail(error);
+      return;
+    }
+    if (job.settled) return; // Withdrawn while the zygote started or the request was made.
+    const subprocess = this.process;
+    if (subprocess === null) {
+      job.settle({ failure: 'the executor process exited before the job was sent' });
+      return;
+    }
+    job.sent = true;
+    job.reportWithinMs = request.job.wall_time_ms + this.reportGraceMs;
+    subprocess.stdin?.write(`${JSON.stringify({ id: job.id, ...request })}\n`);
+    if (this.jobs[0] === job) this.watch(job);
+  }
+
+  private control(job: Job, action: 'cancel' | 'withdraw'): void {
+    if (job.settled) return;
+    if (!job.sent) job.settle({ withdrawn: true });
+    else this.process?.stdin?.write(`${JSON.stringify({ [action]: job.id })}\n`);
+  }
+
+  /** Only the running job is watched: a waiting one has not started its clock. */
+  private watch(job: Job): void {
+    job.watchdog = setTimeout(() => {
+      this.fail(`the executor process did not report within ${job.reportWithinMs} ms`);
+    }, job.reportWithinMs);
+  }
+
+  private finish(job: Job, notify: () => void): void {
+    if (job.settled) return;
+    job.settled = true;
+    if (job.watchdog !== null) clearTimeout(job.watchdog);
+    const at = this.jobs.indexOf(job);
+    if (at !== -1) this.jobs.splice(at, 1);
+    const next = this.jobs[0];
+    if (at === 0 && next !== undefined && next.sent && next.watchdog === null) this.watch(next);
+    notify();
   }
 
   /** Idempotent. Ends a running job, stops the zygote and kills whatever of its slot is left. */
@@ -134,7 +206,7 @@ export class Worker {
       if (!exited) this.killProcess(subprocess);
       await subprocess.then(() => undefined, () => undefined);
     }
-    this.pending?.settle({ failure: 'the executor was closed' });
+    for (const job of [...this.jobs]) job.settle({ failure: 'the executor was closed' });
     await this.sweep();
   }
 
@@ -193,7 +265,7 @@ export class Worker {
         if (this.process === subprocess) this.process = null;
         const why = `exited (${signal ?? `status ${code}`})${this.stderrTail ? `: ${lastLine(this.stderrTail)}` : ''}`;
         reject(this.startError(why));
-        if (this.pending !== null) this.fail(`the executor process ${why}`);
+        if (this.jobs.some((job) => job.sent)) this.fail(`the executor process ${why}`);
       });
     });
     void subprocess.then(() => undefined, () => undefined);
@@ -201,14 +273,18 @@ export class Worker {
   }
 
   private onMessage(message: Record<string, unknown> | null, line: string): void {
-    const pending = this.pending;
-    if (pending === null) return;
     if (message === null) {
-      this.fail(`the executor process sent an unreadable line: ${line.slice(0, 200)}`);
+      if (this.jobs.some((job) => job.sent)) this.fail(`the executor process sent an unreadable line: ${line.slice(0, 200)}`);
+      return;
+    }
+    const job = this.jobs.find((candidate) => candidate.id === message['id']);
+    if (job === undefined) return; // A job that already ended (a cancel crossed its report).
+    if (message['withdrawn'] === true) {
+      job.settle({ withdrawn: true });
     } else if (typeof message['error'] === 'string') {
-      pending.settle({ failure: message['error'] });
+      job.settle({ failure: message['error'] });
     } else {
-      pending.settle({
+      job.settle({
         report: {
           exitCode: typeof message['exit_code'] === 'number' ? message['exit_code'] : null,
           signal: typeof message['signal'] === 'string' ? message['signal'] : null,
@@ -223,15 +299,17 @@ export class Worker {
   }
 
   /**
-   * Kills the zygote and what its job left running, then ends the job with `reason`; the next job
-   * starts a fresh zygote.
+   * Kills the zygote and what its job left running, then ends the running job with `reason` and
+   * hands back the waiting ones (they never started); the next job starts a fresh zygote.
    */
   private fail(reason: string): void {
-    const pending = this.pending;
+    const sent = this.jobs.filter((job) => job.sent);
     const subprocess = this.process;
     this.process = null;
     if (subprocess !== null) this.killProcess(subprocess);
-    void this.sweep().finally(() => pending?.settle({ failure: reason }));
+    const [running, ...waiting] = sent;
+    for (const job of waiting) job.settle({ withdrawn: true });
+    void this.sweep().finally(() => running?.settle({ failure: reason }));
   }
 
   private killProcess(subprocess: ResultPromise): void {

@@ -1,10 +1,11 @@
 import { Observable, type Subscriber } from 'rxjs';
 import { z } from 'zod';
 import type { LibrdKafkaError, Message, Metadata, TopicPartition, TopicPartitionOffset } from '@confluentinc/kafka-javascript';
-import { AggregateTracestreamError, TracestreamError } from '../errors/index.js';
+import { AggregateTracestreamError, TracestreamError, describeError } from '../errors/index.js';
 import { AckWindow } from './ack-window.js';
-import { CODES, KafkaConsumer, callbackToPromise, kafkaError, type NativeConsumer } from './client.js';
+import { CODES, KafkaConsumer, callbackToPromise, isLibrdKafkaError, kafkaError, type NativeConsumer } from './client.js';
 import { clientConfigSchema, nativeClientConfig, parseOptions, stderrLogger, topicNameSchema, type KafkaLogger } from './config.js';
+import { OffsetCommits, commitNeedsRejoin } from './offset-commits.js';
 import { toConsumedRecord, type ConsumedRecord } from './record.js';
 
 /** librdkafka's logical offsets: the first and the next record of a partition. */
@@ -18,6 +19,12 @@ const sourceSchema = z.object({
   /** Records of one partition handed out and not yet committable; past it the partition is paused. */
   maxInFlightPerPartition: z.number().int().positive().default(1000),
   commitIntervalMs: z.number().int().positive().default(1000),
+  /**
+   * How long the source waits for the broker to confirm a commit. A periodic commit not confirmed
+   * by then counts as failed and is sent again at the next interval; before a revoke completes and
+   * in `close()` it bounds the commit's retries as a whole.
+   */
+  commitTimeoutMs: z.number().int().positive().default(10_000),
   /** Where a group with no committed offset starts: earliest (our pipelines) or latest. */
   fromBeginning: z.boolean().default(true),
   /** Records taken from librdkafka per fetch call; also the most a paused partition can hold back. */
@@ -69,17 +76,22 @@ export interface KafkaSource {
    */
   readonly records: Observable<ConsumedRecord>;
   /**
-   * Graceful close: stop fetching, complete `records` so downstream work can finish, wait up to
-   * `drainTimeoutMs` for the acks of handed-out records, commit, disconnect. Idempotent; resolves
-   * once the final commit and the disconnect are done.
+   * Graceful close: stop handing out records, complete `records` so downstream work can finish,
+   * wait up to `drainTimeoutMs` for the acks of handed-out records, commit and wait up to
+   * `commitTimeoutMs` for the broker to confirm it, disconnect. Idempotent; resolves once the final
+   * commit is confirmed and the disconnect is done; rejects with KAFKA_COMMIT_FAILED when the
+   * broker refused the final commit or did not confirm it in time (it still disconnects).
    */
   close(): Promise<void>;
 }
 
 /**
  * Subscribes a consumer group to `topics`, at-least-once: an offset is committed only after it and
- * every record before it on its partition was acked. At most `maxInFlightPerPartition` records per
- * partition are out at once; a full partition is paused and resumed as acks free room.
+ * every record before it on its partition was acked, and counts as committed only once the broker
+ * confirmed it; a refused commit is logged (`log.warn`) and sent again at the next interval. On a
+ * revoke the acked offsets of the revoked partitions are committed, and the confirmation awaited
+ * (up to `commitTimeoutMs`), before the partitions are given up. At most `maxInFlightPerPartition`
+ * records per partition are out at once; a full partition is paused and resumed as acks free room.
  *
  * @example
  * const source = kafkaSource({ client, groupId: 'tracer', topics: ['runs'] })
@@ -139,10 +151,16 @@ class ConsumerSession {
   private readonly parts = new Map<string, PartitionState>();
   private readonly consumer: NativeConsumer & RebalanceControl;
   private readonly log: KafkaLogger;
+  private readonly commits: OffsetCommits;
   private fetching: Promise<void> = Promise.resolve();
+  /** No more records are handed out; the consumer is still polled so commit answers arrive. */
   private stopped = false;
+  /** Polling has stopped for good: the consumer is being disconnected. */
+  private disconnecting = false;
   private commitTimer: NodeJS.Timeout | undefined;
   private periodicCommit: Promise<void> | undefined;
+  /** Revokes waiting for their commit's confirmation before they give their partitions up. */
+  private readonly revoking = new Set<Promise<void>>();
   private closing: Promise<void> | undefined;
   private connected: Promise<void> = Promise.resolve();
   private ackWaiter: (() => void) | undefined;
@@ -152,6 +170,7 @@ class ConsumerSession {
     private readonly subscriber: Subscriber<ConsumedRecord>,
   ) {
     this.log = config.log ?? stderrLogger;
+    this.commits = new OffsetCommits(config.groupId, (offsets, queued) => this.consumer.commitCb(offsets, queued));
     this.consumer = new KafkaConsumer(
       {
         ...nativeClientConfig(config.client, 'consumer'),
@@ -164,6 +183,7 @@ class ConsumerSession {
           ? { 'group.protocol': 'consumer' }
           : { 'session.timeout.ms': config.sessionTimeoutMs, 'heartbeat.interval.ms': config.heartbeatIntervalMs }),
         rebalance_cb: (err: LibrdKafkaError, assignment: TopicPartition[]) => this.onRebalance(err, assignment),
+        offset_commit_cb: this.commits.answer,
       },
       { 'auto.offset.reset': config.fromBeginning ? 'earliest' : 'latest' },
     ) as NativeConsumer & RebalanceControl;
@@ -228,22 +248,31 @@ class ConsumerSession {
     return this.closing;
   }
 
+  /**
+   * The broker answers commits only while the consumer is polled, so polling goes on (dropping
+   * what it fetches) until the final commit is confirmed or given up; only then does it stop and
+   * the consumer disconnect.
+   */
   private async shutdown(drain: boolean): Promise<void> {
     this.stopped = true;
     clearInterval(this.commitTimer);
     const errors: unknown[] = [];
     const connected = await this.connected.then(() => true, () => false);
-    // A batch being fetched now is dropped unseen: its records were never handed out, so the
-    // group redelivers them from the committed offset.
-    await this.fetching;
-    for (const part of this.parts.values()) part.held.length = 0;
+    // Records fetched from now on, and those held back, are dropped unseen: they were never handed
+    // out, so the group redelivers them from the committed offset.
+    for (const part of this.parts.values()) {
+      part.held.length = 0;
+      this.pause(part);
+    }
     if (drain && !this.subscriber.closed) {
       this.subscriber.complete();
       await this.waitForAcks(this.config.drainTimeoutMs);
     }
     if (connected) {
-      await this.periodicCommit;
-      await this.commit([...this.parts.values()]).catch((error: unknown) => errors.push(error));
+      await Promise.all([this.periodicCommit, ...this.revoking]);
+      await this.commitConfirmed([...this.parts.values()], 'close').catch((error: unknown) => errors.push(error));
+      this.disconnecting = true;
+      await this.fetching;
       await callbackToPromise(
         (done) => this.consumer.disconnect((err: LibrdKafkaError | null) => done(err)),
         (err) => kafkaError('KAFKA_CONNECT_FAILED', `consumer of group ${this.config.groupId} did not disconnect cleanly`, err),
@@ -255,14 +284,15 @@ class ConsumerSession {
   }
 
   private fetch(): void {
-    if (this.stopped) return;
+    if (this.disconnecting) return;
     this.fetching = new Promise<void>((resolve) => {
       this.consumer.consume(this.config.consumeBatchSize, (err, messages) => {
         resolve();
-        if (this.stopped) return;
+        if (this.disconnecting) return;
         if (err) {
           if (err.isFatal === true) {
-            this.fail(kafkaError('KAFKA_CONSUME_FAILED', `consumer of group ${this.config.groupId} hit a fatal error`, err));
+            // The consumer can neither fetch nor commit any more; a closing source just stops polling.
+            if (!this.stopped) this.fail(kafkaError('KAFKA_CONSUME_FAILED', `consumer of group ${this.config.groupId} hit a fatal error`, err));
             return;
           }
           this.log.warn('consume failed, retrying', { groupId: this.config.groupId, code: err.code, message: err.message });
@@ -276,7 +306,7 @@ class ConsumerSession {
 
   private accept(message: Message): void {
     const part = this.parts.get(partitionKey(message.topic, message.partition));
-    if (part === undefined || part.revoked) return;
+    if (part === undefined || part.revoked || this.stopped) return;
     if (part.held.length > 0 || part.window.size >= this.config.maxInFlightPerPartition) part.held.push(message);
     else this.emit(part, message);
     this.updateFlow(part);
@@ -304,6 +334,17 @@ class ConsumerSession {
       part.emitting = false;
     }
     this.updateFlow(part);
+  }
+
+  /** Stops fetching a partition whose records will not be handed out any more. */
+  private pause(part: PartitionState): void {
+    if (part.paused || part.revoked) return;
+    try {
+      this.consumer.pause([part.topicPartition]);
+      part.paused = true;
+    } catch (error) {
+      this.log.warn('could not pause a partition', { ...part.topicPartition, error: String(error) });
+    }
   }
 
   /** Pauses a partition whose window is full and resumes it once acks free room and nothing is held. */
@@ -341,14 +382,18 @@ class ConsumerSession {
       this.parts.delete(partitionKey(topic, partition));
       revoked.push(part);
     }
-    // Commit what is acked before giving the partitions up; a lost assignment may no longer commit.
-    const committed = lost ? Promise.resolve() : this.commit(revoked);
-    committed
-      .catch((error: unknown) => this.log.warn('commit on revoke failed; the next owner re-reads from the last commit', { error: String(error) }))
+    // Commit what is acked, and wait for the broker to confirm it, before giving the partitions up:
+    // the next owner starts at the confirmed offset. A lost assignment may no longer commit, and
+    // once disconnecting the final commit has covered them (and nothing polls for answers).
+    const committed = lost || this.disconnecting ? Promise.resolve() : this.commitConfirmed(revoked, 'revoke');
+    const revoking = committed
+      .catch(() => undefined) // logged by commitConfirmed; the next owner re-reads from the last confirmed commit
       .finally(() => {
+        this.revoking.delete(revoking);
         for (const part of revoked) part.window.drop();
         this.applyAssignment(() => (cooperative ? this.consumer.incrementalUnassign(assignment) : this.consumer.unassign()));
       });
+    this.revoking.add(revoking);
     if (err.code !== CODES.ERRORS.ERR__REVOKE_PARTITIONS) {
       this.log.warn('rebalance error; dropped the assignment', { code: err.code, message: err.message });
     }
@@ -363,33 +408,59 @@ class ConsumerSession {
     }
   }
 
-  private commit(parts: readonly PartitionState[]): Promise<void> {
+  /**
+   * Commits what `parts` acked since their last confirmed commit; the offsets count as committed
+   * once the broker confirmed them, otherwise they stay pending and the next commit sends them again.
+   */
+  private async commit(parts: readonly PartitionState[], timeoutMs: number): Promise<void> {
     const pending: { part: PartitionState; offset: number }[] = [];
     for (const part of parts) {
       const offset = part.window.pendingCommit();
       if (offset !== undefined) pending.push({ part, offset });
     }
-    if (pending.length === 0) return Promise.resolve();
-    if (this.config.assignAllPartitions) {
-      for (const { part, offset } of pending) part.window.markCommitted(offset);
-      return Promise.resolve();
+    if (pending.length === 0) return;
+    if (!this.config.assignAllPartitions) {
+      await this.commits.commit(pending.map(({ part, offset }) => ({ ...part.topicPartition, offset })), timeoutMs);
     }
-    const offsets = pending.map(({ part, offset }) => ({ ...part.topicPartition, offset }));
-    return callbackToPromise(
-      (done) => this.consumer.commitCb(offsets, done),
-      (err) => kafkaError('KAFKA_COMMIT_FAILED', `commit of group ${this.config.groupId} failed`, err, { offsets }),
-    ).then(() => {
-      for (const { part, offset } of pending) part.window.markCommitted(offset);
-    });
+    for (const { part, offset } of pending) part.window.markCommitted(offset);
+  }
+
+  /**
+   * Commits and waits for the confirmation, retrying a refused commit every commitIntervalMs until
+   * commitTimeoutMs has passed; a refusal that only a rejoin can fix is not retried.
+   */
+  private async commitConfirmed(parts: readonly PartitionState[], occasion: 'revoke' | 'close'): Promise<void> {
+    const deadline = Date.now() + this.config.commitTimeoutMs;
+    for (;;) {
+      try {
+        await this.commit(parts, deadline - Date.now());
+        return;
+      } catch (error) {
+        const retry = !commitNeedsRejoin(error) && deadline - Date.now() > this.config.commitIntervalMs;
+        this.warnCommitFailed(`${occasion} commit failed; ${retry ? 'retrying' : 'giving up'}`, error);
+        if (!retry) throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, this.config.commitIntervalMs));
+    }
   }
 
   private commitInBackground(): void {
     if (this.periodicCommit !== undefined || this.stopped) return;
-    this.periodicCommit = this.commit([...this.parts.values()])
-      .catch((error: unknown) => this.log.warn('periodic commit failed; retried at the next interval', { error: String(error) }))
+    this.periodicCommit = this.commit([...this.parts.values()], this.config.commitTimeoutMs)
+      .catch((error: unknown) => this.warnCommitFailed('periodic commit failed; retried at the next interval', error))
       .finally(() => {
         this.periodicCommit = undefined;
       });
+  }
+
+  private warnCommitFailed(message: string, error: unknown): void {
+    const cause = error instanceof TracestreamError ? error.cause : undefined;
+    this.log.warn(message, {
+      groupId: this.config.groupId,
+      error: describeError(error),
+      ...(error instanceof TracestreamError ? { offsets: error.details['offsets'] } : {}),
+      ...(isLibrdKafkaError(cause) ? { librdkafkaCode: cause.code } : {}),
+    });
   }
 
   private allAcked(): boolean {

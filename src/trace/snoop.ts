@@ -76,8 +76,18 @@ export function renderSnoop(execution: Execution, options: SnoopOptions = {}): s
         break;
     }
   }
+  out.push(...outputLines(untracedOutput(execution)));
   out.push(...outcomeLines(execution));
   return out.join('\n') + '\n';
+}
+
+/**
+ * What the program printed that no step shows: all of it when the run was not traced, the part
+ * after the cut when its trace was truncated.
+ */
+function untracedOutput(execution: Execution): string {
+  const shown = execution.steps.map((step) => step.stdout).join('');
+  return execution.stdout.startsWith(shown) ? execution.stdout.slice(shown.length) : '';
 }
 
 function formatChange(dots: string, change: VariableChange): string[] {

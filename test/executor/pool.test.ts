@@ -123,3 +123,30 @@ test('close is idempotent, lets running runs finish and refuses new ones', async
   assert.deepEqual(await leftovers(other), { runDirs: [], processes: [] });
   await other.close();
 });
+
+test('a run waiting at the zygote behind a long program moves to the slot that frees first', async () => {
+  const clock = 'import time\nprint(time.time())\n';
+  const long = test_.pool.run({ source: `${clock}time.sleep(3)\nprint(time.time())\n` });
+  const short = test_.pool.run({ source: `${clock}print(time.time())\n` });
+  // Both slots busy: this run goes to the first slot's zygote, behind the long program.
+  const behind = test_.pool.run({ source: `${clock}print(time.time())\n` });
+  const [longRun, shortRun, behindRun] = await Promise.all([long, short, behind]);
+  const times = (e: Execution) => e.stdout.trim().split('\n').map(Number);
+  assert.deepEqual([longRun, shortRun, behindRun].map((e) => e.outcome), ['ok', 'ok', 'ok']);
+  assert.ok(times(behindRun)[1]! < times(longRun)[1]!, 'it ran while the long program still ran, not after it');
+  assert.ok(times(behindRun)[0]! >= times(shortRun)[1]!, 'on the slot the short program freed');
+  assert.deepEqual(await leftovers(test_), { runDirs: [], processes: [] });
+});
+
+test('aborting a run waiting at a zygote drops it without running it', async () => {
+  const long = test_.pool.run({ source: 'import time\ntime.sleep(0.6)\n' });
+  const other = test_.pool.run({ source: 'import time\ntime.sleep(0.6)\n' });
+  const controller = new AbortController();
+  const waiting = test_.pool.run({ source: 'import os\nopen(os.environ["OUTPUT_PATH"], "w").write("ran")\n' }, { signal: controller.signal });
+  // Given to a zygote at once (both slots busy, room behind them): let it reach the zygote.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  controller.abort();
+  await assert.rejects(waiting, (e) => isTracestreamError(e, 'RUN_CANCELLED'));
+  assert.deepEqual((await Promise.all([long, other])).map((e) => e.outcome), ['ok', 'ok']);
+  assert.deepEqual(await leftovers(test_), { runDirs: [], processes: [] });
+});

@@ -142,6 +142,15 @@ describe('renderSnoop', () => {
     ].join('\n'));
   });
 
+  it('shows the output no step shows: all of an untraced run, the rest after a truncated trace', () => {
+    const untraced = new TraceBuilder().build({ stdout: 'a\nb\n' });
+    assert.equal(renderSnoop(untraced), 'out| a\nout| b\n=== ok: ran to completion\n');
+    const truncated = new TraceBuilder()
+      .line(1, [], { stdout: 'first\n' })
+      .build({ stdout: 'first\nafter the cut\n', traceTruncated: true, stepCount: 5 });
+    assert.equal(renderSnoop(truncated), 'line 1\nout| first\nout| after the cut\n=== ok (trace truncated: 1 of 5 steps shown): ran to completion\n');
+  });
+
   it('gives the same bytes for the same trace built with its keys in another order', () => {
     const execution = doubleExecution();
     assert.equal(

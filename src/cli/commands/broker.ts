@@ -15,12 +15,14 @@ export const brokerCommand: Command = {
   async run(argv) {
     const { flags } = parseArgs(argv);
     const settings = readSettings(flags);
-    const broker = await startEmbeddedBroker({ brokers: settings.embeddedBrokerCount });
-    process.stdout.write(`bootstrap.servers=${broker.bootstrapServers}\n`);
-    await new Promise<void>((resolve) => {
+    // Listening before the address is printed: whoever reads it may stop the broker at once.
+    const stopRequested = new Promise<void>((resolve) => {
       process.once('SIGTERM', resolve);
       process.once('SIGINT', resolve);
     });
+    const broker = await startEmbeddedBroker({ brokers: settings.embeddedBrokerCount });
+    process.stdout.write(`bootstrap.servers=${broker.bootstrapServers}\n`);
+    await stopRequested;
     await broker.close();
     return 0;
   },

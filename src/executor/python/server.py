@@ -4,18 +4,26 @@ It imports the tracer and the modules programs commonly use once, then forks a f
 so a run costs a fork instead of an interpreter start. Protocol on stdin/stdout, one JSON object per
 line:
 
-  in  {"job": {...child.run_job's job...}, "run_dir": str, "work_dir": str, "stdin_path": str}
-  in  {"cancel": true}          kill the running job (ignored while idle)
+  in  {"id": int, "job": {...child.run_job's job...}, "run_dir": str, "work_dir": str, "stdin_path": str}
+  in  {"cancel": id}            kill that job if it runs, drop it if it waits
+  in  {"withdraw": id}          drop that job if it waits (a running job carries on)
   out {"ready": true, "python": "3.11.2"}                         once, after start-up
-  out {"exit_code": int|null, "signal": str|null, "wall_ms": int, "cpu_ms": int,
-       "max_rss_kb": int, "killed_for_wall_time": bool, "cancelled": bool}   once per job
-  out {"error": str}            the job could not be started (the zygote itself carries on)
+  out {"id": id, "exit_code": int|null, "signal": str|null, "wall_ms": int, "cpu_ms": int,
+       "max_rss_kb": int, "killed_for_wall_time": bool, "cancelled": bool}   once per job run
+  out {"id": id, "withdrawn": true}   a dropped job: it never started
+  out {"id": id, "error": str}  the job could not be started (the zygote itself carries on)
+  A cancel or withdraw for a job that already ended is ignored.
+
+Jobs run one at a time, in the order they arrived. The pool sends a slot's next job while the
+current one runs, so the next fork follows the last exit at once, however busy the pool's own
+process is at that moment.
 
 The zygote must survive every program: nothing a child does reaches this process except its exit
 status, and every failure to start a child is reported as a line, never raised.
 """
 
 import argparse
+import collections
 import json
 import os
 import resource
@@ -133,6 +141,7 @@ def become_child(request, uid, gid):
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits['open_files'],) * 2)
     set_no_new_privs()
     if uid is not None:
+        os.chown(work_dir, uid, gid)
         # One uid per slot: RLIMIT_NPROC=1 then forbids fork however many other slots are running.
         resource.setrlimit(resource.RLIMIT_NPROC, (1, 1))
         os.setgroups([])
@@ -159,6 +168,14 @@ def sweep_uid(uid):
             continue
 
 
+def lock_run_dir(run_dir):
+    """Once the slot's uid runs nothing, its next program must not reach this run's files (0711 -> 0700)."""
+    try:
+        os.chmod(run_dir, 0o700)
+    except OSError:
+        pass  # Gone already: nothing left to protect.
+
+
 def kill_group(pid):
     try:
         os.killpg(pid, signal.SIGKILL)
@@ -166,12 +183,63 @@ def kill_group(pid):
         pass
 
 
-class Waiter:
-    """Waits for one child: its exit, its wall deadline, a cancel line on stdin, or stdin closing."""
+class Inbox:
+    """The requests on stdin: jobs wait here in arrival order; cancels and withdrawals act at once."""
 
-    def __init__(self, pid, reader):
-        self.pid = pid
+    def __init__(self, reader):
         self.reader = reader
+        self.waiting = collections.deque()
+        self.running_id = None
+        self.cancel_running = False
+
+    def handle(self, line):
+        if not line.strip():
+            return
+        try:
+            request = json.loads(line)
+        except ValueError as error:
+            emit({'error': f'bad request: {error}'})
+            return
+        if 'job' in request:
+            self.waiting.append(request)
+        elif 'cancel' in request or 'withdraw' in request:
+            job_id = request.get('cancel', request.get('withdraw'))
+            if 'cancel' in request and job_id == self.running_id:
+                self.cancel_running = True
+            elif self.drop(job_id):
+                emit({'id': job_id, 'withdrawn': True})
+
+    def drop(self, job_id):
+        for request in self.waiting:
+            if request.get('id') == job_id:
+                self.waiting.remove(request)
+                return True
+        return False
+
+    def take_lines(self):
+        while True:
+            line = self.reader.take()
+            if line is None:
+                return
+            self.handle(line)
+
+    def next_job(self):
+        """The next job to run, reading stdin until one arrives; None once stdin closed."""
+        while not self.waiting:
+            line = self.reader.read_line()
+            if line is None:
+                return None
+            self.handle(line)
+        return self.waiting.popleft()
+
+
+class Waiter:
+    """Waits for one child: its exit, its wall deadline, a cancel of it on stdin, or stdin closing."""
+
+    def __init__(self, pid, inbox):
+        self.pid = pid
+        self.inbox = inbox
+        self.reader = inbox.reader
         self.poller = select.poll()
         self.pidfd = None
         try:
@@ -179,8 +247,8 @@ class Waiter:
             self.poller.register(self.pidfd, select.POLLIN)
         except (AttributeError, OSError):
             pass  # Kernels or Pythons without pidfds: poll with a short timeout instead.
-        if not reader.eof:
-            self.poller.register(reader.fd, select.POLLIN)
+        if not self.reader.eof:
+            self.poller.register(self.reader.fd, select.POLLIN)
 
     def close(self):
         if self.pidfd is not None:
@@ -215,22 +283,20 @@ class Waiter:
                         self.poller.unregister(self.reader.fd)
                         cancelled = True
                         kill_group(self.pid)
-            while True:
-                line = self.reader.take()
-                if line is None:
-                    break
-                if json.loads(line).get('cancel') and not killed_for_wall_time:
-                    cancelled = True
-                    kill_group(self.pid)
+            self.inbox.take_lines()
+            if self.inbox.cancel_running and not killed_for_wall_time and not cancelled:
+                cancelled = True
+                kill_group(self.pid)
 
 
-def run_one(request, reader, uid, gid):
+def run_one(request, inbox, uid, gid):
+    job_id = request.get('id')
     started = time.monotonic()
     deadline = started + request['job']['wall_time_ms'] / 1000
     try:
         pid = os.fork()
     except OSError as error:
-        emit({'error': f'fork failed: {error}'})
+        emit({'id': job_id, 'error': f'fork failed: {error}'})
         return
     if pid == 0:
         try:
@@ -241,16 +307,21 @@ def run_one(request, reader, uid, gid):
             finally:
                 os._exit(125)
         os._exit(125)
-    waiter = Waiter(pid, reader)
+    inbox.running_id = job_id
+    inbox.cancel_running = False
+    waiter = Waiter(pid, inbox)
     try:
         status, usage, killed_for_wall_time, cancelled = waiter.wait(deadline)
     finally:
         waiter.close()
+        inbox.running_id = None
     wall_ms = round((time.monotonic() - started) * 1000)
     kill_group(pid)
     sweep_uid(uid)
+    lock_run_dir(request['run_dir'])
     exit_code = os.waitstatus_to_exitcode(status)
     emit({
+        'id': job_id,
         'exit_code': exit_code if exit_code >= 0 else None,
         'signal': signal.Signals(-exit_code).name if exit_code < 0 else None,
         'wall_ms': wall_ms,
@@ -266,22 +337,13 @@ def main():
     parser.add_argument('--uid', type=int, default=None)
     parser.add_argument('--gid', type=int, default=None)
     args = parser.parse_args()
-    reader = LineReader(0)
+    inbox = Inbox(LineReader(0))
     emit({'ready': True, 'python': '.'.join(map(str, sys.version_info[:3]))})
     while True:
-        line = reader.read_line()
-        if line is None:
+        request = inbox.next_job()
+        if request is None:
             return
-        if not line.strip():
-            continue
-        try:
-            request = json.loads(line)
-        except ValueError as error:
-            emit({'error': f'bad request: {error}'})
-            continue
-        if 'job' not in request:
-            continue  # A cancel that arrived after its job had already ended.
-        run_one(request, reader, args.uid, args.gid)
+        run_one(request, inbox, args.uid, args.gid)
 
 if __name__ == '__main__':
     main()
