@@ -21,10 +21,12 @@ import { parseArgs } from '../src/cli/args.js';
 import { produceSolutions } from '../src/cli/commands/produce.js';
 import { TRACESTREAM_CLIENT_PROPERTIES } from '../src/cli/connect.js';
 import { createExecutorPool } from '../src/executor/index.js';
-import { kafkaSource, startEmbeddedBroker, type KafkaClientConfig } from '../src/kafka/index.js';
-import { DEFAULT_TRACE_TOPICS, readSolutions, runIdOf } from '../src/topology/index.js';
+import { createProducer, ensureTopics, kafkaSource, startEmbeddedBroker, type KafkaClientConfig } from '../src/kafka/index.js';
+import { DEFAULT_TRACE_TOPICS, readSolutions, runIdOf, traceTopicSpecs } from '../src/topology/index.js';
 
 const MESSAGE_BYTES = 256;
+/** Key of the record that proves the trace reader is attached (its run id matches no run). */
+const READER_WARM_UP_KEY = 'bench-reader-warm-up';
 
 async function main(argv: readonly string[]): Promise<void> {
   const { positionals, flags } = parseArgs(argv);
@@ -71,6 +73,20 @@ async function pipelineThroughput(client: KafkaClientConfig, path: string, limit
     const topics = DEFAULT_TRACE_TOPICS;
     await produceSolutions(client, codec, topics.solutions, solutions);
 
+    // As on a deployed cluster, the topics exist before the topology starts; the reader of `traces`
+    // is attached and fetching before the clock starts, so the clock measures the topology alone.
+    await ensureTopics({ client, topics: traceTopicSpecs(topics), embedded: true, log: { warn: () => undefined } });
+    let readerAttached!: () => void;
+    const attached = new Promise<void>((resolve) => { readerAttached = resolve; });
+    const reader = awaitTraceRecords(client, topics.traces, new Set(runs.map((r) => r.runId)), {
+      onFirst: () => { firstTraceAt ||= performance.now(); },
+      onWarmUp: () => readerAttached(),
+    });
+    reader.catch(() => undefined);
+    const warmUp = await createProducer({ client });
+    await warmUp.send([{ topic: topics.traces, key: Buffer.from(READER_WARM_UP_KEY), value: Buffer.alloc(0) }]);
+    await warmUp.close();
+    await Promise.race([attached, reader]);
     let started = performance.now();
     let cpuStarted = process.cpuUsage();
     let machineStarted = machineCpu();
@@ -86,7 +102,7 @@ async function pipelineThroughput(client: KafkaClientConfig, path: string, limit
     let topologyCpu: NodeJS.CpuUsage;
     let topologyMachine: string;
     try {
-      traceRecords = await awaitTraceRecords(client, topics.traces, new Set(runs.map((r) => r.runId)), () => { firstTraceAt ||= performance.now(); });
+      traceRecords = await reader;
       collectedAt = performance.now();
       topologyCpu = process.cpuUsage(cpuStarted);
       topologyMachine = machineBusy(machineStarted);
@@ -153,17 +169,21 @@ async function pipelineThroughput(client: KafkaClientConfig, path: string, limit
  * Reads `topic` (every partition, no group) until a record keyed by each run id arrived; the
  * first value per run. The measuring instrument of (b), so it only looks at keys while timed.
  */
-async function awaitTraceRecords(client: KafkaClientConfig, topic: string, runIds: ReadonlySet<string>, onFirst: () => void): Promise<Map<string, Buffer>> {
+async function awaitTraceRecords(
+  client: KafkaClientConfig, topic: string, runIds: ReadonlySet<string>, on: { onFirst: () => void; onWarmUp: () => void },
+): Promise<Map<string, Buffer>> {
   const values = new Map<string, Buffer>();
-  const source = kafkaSource({ client, groupId: `bench-read-${Date.now()}`, topics: [topic], assignAllPartitions: true });
+  // Short fetch waits: the mock holds an empty fetch for all of it, which would delay the clock's stop.
+  const source = kafkaSource({ client, groupId: `bench-read-${Date.now()}`, topics: [topic], assignAllPartitions: true, fetchWaitMaxMs: 10 });
   try {
     await new Promise<void>((resolve, reject) => {
       const subscription = source.records.subscribe({
         next(record) {
           record.ack();
           const runId = record.key?.toString();
+          if (runId === READER_WARM_UP_KEY) on.onWarmUp();
           if (runId === undefined || record.value === null || !runIds.has(runId) || values.has(runId)) return;
-          if (values.size === 0) onFirst();
+          if (values.size === 0) on.onFirst();
           values.set(runId, record.value);
           if (values.size === runIds.size) {
             subscription.unsubscribe();

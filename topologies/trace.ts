@@ -67,14 +67,14 @@ export async function startTraceTopology(options: TraceTopologyOptions): Promise
   const limits = options.limits ?? {};
   const maxDiffsPerRun = options.maxDiffsPerRun ?? SETTINGS.maxDiffsPerRun.default ?? 0;
   const concurrency = options.pool?.concurrency ?? availableParallelism();
-  // The interpreters start while the consumer joins its group: both take seconds, neither needs the other.
+  // The interpreters start, and the writer schemas are registered, while the consumer joins its
+  // group: none needs the others, and a solution needs the schemas only once it has run.
   const poolStarting = createExecutorPool({ ...options.pool, concurrency });
   poolStarting.catch(() => undefined);
+  const schemasRegistered = codec.prepare(['ExecutionTrace', 'LineDiff', 'DeadLetter']);
+  schemasRegistered.catch(() => undefined);
   try {
-    await Promise.all([
-      ensureTopics({ client: options.client, topics: traceTopicSpecs(topics), embedded: options.embedded ?? false }),
-      codec.prepare(['ExecutionTrace', 'LineDiff', 'DeadLetter']),
-    ]);
+    await ensureTopics({ client: options.client, topics: traceTopicSpecs(topics), embedded: options.embedded ?? false });
   } catch (error) {
     await poolStarting.then((pool) => pool.close(), () => undefined);
     throw error;
@@ -85,6 +85,7 @@ export async function startTraceTopology(options: TraceTopologyOptions): Promise
     const solution = await decodeSolution(codec, record);
     if ('invalid' in solution) return [await encodeDeadLetter(codec, topics, record, solution.invalid, solution.error)];
     const traces = await executeSolution(await poolStarting, solution, limits);
+    await schemasRegistered;
     return encodeOutputs(codec, topics, solution, traces, maxDiffsPerRun);
   });
 
@@ -109,9 +110,10 @@ export async function startTraceTopology(options: TraceTopologyOptions): Promise
   });
   let pool: ExecutorPool;
   try {
-    pool = await poolStarting;
+    [pool] = await Promise.all([poolStarting, schemasRegistered]);
   } catch (error) {
     await processor.close().catch(() => undefined);
+    await poolStarting.then((started) => started.close(), () => undefined);
     throw error;
   }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import kafka from '@confluentinc/kafka-javascript';
 import type { LibrdKafkaError } from '@confluentinc/kafka-javascript';
 import { AggregateTracestreamError, TracestreamError, describeError } from '../errors/index.js';
+import { waitOnlyForFirstMessage } from '../kafka/index.js';
 
 /**
  * The few Kafka operations the built-in schema registry needs, on one partition of one topic:
@@ -80,6 +81,7 @@ export async function openSchemaLog(options: SchemaLogOptions): Promise<SchemaLo
   }
   producer.setPollInBackground(true);
   consumer.setDefaultConsumeTimeout(CONSUME_WAIT_MS);
+  waitOnlyForFirstMessage(consumer);
 
   const pending = new Map<string, { resolve: () => void; reject: (e: unknown) => void }>();
   producer.on('delivery-report', (error, report) => {

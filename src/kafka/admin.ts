@@ -91,8 +91,10 @@ export async function ensureTopics(options: EnsureTopicsOptions): Promise<Ensure
         }
       }
     }
-    for (const spec of toAutoCreate) {
-      const partitions = await autoCreate(config.client, spec.name, config.adminTimeoutMs);
+    // One metadata client per topic, all at once: each waits for its topic's partitions to appear.
+    const autoCreated = await Promise.all(toAutoCreate.map((spec) => autoCreate(config.client, spec.name, config.adminTimeoutMs)));
+    for (const [i, spec] of toAutoCreate.entries()) {
+      const partitions = autoCreated[i]!;
       log.warn(`topic ${spec.name} was auto-created with the broker's defaults (${partitions} partitions); the cluster does not support CreateTopics, so partitions=${spec.partitions}, replicationFactor=${spec.replicationFactor} and config ${JSON.stringify(spec.config)} were not applied`);
       results.push({ name: spec.name, outcome: 'auto-created', partitions });
     }

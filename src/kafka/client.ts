@@ -10,6 +10,16 @@ import { TracestreamError, type ErrorCode } from '../errors/index.js';
 export const { KafkaConsumer, Producer, AdminClient, CODES } = Kafka;
 
 export type NativeConsumer = InstanceType<typeof KafkaConsumer>;
+
+/**
+ * `consume(n)` waits up to its timeout for every message by default, so records that trickle in
+ * are held until n of them arrived or a gap as long as the timeout: seconds of latency for a
+ * reader of a live topic. Waiting only for the first message returns what is there at once.
+ * The setter exists in the library (its KafkaJS layer uses it) but not in its type declarations.
+ */
+export function waitOnlyForFirstMessage(consumer: NativeConsumer): void {
+  (consumer as NativeConsumer & { setDefaultIsTimeoutOnlyForFirstMessage(value: boolean): void }).setDefaultIsTimeoutOnlyForFirstMessage(true);
+}
 export type NativeProducer = InstanceType<typeof Producer>;
 
 const ERR = CODES.ERRORS;

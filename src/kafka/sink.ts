@@ -30,6 +30,11 @@ export interface KafkaProducer {
    * `retriable` comes from librdkafka.
    */
   send(records: readonly OutgoingRecord[]): Promise<void>;
+  /**
+   * `send` for hot paths (produceTo): `done` is called once, with the failure or undefined once
+   * every record was acknowledged. No promise chain per call, which doubled produceTo's cost.
+   */
+  deliver(records: readonly OutgoingRecord[], done: (failure: TracestreamError | undefined) => void): void;
   /** Waits for queued records (up to closeTimeoutMs) and disconnects. Idempotent. */
   close(): Promise<void>;
 }
@@ -96,10 +101,12 @@ export async function connectProducer(options: ProducerOptions): Promise<NativeP
   return {
     native,
     send(records) {
-      if (closing !== undefined) {
-        return Promise.reject(new TracestreamError('KAFKA_DELIVERY_FAILED', 'send after close: the producer is closed'));
-      }
+      if (closing !== undefined) return Promise.reject(sendAfterClose());
       return produceAll(native, records);
+    },
+    deliver(records, done) {
+      if (closing !== undefined) done(sendAfterClose());
+      else produceRecords(native, records, done);
     },
     close() {
       closing ??= (async () => {
@@ -118,40 +125,54 @@ export async function connectProducer(options: ProducerOptions): Promise<NativeP
 
 const QUEUE_FULL_RETRY_MS = 5;
 
+function sendAfterClose(): TracestreamError {
+  return new TracestreamError('KAFKA_DELIVERY_FAILED', 'send after close: the producer is closed');
+}
+
 /** Produces every record and resolves when all delivery reports are in. */
-export async function produceAll(native: NativeProducer, records: readonly OutgoingRecord[]): Promise<void> {
-  if (records.length === 0) return;
-  let settle!: () => void;
-  const settled = new Promise<void>((resolve) => {
-    settle = resolve;
-  });
-  const batch: DeliveryBatch = { remaining: records.length, failure: undefined, failures: 0, settle };
-  for (const record of records) {
-    const headers = toHeaders(record.headers);
-    for (;;) {
+export function produceAll(native: NativeProducer, records: readonly OutgoingRecord[]): Promise<void> {
+  return new Promise((resolve, reject) => produceRecords(native, records, (failure) => (failure === undefined ? resolve() : reject(failure))));
+}
+
+/**
+ * Produces every record; `done` once all delivery reports are in, with the first failure (its
+ * details count the failed records). librdkafka's queue is the bound: a full queue is retried.
+ */
+export function produceRecords(native: NativeProducer, records: readonly OutgoingRecord[], done: (failure: TracestreamError | undefined) => void): void {
+  if (records.length === 0) {
+    done(undefined);
+    return;
+  }
+  const batch: DeliveryBatch = {
+    remaining: records.length,
+    failure: undefined,
+    failures: 0,
+    settle() {
+      if (batch.failure !== undefined) batch.failure.details['failedRecords'] = batch.failures;
+      done(batch.failure);
+    },
+  };
+  let next = 0;
+  const enqueue = (): void => {
+    for (; next < records.length; next++) {
+      const record = records[next]!;
       try {
-        native.produce(record.topic, record.partition ?? null, record.value, record.key, null, batch, headers);
-        break;
+        native.produce(record.topic, record.partition ?? null, record.value, record.key, null, batch, toHeaders(record.headers));
       } catch (error) {
         if ((error as LibrdKafkaError).code === CODES.ERRORS.ERR__QUEUE_FULL) {
-          // librdkafka's queue is our bound: wait for deliveries to make room.
-          await new Promise((resolve) => setTimeout(resolve, QUEUE_FULL_RETRY_MS));
-          continue;
+          // Deliveries make room; this record is tried again then.
+          setTimeout(enqueue, QUEUE_FULL_RETRY_MS);
+          return;
         }
         batch.failures++;
         batch.failure ??= kafkaError('KAFKA_DELIVERY_FAILED', `could not enqueue a record for ${record.topic}`, error, {
           topic: record.topic, partition: record.partition,
         });
         if (--batch.remaining === 0) batch.settle();
-        break;
       }
     }
-  }
-  await settled;
-  if (batch.failure !== undefined) {
-    batch.failure.details['failedRecords'] = batch.failures;
-    throw batch.failure;
-  }
+  };
+  enqueue();
 }
 
 function toHeaders(headers: OutgoingRecord['headers']): MessageHeader[] | undefined {
@@ -190,16 +211,27 @@ export function produceTo<T>(
     let sourceDone = false;
     const waiting: T[] = [];
     let waitingHead = 0;
+    const fail = (error: unknown): void => subscriber.error(error);
     const start = (item: T): void => {
       active++;
-      Promise.resolve(item).then(toRecords).then((records) => producer.send(records)).then(
-        () => {
-          active--;
-          subscriber.next(item);
-          startWaiting();
-        },
-        (error: unknown) => subscriber.error(error),
-      );
+      const deliver = (records: readonly OutgoingRecord[]): void => producer.deliver(records, (failure) => {
+        if (failure !== undefined) {
+          fail(failure);
+          return;
+        }
+        active--;
+        subscriber.next(item);
+        startWaiting();
+      });
+      let records: readonly OutgoingRecord[] | Promise<readonly OutgoingRecord[]>;
+      try {
+        records = toRecords(item);
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      if (records instanceof Promise) records.then(deliver, fail);
+      else deliver(records);
     };
     const startWaiting = (): void => {
       while (active < maxInFlight && waitingHead < waiting.length && !subscriber.closed) {

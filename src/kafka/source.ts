@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { LibrdKafkaError, Message, Metadata, TopicPartition, TopicPartitionOffset } from '@confluentinc/kafka-javascript';
 import { AggregateTracestreamError, TracestreamError, describeError } from '../errors/index.js';
 import { AckWindow } from './ack-window.js';
-import { CODES, KafkaConsumer, callbackToPromise, isLibrdKafkaError, kafkaError, type NativeConsumer } from './client.js';
+import { CODES, KafkaConsumer, callbackToPromise, isLibrdKafkaError, kafkaError, waitOnlyForFirstMessage, type NativeConsumer } from './client.js';
 import { clientConfigSchema, nativeClientConfig, parseOptions, stderrLogger, topicNameSchema, type KafkaLogger } from './config.js';
 import { OffsetCommits, commitNeedsRejoin } from './offset-commits.js';
 import { toConsumedRecord, type ConsumedRecord } from './record.js';
@@ -188,6 +188,7 @@ class ConsumerSession {
       { 'auto.offset.reset': config.fromBeginning ? 'earliest' : 'latest' },
     ) as NativeConsumer & RebalanceControl;
     this.consumer.setDefaultConsumeTimeout(config.pollTimeoutMs);
+    waitOnlyForFirstMessage(this.consumer);
   }
 
   start(): void {
