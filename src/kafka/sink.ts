@@ -49,7 +49,12 @@ interface DeliveryBatch {
   remaining: number;
   failure: TracestreamError | undefined;
   failures: number;
-  settle(): void;
+  done(failure: TracestreamError | undefined): void;
+}
+
+function settle(batch: DeliveryBatch): void {
+  if (batch.failure !== undefined) batch.failure.details['failedRecords'] = batch.failures;
+  batch.done(batch.failure);
 }
 
 /**
@@ -87,7 +92,7 @@ export async function connectProducer(options: ProducerOptions): Promise<NativeP
         topic: report.topic, partition: report.partition,
       });
     }
-    if (--batch.remaining === 0) batch.settle();
+    if (--batch.remaining === 0) settle(batch);
   });
   await callbackToPromise(
     (done) => native.connect({ timeout: 30_000 }, (err) => done(err)),
@@ -143,36 +148,27 @@ export function produceRecords(native: NativeProducer, records: readonly Outgoin
     done(undefined);
     return;
   }
-  const batch: DeliveryBatch = {
-    remaining: records.length,
-    failure: undefined,
-    failures: 0,
-    settle() {
-      if (batch.failure !== undefined) batch.failure.details['failedRecords'] = batch.failures;
-      done(batch.failure);
-    },
-  };
-  let next = 0;
-  const enqueue = (): void => {
-    for (; next < records.length; next++) {
-      const record = records[next]!;
-      try {
-        native.produce(record.topic, record.partition ?? null, record.value, record.key, null, batch, toHeaders(record.headers));
-      } catch (error) {
-        if ((error as LibrdKafkaError).code === CODES.ERRORS.ERR__QUEUE_FULL) {
-          // Deliveries make room; this record is tried again then.
-          setTimeout(enqueue, QUEUE_FULL_RETRY_MS);
-          return;
-        }
-        batch.failures++;
-        batch.failure ??= kafkaError('KAFKA_DELIVERY_FAILED', `could not enqueue a record for ${record.topic}`, error, {
-          topic: record.topic, partition: record.partition,
-        });
-        if (--batch.remaining === 0) batch.settle();
+  enqueueFrom(native, records, 0, { remaining: records.length, failure: undefined, failures: 0, done });
+}
+
+function enqueueFrom(native: NativeProducer, records: readonly OutgoingRecord[], first: number, batch: DeliveryBatch): void {
+  for (let next = first; next < records.length; next++) {
+    const record = records[next]!;
+    try {
+      native.produce(record.topic, record.partition ?? null, record.value, record.key, null, batch, toHeaders(record.headers));
+    } catch (error) {
+      if ((error as LibrdKafkaError).code === CODES.ERRORS.ERR__QUEUE_FULL) {
+        // Deliveries make room; this record is tried again then.
+        setTimeout(() => enqueueFrom(native, records, next, batch), QUEUE_FULL_RETRY_MS);
+        return;
       }
+      batch.failures++;
+      batch.failure ??= kafkaError('KAFKA_DELIVERY_FAILED', `could not enqueue a record for ${record.topic}`, error, {
+        topic: record.topic, partition: record.partition,
+      });
+      if (--batch.remaining === 0) settle(batch);
     }
-  };
-  enqueue();
+  }
 }
 
 function toHeaders(headers: OutgoingRecord['headers']): MessageHeader[] | undefined {
@@ -212,17 +208,17 @@ export function produceTo<T>(
     const waiting: T[] = [];
     let waitingHead = 0;
     const fail = (error: unknown): void => subscriber.error(error);
+    const deliver = (item: T, records: readonly OutgoingRecord[]): void => producer.deliver(records, (failure) => {
+      if (failure !== undefined) {
+        fail(failure);
+        return;
+      }
+      active--;
+      subscriber.next(item);
+      startWaiting();
+    });
     const start = (item: T): void => {
       active++;
-      const deliver = (records: readonly OutgoingRecord[]): void => producer.deliver(records, (failure) => {
-        if (failure !== undefined) {
-          fail(failure);
-          return;
-        }
-        active--;
-        subscriber.next(item);
-        startWaiting();
-      });
       let records: readonly OutgoingRecord[] | Promise<readonly OutgoingRecord[]>;
       try {
         records = toRecords(item);
@@ -230,8 +226,8 @@ export function produceTo<T>(
         fail(error);
         return;
       }
-      if (records instanceof Promise) records.then(deliver, fail);
-      else deliver(records);
+      if (records instanceof Promise) records.then((resolved) => deliver(item, resolved), fail);
+      else deliver(item, records);
     };
     const startWaiting = (): void => {
       while (active < maxInFlight && waitingHead < waiting.length && !subscriber.closed) {
