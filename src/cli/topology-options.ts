@@ -9,7 +9,6 @@ export function poolOptionsFrom(settings: Settings): ExecutorPoolOptions {
   return {
     limits: limitsFromSettings(settings),
     sandboxUidBase: settings.sandboxUidBase,
-    nice: settings.executorNice,
     ...(settings.concurrency === undefined ? {} : { concurrency: settings.concurrency }),
     ...(settings.python === undefined ? {} : { python: settings.python }),
   };

@@ -62,11 +62,6 @@ export const SETTINGS = {
     description: 'When started as root, pool slot N runs programs as uid and gid BASE+N (no account needed; one uid per slot lets the process limit forbid fork).',
     schema: z.coerce.number().int().min(1000).max(2 ** 31 - 1024), default: 61_000,
   }),
-  executorNice: setting({
-    env: 'TRACESTREAM_EXECUTOR_NICE', flag: '--executor-nice',
-    description: 'Scheduling niceness of the executors (zygotes and the programs they fork), -20..19. Below 0 takes effect only as root. The default puts the executors, the pipeline\'s bottleneck, ahead of the process that feeds them, whose work is buffered; 0 shares the CPU evenly.',
-    schema: z.coerce.number().int().min(-20).max(19), default: -5,
-  }),
   concurrency: setting({
     env: 'TRACESTREAM_CONCURRENCY', flag: '--concurrency',
     description: 'Programs run at once (executor pool size).',

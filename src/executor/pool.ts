@@ -25,15 +25,7 @@ export interface ExecutorPoolOptions {
   runDirParent?: string;
   /** Put the zygotes in an empty network namespace when possible (root + `unshare -n`). Default true. */
   isolateNetwork?: boolean;
-  /**
-   * Niceness of the zygotes and their programs (-20..19; below 0 only as root, otherwise ignored).
-   * Default -5: the executors are the bottleneck, and the work of the process that feeds them is
-   * buffered (each zygote holds its next run), so they go first when they share cores with it.
-   */
-  nice?: number;
 }
-
-export const DEFAULT_EXECUTOR_NICE = -5;
 
 export interface RunOptions {
   /** Aborting drops a queued run, or kills a running one; either way `run` rejects with RUN_CANCELLED. */
@@ -117,12 +109,8 @@ export async function createExecutorPool(options: ExecutorPoolOptions = {}): Pro
     root ? { uid: uidBase + slot, gid: uidBase + slot } : undefined);
   const interpreter = await chooseInterpreter({ python: options.python, sandbox: sandboxes[0] });
   const isolateNetwork = (options.isolateNetwork ?? true) && root && (await canUnshareNetwork());
-  const nice = options.nice ?? DEFAULT_EXECUTOR_NICE;
-  if (!Number.isInteger(nice) || nice < -20 || nice > 19) {
-    throw new TracestreamError('CONFIG_INVALID', `nice: must be an integer from -20 to 19, got ${nice}`);
-  }
   const slots: Slot[] = sandboxes.map((sandbox) => ({
-    worker: new Worker({ interpreter, sandbox, isolateNetwork, nice }),
+    worker: new Worker({ interpreter, sandbox, isolateNetwork }),
     sandbox,
     jobs: [],
   }));

@@ -56,8 +56,6 @@ export interface WorkerOptions {
   sandbox: SandboxIdentity | undefined;
   /** Start the zygote in a new, empty network namespace (`unshare -n`). */
   isolateNetwork: boolean;
-  /** Niceness the zygote sets for itself (and so for its programs); where it may not, it keeps its own. */
-  nice?: number;
   startTimeoutMs?: number;
   /** How long past a job's wall limit the zygote may take to report before it is declared hung. */
   reportGraceMs?: number;
@@ -216,7 +214,6 @@ export class Worker {
     const { interpreter, sandbox, isolateNetwork } = this.options;
     const python = [interpreter.command, '-s', '-B', SERVER_PATH];
     if (sandbox !== undefined) python.push('--uid', String(sandbox.uid), '--gid', String(sandbox.gid));
-    if (this.options.nice !== undefined) python.push('--nice', String(this.options.nice));
     const [file, ...args] = isolateNetwork ? ['unshare', '-n', '--', ...python] : python;
     this.stdoutBuffer = '';
     this.stderrTail = '';

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { readSettings, SETTINGS } from '../../src/config/settings.js';
 import { isTracestreamError } from '../../src/errors/index.js';
-import { DEFAULT_EXECUTOR_NICE } from '../../src/executor/index.js';
 
 test('a flag beats the environment, which beats the default', () => {
   assert.equal(readSettings({}, {}).maxDiffsPerRun, SETTINGS.maxDiffsPerRun.default);
@@ -17,11 +16,4 @@ test('an invalid value is CONFIG_INVALID naming both the flag and the variable',
     isTracestreamError(error, 'CONFIG_INVALID') && /--group-protocol \/ TRACESTREAM_GROUP_PROTOCOL/.test(error.message));
   assert.throws(() => readSettings({}, { TRACESTREAM_WALL_TIME_MS: '-5' }), (error: unknown) =>
     isTracestreamError(error, 'CONFIG_INVALID') && /--wall-time-ms \/ TRACESTREAM_WALL_TIME_MS/.test(error.message));
-});
-
-test("the executors' niceness defaults to the pool's own default and is bounded to -20..19", () => {
-  assert.equal(readSettings({}, {}).executorNice, DEFAULT_EXECUTOR_NICE);
-  assert.equal(readSettings({ 'executor-nice': '0' }, {}).executorNice, 0);
-  assert.throws(() => readSettings({ 'executor-nice': '20' }, {}), (error) =>
-    isTracestreamError(error, 'CONFIG_INVALID') && /--executor-nice \/ TRACESTREAM_EXECUTOR_NICE/.test(error.message));
 });

@@ -30,7 +30,7 @@ export interface TestPool {
   close(): Promise<void>;
 }
 
-export async function startTestPool(options: { concurrency?: number; maxQueued?: number; limits?: Partial<Limits>; nice?: number } = {}): Promise<TestPool> {
+export async function startTestPool(options: { concurrency?: number; maxQueued?: number; limits?: Partial<Limits> } = {}): Promise<TestPool> {
   const runDirParent = await mkdtemp(join(tmpdir(), 'tracestream-test-runs-'));
   // Programs reach their work dir by absolute path, through this directory.
   await chmod(runDirParent, 0o711);
@@ -40,7 +40,6 @@ export async function startTestPool(options: { concurrency?: number; maxQueued?:
     limits: { ...TEST_LIMITS, ...options.limits },
     runDirParent,
     sandboxUidBase: nextUidBase(),
-    ...(options.nice === undefined ? {} : { nice: options.nice }),
   });
   return {
     pool,

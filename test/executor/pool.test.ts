@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { execa } from 'execa';
 import { isTracestreamError } from '../../src/errors/index.js';
-import { DEFAULT_EXECUTOR_NICE, type Execution } from '../../src/executor/index.js';
+import type { Execution } from '../../src/executor/index.js';
 import { processesOfUid } from '../../src/executor/sweep.js';
 import { leftovers, py, startTestPool, type TestPool } from './helpers.js';
 
@@ -149,15 +149,4 @@ test('aborting a run waiting at a zygote drops it without running it', async () 
   await assert.rejects(waiting, (e) => isTracestreamError(e, 'RUN_CANCELLED'));
   assert.deepEqual((await Promise.all([long, other])).map((e) => e.outcome), ['ok', 'ok']);
   assert.deepEqual(await leftovers(test_), { runDirs: [], processes: [] });
-});
-
-test('programs run at the niceness the pool was given (below 0 as root), the default putting them ahead of the pool', { skip: process.getuid?.() !== 0 && 'lowering niceness needs root' }, async () => {
-  const program = 'import os\nprint(os.nice(0))\n';
-  assert.equal((await test_.pool.run({ source: program })).stdout, `${DEFAULT_EXECUTOR_NICE}\n`);
-  const other = await startTestPool({ concurrency: 1, nice: 3 });
-  try {
-    assert.equal((await other.pool.run({ source: program })).stdout, '3\n');
-  } finally {
-    await other.close();
-  }
 });

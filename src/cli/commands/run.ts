@@ -53,7 +53,6 @@ export const runCommand: Command = {
       maxQueued: 0,
       limits: limitsFromSettings(settings),
       sandboxUidBase: settings.sandboxUidBase,
-      nice: settings.executorNice,
       ...(settings.python === undefined ? {} : { python: settings.python }),
     });
     try {

@@ -336,13 +336,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--uid', type=int, default=None)
     parser.add_argument('--gid', type=int, default=None)
-    parser.add_argument('--nice', type=int, default=None)
     args = parser.parse_args()
-    if args.nice is not None:
-        try:
-            os.setpriority(os.PRIO_PROCESS, 0, args.nice)
-        except OSError:
-            pass  # Below the current niceness needs root; the zygote then keeps its own.
     inbox = Inbox(LineReader(0))
     emit({'ready': True, 'python': '.'.join(map(str, sys.version_info[:3]))})
     while True:
