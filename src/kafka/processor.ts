@@ -52,6 +52,9 @@ export function startProcessor(options: ProcessorOptions): RunningProcessor {
       transactionalId: options.transactionalId,
       ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch }),
       ...(options.batchTimeoutMs === undefined ? {} : { batchTimeoutMs: options.batchTimeoutMs }),
+      // The same group membership setting as the at-least-once source: how soon a crashed
+      // instance's partitions move to another.
+      ...(options.source?.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.source.sessionTimeoutMs }),
     });
   }
   const source = kafkaSource({ ...options.source, client: options.client, groupId: options.groupId, topics: options.topics });

@@ -162,3 +162,16 @@ describe('exactly-once processing: abort and rewind', () => {
     }
   });
 });
+
+describe('startProcessor exactly-once options', () => {
+  it('passes the source session timeout to the exactly-once consumer (an invalid one is refused by name)', () => {
+    assert.throws(
+      () => startProcessor({
+        client: { bootstrapServers: '127.0.0.1:1', clientId: 'options-test' },
+        groupId: 'g', topics: ['t'], transform: () => [], guarantee: 'exactly-once', transactionalId: 'tx',
+        source: { sessionTimeoutMs: 0 },
+      }),
+      (error) => error instanceof TracestreamError && error.code === 'CONFIG_INVALID' && /startExactlyOnce\.sessionTimeoutMs/.test(error.message),
+    );
+  });
+});
