@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import Kafka from '@confluentinc/kafka-javascript';
-import { createProducer, kafkaSource, type ConsumedRecord, type KafkaClientConfig, type KafkaLogger, type KafkaProducer } from '../../src/kafka/index.js';
+import { kafkaSource, type ConsumedRecord, type KafkaClientConfig, type KafkaLogger, type KafkaProducer } from '../../src/kafka/index.js';
 import { isTracestreamError } from '../../src/errors/index.js';
-import { startTestBroker, uniqueName, type TestBroker } from '../helpers/broker.js';
-import { FAST_REJOIN, clientFor, committedOffsets, readRecords } from './support.js';
+import { uniqueName, type TestBroker } from '../helpers/broker.js';
+import { FAST_REJOIN, committedOffsets, readRecords, useKafkaFixture } from './support.js';
 import { until } from './wait.js';
 
 interface Warning {
@@ -21,15 +21,7 @@ describe('kafkaSource commits count only once the broker confirmed them', () => 
   let client: KafkaClientConfig;
   let producer: KafkaProducer;
 
-  before(async () => {
-    broker = await startTestBroker();
-    client = clientFor(broker.bootstrapServers);
-    producer = await createProducer({ client });
-  });
-  after(async () => {
-    await producer.close();
-    await broker.stop();
-  });
+  useKafkaFixture((fixture) => ({ broker, client, producer } = fixture));
 
   /** Polls the group's committed offsets until `want` holds for them. */
   const untilCommitted = async (groupId: string, topic: string, partitions: number, want: (committed: Map<number, number>) => boolean, what: string): Promise<Map<number, number>> => {

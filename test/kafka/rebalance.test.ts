@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import Kafka, { type TopicPartitionOffset } from '@confluentinc/kafka-javascript';
-import { createProducer, kafkaSource, type KafkaClientConfig, type KafkaProducer, type KafkaSource } from '../../src/kafka/index.js';
-import { startTestBroker, uniqueName, type TestBroker } from '../helpers/broker.js';
-import { clientFor, committedOffsets } from './support.js';
+import { kafkaSource, type KafkaClientConfig, type KafkaProducer, type KafkaSource } from '../../src/kafka/index.js';
+import { uniqueName } from '../helpers/broker.js';
+import { committedOffsets, useKafkaFixture } from './support.js';
 import { until } from './wait.js';
 
 /** Partitions the mock cluster gives an auto-created topic. */
@@ -17,19 +17,10 @@ interface Receipt {
 }
 
 describe('kafkaSource rebalance between two live consumers of one group', () => {
-  let broker: TestBroker;
   let client: KafkaClientConfig;
   let producer: KafkaProducer;
 
-  before(async () => {
-    broker = await startTestBroker();
-    client = clientFor(broker.bootstrapServers);
-    producer = await createProducer({ client });
-  });
-  after(async () => {
-    await producer.close();
-    await broker.stop();
-  });
+  useKafkaFixture((fixture) => ({ client, producer } = fixture));
 
   const protocols = [
     // The mock refuses every OffsetCommit with REBALANCE_IN_PROGRESS from the moment a classic group

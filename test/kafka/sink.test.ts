@@ -1,27 +1,19 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import {
-  DEAD_LETTER_HEADERS, createProducer, deadLetter, ensureTopics, produceTo, startExactlyOnce,
+  DEAD_LETTER_HEADERS, deadLetter, ensureTopics, produceTo, startExactlyOnce,
   type KafkaClientConfig, type KafkaProducer,
 } from '../../src/kafka/index.js';
-import { startTestBroker, uniqueName, type TestBroker } from '../helpers/broker.js';
-import { FAST_REJOIN, clientFor, committedOffsets, readRecords } from './support.js';
+import { uniqueName, type TestBroker } from '../helpers/broker.js';
+import { FAST_REJOIN, committedOffsets, readRecords, useKafkaFixture } from './support.js';
 
 describe('producer, dead letters, topics and transactions', () => {
   let broker: TestBroker;
   let client: KafkaClientConfig;
   let producer: KafkaProducer;
 
-  before(async () => {
-    broker = await startTestBroker();
-    client = clientFor(broker.bootstrapServers);
-    producer = await createProducer({ client });
-  });
-  after(async () => {
-    await producer.close();
-    await broker.stop();
-  });
+  useKafkaFixture((fixture) => ({ broker, client, producer } = fixture));
 
   it('produceTo emits each item only after its records were delivered, and a consumer reads them', async () => {
     const topic = uniqueName('sink');

@@ -1,24 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { firstValueFrom, take, toArray } from 'rxjs';
-import { createProducer, kafkaSource, type ConsumedRecord, type KafkaClientConfig, type KafkaProducer } from '../../src/kafka/index.js';
-import { startTestBroker, uniqueName, type TestBroker } from '../helpers/broker.js';
-import { FAST_REJOIN, clientFor, committedOffsets, readRecords } from './support.js';
+import { kafkaSource, type ConsumedRecord, type KafkaClientConfig, type KafkaProducer } from '../../src/kafka/index.js';
+import { uniqueName } from '../helpers/broker.js';
+import { FAST_REJOIN, committedOffsets, readRecords, useKafkaFixture } from './support.js';
 
 describe('kafkaSource', () => {
-  let broker: TestBroker;
   let client: KafkaClientConfig;
   let producer: KafkaProducer;
 
-  before(async () => {
-    broker = await startTestBroker();
-    client = clientFor(broker.bootstrapServers);
-    producer = await createProducer({ client });
-  });
-  after(async () => {
-    await producer.close();
-    assert.equal(await broker.stop(), 0, 'tracestream broker exits 0 on SIGTERM');
-  });
+  useKafkaFixture((fixture) => ({ client, producer } = fixture));
 
   it('emits every produced record once with its key, value and headers', async () => {
     const topic = uniqueName('src-all');

@@ -1,12 +1,40 @@
+import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import Kafka from '@confluentinc/kafka-javascript';
-import { kafkaSource, type ConsumedRecord, type KafkaClientConfig, type KafkaSourceOptions } from '../../src/kafka/index.js';
+import { createProducer, kafkaSource, type ConsumedRecord, type KafkaClientConfig, type KafkaProducer, type KafkaSourceOptions } from '../../src/kafka/index.js';
+import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 
 /** The mock cluster makes a rejoining group wait a session timeout for the departed member. */
 export const FAST_REJOIN = { sessionTimeoutMs: 3000, heartbeatIntervalMs: 500 } as const;
 
 export function clientFor(bootstrapServers: string): KafkaClientConfig {
   return { bootstrapServers, clientId: 'tracestream-test' };
+}
+
+export interface KafkaFixture {
+  broker: TestBroker;
+  client: KafkaClientConfig;
+  producer: KafkaProducer;
+}
+
+/**
+ * A broker and a producer for the enclosing `describe`: started before its tests, handed to
+ * `use`, and stopped after them (the broker must exit 0).
+ */
+export function useKafkaFixture(use: (fixture: KafkaFixture) => void): void {
+  let fixture: KafkaFixture | undefined;
+  before(async () => {
+    const broker = await startTestBroker();
+    const client = clientFor(broker.bootstrapServers);
+    fixture = { broker, client, producer: await createProducer({ client }) };
+    use(fixture);
+  });
+  after(async () => {
+    if (fixture === undefined) return;
+    await fixture.producer.close();
+    assert.equal(await fixture.broker.stop(), 0, 'the test broker exits 0 when stopped');
+  });
 }
 
 /** Reads `count` records with a fresh group, acks them all, closes the consumer, returns them. */

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import Kafka from '@confluentinc/kafka-javascript';
 import type { Message } from '@confluentinc/kafka-javascript';
 import { TracestreamError } from '../../src/errors/index.js';
 import {
-  createProducer, ensureTopics, startExactlyOnce, startProcessor,
+  ensureTopics, startExactlyOnce, startProcessor,
   type KafkaClientConfig, type KafkaProducer, type OutgoingRecord, type RunningProcessor, type Transform,
 } from '../../src/kafka/index.js';
-import { startTestBroker, uniqueName, type TestBroker } from '../helpers/broker.js';
-import { clientFor, readRecords } from './support.js';
+import { uniqueName } from '../helpers/broker.js';
+import { readRecords, useKafkaFixture } from './support.js';
 import { until } from './wait.js';
 
 const OUTPUT_PARTITIONS = 4;
@@ -46,20 +46,11 @@ async function readToEnd(client: KafkaClientConfig, topic: string, isolation: 'r
 }
 
 describe('exactly-once processing: abort and rewind', () => {
-  let broker: TestBroker;
   let client: KafkaClientConfig;
   let producer: KafkaProducer;
   const realCluster = (process.env['KAFKA_BROKERS'] ?? '') !== '';
 
-  before(async () => {
-    broker = await startTestBroker();
-    client = clientFor(broker.bootstrapServers);
-    producer = await createProducer({ client });
-  });
-  after(async () => {
-    await producer.close();
-    await broker.stop();
-  });
+  useKafkaFixture((fixture) => ({ client, producer } = fixture));
 
   /** Input and output topics; the output exists before the processor subscribes readers to it. */
   async function topics(name: string): Promise<{ input: string; output: string }> {
