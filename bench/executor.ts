@@ -11,6 +11,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { eachBounded } from './each-bounded.js';
 import { parseArgs } from '../src/cli/args.js';
 import { createExecutorPool, type Execution, type ExecutorPool, type Outcome } from '../src/executor/index.js';
 
@@ -96,19 +97,6 @@ interface TracedRun {
 function summarize(execution: Execution): TracedRun {
   const { outcome, reason, stepCount, traceTruncated } = execution;
   return { outcome, reason, stepCount, traceTruncated, output: tracedOutput(execution) };
-}
-
-/** Runs `task` over `items` with at most `concurrency` at once; results in input order. */
-async function eachBounded<T, R>(items: readonly T[], concurrency: number, task: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await task(items[i]!);
-    }
-  }));
-  return results;
 }
 
 /** The program's answer: stdout, or the OUTPUT_PATH file when stdout is empty (HackerRank's template). */

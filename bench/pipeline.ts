@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { startTraceTopology } from '../topologies/trace.js';
+import { eachBounded } from './each-bounded.js';
 import { measureKafkaThroughput } from './kafka-throughput.js';
 import { createAvroCodec, openSchemaRegistry, type SolutionSubmitted } from '../src/avro/index.js';
 import { parseArgs } from '../src/cli/args.js';
@@ -126,16 +127,10 @@ async function pipelineThroughput(client: KafkaClientConfig, path: string, limit
     machineStarted = machineCpu();
     const pool = await createExecutorPool({ concurrency });
     try {
-      let next = 0;
-      poolRunMs = 0;
       // As many runs submitted as the pool holds (running and queued), as the topology keeps it:
       // a freed slot never waits for the next submission.
-      await Promise.all(Array.from({ length: Math.min(concurrency + pool.maxQueued, runs.length) }, async () => {
-        while (next < runs.length) {
-          const execution = await pool.run(runs[next++]!);
-          poolRunMs += execution.wallTimeMs;
-        }
-      }));
+      const executions = await eachBounded(runs, concurrency + pool.maxQueued, (run) => pool.run(run));
+      poolRunMs = executions.reduce((sum, execution) => sum + execution.wallTimeMs, 0);
     } finally {
       await pool.close();
     }
