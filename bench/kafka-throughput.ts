@@ -82,7 +82,8 @@ async function rawRound(bootstrapServers: string, topic: string, count: number, 
     loop();
   });
   // Every delivery report counted, as a pipeline that commits only delivered work must (and as
-  // produceTo does): the reports cost the client more than producing.
+  // produceTo does): the reports cost the client more than producing. Unlike produceTo, it never
+  // asks whose report it is (no per-record opaque, which costs the client a V8 handle per record).
   let delivered = 0;
   const allDelivered = new Promise<void>((resolve) => {
     producer.on('delivery-report', () => {

@@ -7,7 +7,7 @@
  *     from pool start until every run returned) —
  *     target: topology ≥ 90% of the pool.
  *
- *   npm run bench:pipeline -- [PATH.jsonl] [--limit N] [--messages N] [--concurrency N] [--max-diffs-per-run N]
+ *   npm run bench:pipeline -- [PATH.jsonl] [--limit N] [--messages N] [--rounds N] [--concurrency N] [--max-diffs-per-run N]
  *
  * PATH.jsonl defaults to ../shared/corpus/hackerrank-dev.jsonl (from the working directory).
  */
@@ -17,13 +17,13 @@ import { resolve } from 'node:path';
 import { startTraceTopology } from '../topologies/trace.js';
 import { eachBounded } from './each-bounded.js';
 import { measureKafkaThroughput } from './kafka-throughput.js';
-import { createAvroCodec, openSchemaRegistry, type SolutionSubmitted } from '../src/avro/index.js';
+import { createAvroCodec, openSchemaRegistry, type AvroCodec, type SchemaRegistry, type SolutionSubmitted } from '../src/avro/index.js';
 import { parseArgs } from '../src/cli/args.js';
 import { produceSolutions } from '../src/cli/commands/produce.js';
 import { TRACESTREAM_CLIENT_PROPERTIES } from '../src/cli/connect.js';
 import { createExecutorPool } from '../src/executor/index.js';
 import { createProducer, ensureTopics, kafkaSource, startEmbeddedBroker, type KafkaClientConfig } from '../src/kafka/index.js';
-import { DEFAULT_TRACE_TOPICS, readSolutions, runIdOf, traceTopicSpecs } from '../src/topology/index.js';
+import { DEFAULT_TRACE_TOPICS, readSolutions, runIdOf, traceTopicSpecs, type TraceTopics } from '../src/topology/index.js';
 
 const MESSAGE_BYTES = 256;
 /** Key of the record that proves the trace reader is attached (its run id matches no run). */
@@ -37,17 +37,18 @@ async function main(argv: readonly string[]): Promise<void> {
   const messages = positiveFlag(flags['messages'], 'messages', 100_000);
   const concurrency = positiveFlag(flags['concurrency'], 'concurrency', availableParallelism());
   const maxDiffsPerRun = flags['max-diffs-per-run'] === undefined ? undefined : Number(flags['max-diffs-per-run']);
+  const rounds = positiveFlag(flags['rounds'], 'rounds', 4);
 
   const broker = await startEmbeddedBroker();
   try {
     console.log(`(a) Kafka produce+consume, ${messages} records of ${MESSAGE_BYTES} B, embedded mock cluster`);
-    const kafka = await measureKafkaThroughput({ bootstrapServers: broker.bootstrapServers, messages, valueBytes: MESSAGE_BYTES });
+    const kafka = await measureKafkaThroughput({ bootstrapServers: broker.bootstrapServers, messages, valueBytes: MESSAGE_BYTES, rounds });
     console.log(`  raw client:       ${kafka.rawMsgsPerSec} msgs/s (median of ${kafka.rounds.map((r) => r.raw).join(', ')})`);
     console.log(`  rxjs sink+source: ${kafka.rxMsgsPerSec} msgs/s (median of ${kafka.rounds.map((r) => r.rx).join(', ')})`);
     console.log(`  ratio rxjs/raw: ${(kafka.rxMsgsPerSec / kafka.rawMsgsPerSec).toFixed(2)} (target >= 0.80)`);
 
     const client: KafkaClientConfig = { bootstrapServers: broker.bootstrapServers, clientId: 'tracestream-bench', librdkafka: TRACESTREAM_CLIENT_PROPERTIES };
-    await pipelineThroughput(client, path, limit, concurrency, maxDiffsPerRun);
+    await pipelineThroughput(client, path, limit, concurrency, maxDiffsPerRun, rounds);
   } finally {
     await broker.close();
   }
@@ -60,115 +61,202 @@ function positiveFlag(value: string | boolean | undefined, name: string, fallbac
   return n;
 }
 
-async function pipelineThroughput(client: KafkaClientConfig, path: string, limit: number, concurrency: number, maxDiffsPerRun: number | undefined): Promise<void> {
+interface RunRequest { runId: string; source: string; stdin: string }
+
+/** What one timed phase (the topology or the pool alone) measured. */
+interface PhaseFigures {
+  seconds: number;
+  programsPerSec: number;
+  /** This process's CPU (user + system) per program, ms: what it takes from the Python runs. */
+  cpuMsPerProgram: number;
+  machineBusy: string;
+  /** Run wall time summed over runs, over slot time: below 1, slots waited for work or for CPU. */
+  slotsBusy: number;
+  summedRunSeconds: number;
+}
+
+interface TopologyFigures extends PhaseFigures {
+  firstTraceSeconds: number;
+  /** Programs/s after the first trace, without the group join. */
+  steadyProgramsPerSec: number;
+}
+
+interface PipelineContext {
+  client: KafkaClientConfig;
+  codec: AvroCodec;
+  registry: SchemaRegistry;
+  solutions: readonly SolutionSubmitted[];
+  runs: readonly RunRequest[];
+  concurrency: number;
+  maxDiffsPerRun: number | undefined;
+}
+
+/**
+ * (b) in `rounds` rounds; each round times the topology and the pool alone on the same programs,
+ * alternating which goes first, and the ratio is that of the total times over all rounds. This
+ * machine's speed drifts by up to 10% over minutes (the pool alone made 53 to 59 programs/s in one
+ * hour), so one round's ratio moves by ±0.05; with alternating order over an even number of rounds
+ * a steady drift counts against both sides alike.
+ */
+async function pipelineThroughput(client: KafkaClientConfig, path: string, limit: number, concurrency: number, maxDiffsPerRun: number | undefined, rounds: number): Promise<void> {
   const solutions: SolutionSubmitted[] = [];
   for await (const solution of readSolutions(path)) {
     solutions.push(solution);
     if (solutions.length === limit) break;
   }
   const runs = solutions.flatMap((s) => s.inputs.map((input, i) => ({ runId: runIdOf(s.solutionId, i), source: s.source, stdin: input.stdin })));
-  console.log(`(b) trace topology vs executor pool: ${solutions.length} programs (${runs.length} runs) from ${path}, concurrency ${concurrency}, max diffs per run ${maxDiffsPerRun ?? 'default'}`);
+  console.log(`(b) trace topology vs executor pool: ${solutions.length} programs (${runs.length} runs) from ${path}, concurrency ${concurrency}, max diffs per run ${maxDiffsPerRun ?? 'default'}, ${rounds} rounds`);
 
   const registry = await openSchemaRegistry({ brokers: client.bootstrapServers });
   try {
-    const codec = createAvroCodec(registry);
-    const topics = DEFAULT_TRACE_TOPICS;
-    await produceSolutions(client, codec, topics.solutions, solutions);
-
-    // As on a deployed cluster, the topics exist before the topology starts; the reader of `traces`
-    // is attached and fetching before the clock starts, so the clock measures the topology alone.
-    await ensureTopics({ client, topics: traceTopicSpecs(topics), embedded: true, log: { warn: () => undefined } });
-    let readerAttached!: () => void;
-    const attached = new Promise<void>((resolve) => { readerAttached = resolve; });
-    const reader = awaitTraceRecords(client, topics.traces, new Set(runs.map((r) => r.runId)), {
-      onFirst: () => { firstTraceAt ||= performance.now(); },
-      onWarmUp: () => readerAttached(),
-    });
-    reader.catch(() => undefined);
-    const warmUp = await createProducer({ client });
-    await warmUp.send([{ topic: topics.traces, key: Buffer.from(READER_WARM_UP_KEY), value: Buffer.alloc(0) }]);
-    await warmUp.close();
-    await Promise.race([attached, reader]);
-    let started = performance.now();
-    let cpuStarted = process.cpuUsage();
-    let machineStarted = machineCpu();
-    let firstTraceAt = 0;
-    let topologyRunMs = 0;
-    let collectedAt = 0;
-    let poolRunMs = 0;
-    const topology = await startTraceTopology({
-      client, registry, embedded: true, topics, groupId: 'bench-trace', pool: { concurrency },
-      ...(maxDiffsPerRun === undefined ? {} : { maxDiffsPerRun }),
-    });
-    let traceRecords: Map<string, Buffer>;
-    let topologyCpu: NodeJS.CpuUsage;
-    let topologyMachine: string;
-    try {
-      traceRecords = await reader;
-      collectedAt = performance.now();
-      topologyCpu = process.cpuUsage(cpuStarted);
-      topologyMachine = machineBusy(machineStarted);
-    } finally {
-      await topology.close();
+    const context: PipelineContext = { client, codec: createAvroCodec(registry), registry, solutions, runs, concurrency, maxDiffsPerRun };
+    const results: { topology: TopologyFigures; pool: PhaseFigures }[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const topologyFirst = round % 2 === 0;
+      let pool: PhaseFigures | undefined;
+      if (!topologyFirst) pool = await timePool(context);
+      const topology = await timeTopology(context, round);
+      pool ??= await timePool(context);
+      results.push({ topology, pool });
+      printRound(round, topologyFirst, topology, pool, concurrency);
     }
-    // Decoded after the clock stopped (a dataset writer runs elsewhere): every record must be the
-    // trace of the run its key names.
-    for (const [runId, value] of traceRecords) {
-      const trace = await codec.decode(value, 'ExecutionTrace');
-      if (trace.runId !== runId) throw new Error(`the trace keyed ${runId} is the trace of ${trace.runId}`);
-      topologyRunMs += trace.wallTimeMs;
-    }
-    const topologySeconds = (collectedAt - started) / 1000;
-    const firstTraceSeconds = (firstTraceAt - started) / 1000;
-
-    // Timed from before the pool starts, as the topology's time includes starting its pool.
-    started = performance.now();
-    cpuStarted = process.cpuUsage();
-    machineStarted = machineCpu();
-    const pool = await createExecutorPool({ concurrency });
-    try {
-      // As many runs submitted as the pool holds (running and queued), as the topology keeps it:
-      // a freed slot never waits for the next submission.
-      const executions = await eachBounded(runs, concurrency + pool.maxQueued, (run) => pool.run(run));
-      poolRunMs = executions.reduce((sum, execution) => sum + execution.wallTimeMs, 0);
-    } finally {
-      await pool.close();
-    }
-    const poolSeconds = (performance.now() - started) / 1000;
-    // Run wall time summed over runs, over slot time: below 1, slots waited for work or for the
-    // runs' CPU (the topology, broker and collector share the cores).
-    const poolCpu = process.cpuUsage(cpuStarted);
-    const poolMachine = machineBusy(machineStarted);
-
-    const topologyRate = solutions.length / topologySeconds;
-    const poolRate = solutions.length / poolSeconds;
-    console.log(`  trace topology: ${topologyRate.toFixed(1)} programs/s (${topologySeconds.toFixed(1)} s, first trace after ${firstTraceSeconds.toFixed(1)} s: group join and pool start)`);
-    // The mock cluster's group join costs seconds the pool never pays: the rate after the first
-    // trace shows what the topology itself costs per program.
-    const steadyRate = (solutions.length - 1) / (topologySeconds - firstTraceSeconds);
-    console.log(`  trace topology after its first trace: ${steadyRate.toFixed(1)} programs/s`);
-    console.log(`  executor pool:  ${poolRate.toFixed(1)} programs/s (${poolSeconds.toFixed(1)} s)`);
-    // Both phases share the cores with the executors: this process's CPU per program is what the
-    // topology (with the in-process broker and collector) takes from the Python runs.
-    const cpuMsPerProgram = (usage: NodeJS.CpuUsage): string => ((usage.user + usage.system) / 1000 / solutions.length).toFixed(2);
-    console.log(`  this process's CPU per program: ${cpuMsPerProgram(topologyCpu)} ms with the topology, broker and collector; ${cpuMsPerProgram(poolCpu)} ms with the pool alone`);
-    console.log(`  machine CPU busy: ${topologyMachine} with the topology, ${poolMachine} with the pool alone`);
-    const busy = (runMs: number, seconds: number): string => (runMs / 1000 / (concurrency * seconds)).toFixed(2);
-    console.log(`  executor slots busy: ${busy(topologyRunMs, topologySeconds)} of the time with the topology, ${busy(poolRunMs, poolSeconds)} with the pool alone; summed run time ${(topologyRunMs / 1000).toFixed(1)} s vs ${(poolRunMs / 1000).toFixed(1)} s`);
-    console.log(`  ratio topology/pool: ${(topologyRate / poolRate).toFixed(2)} end to end, ${(steadyRate / poolRate).toFixed(2)} after the first trace (target >= 0.90)`);
+    const ratios = results.map((r) => r.topology.programsPerSec / r.pool.programsPerSec);
+    const total = (seconds: (r: (typeof results)[number]) => number): number => results.reduce((sum, r) => sum + seconds(r), 0);
+    const topologySeconds = total((r) => r.topology.seconds);
+    const poolSeconds = total((r) => r.pool.seconds);
+    const steadySeconds = total((r) => r.topology.seconds - r.topology.firstTraceSeconds);
+    const programs = solutions.length * rounds;
+    console.log(`  all rounds: trace topology ${(programs / topologySeconds).toFixed(1)} programs/s, executor pool ${(programs / poolSeconds).toFixed(1)} programs/s`);
+    console.log(`  ratio topology/pool: ${(poolSeconds / topologySeconds).toFixed(2)} end to end over all rounds (rounds: ${ratios.map((v) => v.toFixed(2)).join(', ')}), ${(poolSeconds / steadySeconds).toFixed(2)} after the first traces (target >= 0.90)`);
   } finally {
     await registry.close();
   }
 }
 
+function printRound(round: number, topologyFirst: boolean, topology: TopologyFigures, pool: PhaseFigures, concurrency: number): void {
+  console.log(`  round ${round + 1} (${topologyFirst ? 'topology' : 'pool'} first):`);
+  console.log(`    trace topology: ${topology.programsPerSec.toFixed(1)} programs/s (${topology.seconds.toFixed(1)} s; first trace after ${topology.firstTraceSeconds.toFixed(1)} s, the group join and pool start; ${topology.steadyProgramsPerSec.toFixed(1)} programs/s after it)`);
+  console.log(`    executor pool:  ${pool.programsPerSec.toFixed(1)} programs/s (${pool.seconds.toFixed(1)} s)`);
+  // Both phases share the cores with the executors: this process's CPU per program is what the
+  // topology (with the in-process broker and collector) takes from the Python runs.
+  console.log(`    this process's CPU per program: ${topology.cpuMsPerProgram.toFixed(2)} ms with the topology, broker and collector; ${pool.cpuMsPerProgram.toFixed(2)} ms with the pool alone`);
+  console.log(`    machine CPU busy: ${topology.machineBusy} with the topology, ${pool.machineBusy} with the pool alone`);
+  console.log(`    executor slots busy (${concurrency}): ${topology.slotsBusy.toFixed(2)} of the time with the topology, ${pool.slotsBusy.toFixed(2)} with the pool alone; summed run time ${topology.summedRunSeconds.toFixed(1)} s vs ${pool.summedRunSeconds.toFixed(1)} s`);
+  console.log(`    ratio topology/pool: ${(topology.programsPerSec / pool.programsPerSec).toFixed(2)}`);
+}
+
 /**
- * Reads `topic` (every partition, no group) until a record keyed by each run id arrived; the
- * first value per run. The measuring instrument of (b), so it only looks at keys while timed.
+ * The topology on topics of its own for this round, timed from its start until the reader has a
+ * trace of every run. As on a deployed cluster, the solutions are in their topic and the topics
+ * exist before the clock starts; the reader is attached and fetching before it starts too, so the
+ * clock measures the topology alone.
  */
-async function awaitTraceRecords(
-  client: KafkaClientConfig, topic: string, runIds: ReadonlySet<string>, on: { onFirst: () => void; onWarmUp: () => void },
-): Promise<Map<string, Buffer>> {
-  const values = new Map<string, Buffer>();
+async function timeTopology(context: PipelineContext, round: number): Promise<TopologyFigures> {
+  const { client, codec, registry, solutions, runs, concurrency, maxDiffsPerRun } = context;
+  const suffix = `-bench-${Date.now().toString(36)}-r${round}`;
+  const topics: TraceTopics = {
+    solutions: `${DEFAULT_TRACE_TOPICS.solutions}${suffix}`,
+    traces: `${DEFAULT_TRACE_TOPICS.traces}${suffix}`,
+    diffs: `${DEFAULT_TRACE_TOPICS.diffs}${suffix}`,
+    deadLetters: `${DEFAULT_TRACE_TOPICS.deadLetters}${suffix}`,
+  };
+  await produceSolutions(client, codec, topics.solutions, solutions);
+  await ensureTopics({ client, topics: traceTopicSpecs(topics), embedded: true, log: { warn: () => undefined } });
+  let firstTraceAt = 0;
+  let readerAttached!: () => void;
+  const attached = new Promise<void>((resolve) => { readerAttached = resolve; });
+  // The clock's instrument only notes keys: holding the values (100 MB for the corpus) while timed
+  // made V8 collect for the retained memory and counted that against the topology.
+  const runIds = new Set(runs.map((r) => r.runId));
+  const reader = readTraces(client, topics.traces, runIds, {
+    onTrace: () => { firstTraceAt ||= performance.now(); },
+    onWarmUp: () => readerAttached(),
+  });
+  reader.catch(() => undefined);
+  const warmUp = await createProducer({ client });
+  await warmUp.send([{ topic: topics.traces, key: Buffer.from(READER_WARM_UP_KEY), value: Buffer.alloc(0) }]);
+  await warmUp.close();
+  await Promise.race([attached, reader]);
+
+  const started = performance.now();
+  const cpuStarted = process.cpuUsage();
+  const machineStarted = machineCpu();
+  const topology = await startTraceTopology({
+    client, registry, embedded: true, topics, groupId: `bench-trace${suffix}`, pool: { concurrency },
+    ...(maxDiffsPerRun === undefined ? {} : { maxDiffsPerRun }),
+  });
+  let collectedAt: number;
+  let cpu: NodeJS.CpuUsage;
+  let machineBusyShare: string;
+  try {
+    await reader;
+    collectedAt = performance.now();
+    cpu = process.cpuUsage(cpuStarted);
+    machineBusyShare = machineBusy(machineStarted);
+  } finally {
+    await topology.close();
+  }
+  // Read again and decoded after the clock stopped (a dataset writer runs elsewhere): every record
+  // must be the trace of the run its key names.
+  const traces: { runId: string; value: Buffer }[] = [];
+  await readTraces(client, topics.traces, runIds, { onTrace: (runId, value) => traces.push({ runId, value }) });
+  let runMs = 0;
+  for (const { runId, value } of traces) {
+    const trace = await codec.decode(value, 'ExecutionTrace');
+    if (trace.runId !== runId) throw new Error(`the trace keyed ${runId} is the trace of ${trace.runId}`);
+    runMs += trace.wallTimeMs;
+  }
+  const seconds = (collectedAt - started) / 1000;
+  const firstTraceSeconds = (firstTraceAt - started) / 1000;
+  return {
+    ...phaseFigures(solutions.length, seconds, cpu, machineBusyShare, runMs, concurrency),
+    firstTraceSeconds,
+    // The mock cluster's group join costs time the pool never pays: the rate after the first trace
+    // shows what the topology itself costs per program.
+    steadyProgramsPerSec: (solutions.length - 1) / (seconds - firstTraceSeconds),
+  };
+}
+
+/** The pool alone, timed from before it starts (the topology's time includes starting its pool). */
+async function timePool(context: PipelineContext): Promise<PhaseFigures> {
+  const { runs, concurrency } = context;
+  const started = performance.now();
+  const cpuStarted = process.cpuUsage();
+  const machineStarted = machineCpu();
+  const pool = await createExecutorPool({ concurrency });
+  let runMs = 0;
+  try {
+    // As many runs submitted as the pool holds (running and queued), as the topology keeps it:
+    // a freed slot never waits for the next submission.
+    const executions = await eachBounded(runs, concurrency + pool.maxQueued, (run) => pool.run(run));
+    runMs = executions.reduce((sum, execution) => sum + execution.wallTimeMs, 0);
+  } finally {
+    await pool.close();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return phaseFigures(context.solutions.length, seconds, process.cpuUsage(cpuStarted), machineBusy(machineStarted), runMs, concurrency);
+}
+
+function phaseFigures(programs: number, seconds: number, cpu: NodeJS.CpuUsage, machineBusyShare: string, runMs: number, concurrency: number): PhaseFigures {
+  return {
+    seconds,
+    programsPerSec: programs / seconds,
+    cpuMsPerProgram: (cpu.user + cpu.system) / 1000 / programs,
+    machineBusy: machineBusyShare,
+    slotsBusy: runMs / 1000 / (concurrency * seconds),
+    summedRunSeconds: runMs / 1000,
+  };
+}
+
+/**
+ * Reads `topic` (every partition, no group) until a record keyed by each run id arrived, handing
+ * the first record of each run to `onTrace`.
+ */
+async function readTraces(
+  client: KafkaClientConfig, topic: string, runIds: ReadonlySet<string>,
+  on: { onTrace: (runId: string, value: Buffer) => void; onWarmUp?: () => void },
+): Promise<void> {
+  const seen = new Set<string>();
   // Short fetch waits: the mock holds an empty fetch for all of it, which would delay the clock's stop.
   const source = kafkaSource({ client, groupId: `bench-read-${Date.now()}`, topics: [topic], assignAllPartitions: true, fetchWaitMaxMs: 10 });
   try {
@@ -177,23 +265,22 @@ async function awaitTraceRecords(
         next(record) {
           record.ack();
           const runId = record.key?.toString();
-          if (runId === READER_WARM_UP_KEY) on.onWarmUp();
-          if (runId === undefined || record.value === null || !runIds.has(runId) || values.has(runId)) return;
-          if (values.size === 0) on.onFirst();
-          values.set(runId, record.value);
-          if (values.size === runIds.size) {
+          if (runId === READER_WARM_UP_KEY) on.onWarmUp?.();
+          if (runId === undefined || record.value === null || !runIds.has(runId) || seen.has(runId)) return;
+          seen.add(runId);
+          on.onTrace(runId, record.value);
+          if (seen.size === runIds.size) {
             subscription.unsubscribe();
             resolve();
           }
         },
         error: reject,
-        complete: () => reject(new Error(`${topic} ended with ${values.size} of ${runIds.size} traces`)),
+        complete: () => reject(new Error(`${topic} ended with ${seen.size} of ${runIds.size} traces`)),
       });
     });
   } finally {
     await source.close();
   }
-  return values;
 }
 
 /** Busy and total jiffies of all CPUs (Linux /proc/stat); null where there is none. */
