@@ -6,8 +6,14 @@
  * still counts while an older one is pending, otherwise one stuck record would let the window
  * grow without limit.
  */
+/** A handed-out record in its partition's window. */
+export interface AckEntry {
+  readonly offset: number;
+  acked: boolean;
+}
+
 export class AckWindow {
-  private readonly entries: { offset: number; acked: boolean }[] = [];
+  private readonly entries: AckEntry[] = [];
   private head = 0;
   private dropped = false;
   /** Next offset to commit (last contiguously acked offset + 1); undefined until one is acked. */
@@ -19,16 +25,19 @@ export class AckWindow {
     return this.entries.length - this.head;
   }
 
-  /** Tracks a record that is being handed out; the returned function acks it (idempotent). */
-  track(offset: number): () => boolean {
+  /** Tracks a record that is being handed out; `ack` it once handled. */
+  track(offset: number): AckEntry {
     const entry = { offset, acked: false };
     this.entries.push(entry);
-    return () => {
-      if (this.dropped || entry.acked) return false;
-      entry.acked = true;
-      this.advance();
-      return true;
-    };
+    return entry;
+  }
+
+  /** Acks a tracked record; false when it was acked already or its partition was revoked since. */
+  ack(entry: AckEntry): boolean {
+    if (this.dropped || entry.acked) return false;
+    entry.acked = true;
+    this.advance();
+    return true;
   }
 
   /** The offset to commit now, or undefined when nothing new became committable since the last commit. */

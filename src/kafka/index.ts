@@ -9,3 +9,4 @@ export { ensureTopics, type TopicSpec, type EnsureTopicsOptions, type EnsuredTop
 export { deadLetter, deadLetterHeaders, DEAD_LETTER_HEADERS, type DeadLetter, type DeadLetterFn } from './dead-letter.js';
 export { installShutdown, runTeardowns, type ShutdownHandle, type ShutdownOptions, type Teardown } from './shutdown.js';
 export { waitOnlyForFirstMessage } from './client.js';
+export { partitionOfKey } from './partitioner.js';

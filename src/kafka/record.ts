@@ -23,19 +23,31 @@ export interface OutgoingRecord {
   partition?: number;
 }
 
-export function toConsumedRecord(message: Message, ack: () => void): ConsumedRecord {
+const NO_HEADERS: Readonly<Record<string, Buffer>> = Object.freeze({});
+
+/** A message's headers by name (most records have none: they share one empty object). */
+export function headersOf(message: Message): Readonly<Record<string, Buffer>> {
+  if (message.headers === undefined || message.headers.length === 0) return NO_HEADERS;
   const headers: Record<string, Buffer> = {};
-  for (const header of message.headers ?? []) {
+  for (const header of message.headers) {
     for (const [name, value] of Object.entries(header)) headers[name] = typeof value === 'string' ? Buffer.from(value) : value;
   }
+  return headers;
+}
+
+export function keyOf(message: Message): Buffer | null {
   const key = message.key ?? null;
+  return typeof key === 'string' ? Buffer.from(key) : key;
+}
+
+export function toConsumedRecord(message: Message, ack: () => void): ConsumedRecord {
   return {
     topic: message.topic,
     partition: message.partition,
     offset: String(message.offset),
-    key: typeof key === 'string' ? Buffer.from(key) : key,
+    key: keyOf(message),
     value: message.value ?? null,
-    headers,
+    headers: headersOf(message),
     timestampMs: message.timestamp ?? -1,
     ack,
   };

@@ -1,16 +1,21 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { z } from 'zod';
-import type { DeliveryReport, LibrdKafkaError, MessageHeader, ProducerGlobalConfig } from '@confluentinc/kafka-javascript';
+import type { LibrdKafkaError, MessageHeader, Metadata, ProducerGlobalConfig } from '@confluentinc/kafka-javascript';
 import { TracestreamError } from '../errors/index.js';
 import { CODES, Producer, callbackToPromise, kafkaError, type NativeProducer } from './client.js';
 import { clientConfigSchema, nativeClientConfig, parseOptions } from './config.js';
+import { DeliveryTracker, newBatch, recordFailed, type DeliveryBatch } from './deliveries.js';
+import { partitionOfKey } from './partitioner.js';
 import type { OutgoingRecord } from './record.js';
 
 const producerSchema = z.object({
   client: clientConfigSchema,
   /** How long librdkafka waits to fill a batch; higher trades latency for throughput. */
   lingerMs: z.number().int().nonnegative().max(60_000).default(5),
-  /** A record not acknowledged by the brokers within this time fails with KAFKA_DELIVERY_FAILED. */
+  /**
+   * A record not acknowledged by the brokers within this time fails with KAFKA_DELIVERY_FAILED; the
+   * first record for a topic also waits at most this long for the topic's partition count.
+   */
   deliveryTimeoutMs: z.number().int().positive().default(30_000),
   /** Records buffered in librdkafka; past it `send` waits for deliveries to make room. */
   maxQueuedRecords: z.number().int().positive().max(10_000_000).default(100_000),
@@ -18,6 +23,8 @@ const producerSchema = z.object({
   transactionalId: z.string().min(1).optional(),
   /** How long `close()` waits for queued records before disconnecting. */
   closeTimeoutMs: z.number().int().positive().default(10_000),
+  /** How often the partition counts of the topics produced to are read again (a topic may grow). */
+  metadataMaxAgeMs: z.number().int().positive().default(5 * 60_000),
 });
 
 export type ProducerOptions = z.input<typeof producerSchema>;
@@ -26,8 +33,9 @@ export type ProducerOptions = z.input<typeof producerSchema>;
 export interface KafkaProducer {
   /**
    * Produces the records and resolves once every one was acknowledged by the brokers (acks=all).
-   * Rejects with KAFKA_DELIVERY_FAILED naming the topic/partition of the first failed record;
-   * `retriable` comes from librdkafka.
+   * Rejects with KAFKA_DELIVERY_FAILED naming the topic/partition of the failed record; `retriable`
+   * comes from librdkafka. A record the brokers refuse fails every send in flight on this producer
+   * (see DeliveryTracker); one that cannot even be queued (too large) fails its own send only.
    */
   send(records: readonly OutgoingRecord[]): Promise<void>;
   /**
@@ -44,21 +52,10 @@ export interface NativeProducerHandle extends KafkaProducer {
   readonly native: NativeProducer;
 }
 
-/** Pending deliveries of one `send` call; attached to each record as librdkafka's opaque. */
-interface DeliveryBatch {
-  remaining: number;
-  failure: TracestreamError | undefined;
-  failures: number;
-  done(failure: TracestreamError | undefined): void;
-}
-
-function settle(batch: DeliveryBatch): void {
-  if (batch.failure !== undefined) batch.failure.details['failedRecords'] = batch.failures;
-  batch.done(batch.failure);
-}
-
 /**
- * Connects an idempotent producer (acks=all, no duplicates on retry).
+ * Connects an idempotent producer (acks=all, no duplicates on retry). It picks every record's
+ * partition itself, as Kafka's Java client does by default (murmur2 of the key; round-robin without
+ * one), and reads each topic's partition count before its first record.
  *
  * @example
  * const producer = await createProducer({ client })
@@ -83,17 +80,8 @@ export async function connectProducer(options: ProducerOptions): Promise<NativeP
     dr_cb: true,
     ...(config.transactionalId === undefined ? {} : { 'transactional.id': config.transactionalId }),
   } as ProducerGlobalConfig);
-  native.on('delivery-report', (err: LibrdKafkaError | null, report: DeliveryReport) => {
-    const batch = report.opaque as DeliveryBatch | undefined;
-    if (batch === undefined) return;
-    if (err) {
-      batch.failures++;
-      batch.failure ??= kafkaError('KAFKA_DELIVERY_FAILED', `delivery to ${report.topic}[${report.partition}] failed`, err, {
-        topic: report.topic, partition: report.partition,
-      });
-    }
-    if (--batch.remaining === 0) settle(batch);
-  });
+  const tracker = new DeliveryTracker();
+  native.on('delivery-report', (err, report) => tracker.report(err, report));
   await callbackToPromise(
     (done) => native.connect({ timeout: 30_000 }, (err) => done(err)),
     (err) => kafkaError('KAFKA_CONNECT_FAILED', `producer could not connect to ${config.client.bootstrapServers}`, err),
@@ -102,18 +90,22 @@ export async function connectProducer(options: ProducerOptions): Promise<NativeP
   // latency does not depend on a poll interval.
   native.setPollInBackground(true);
 
+  const state: ProducerState = { native, tracker, partitions: new PartitionCounts(native, config.deliveryTimeoutMs) };
+  const refresh = setInterval(() => state.partitions.refresh(), config.metadataMaxAgeMs);
+  refresh.unref();
   let closing: Promise<void> | undefined;
   return {
     native,
     send(records) {
       if (closing !== undefined) return Promise.reject(sendAfterClose());
-      return produceAll(native, records);
+      return new Promise((resolve, reject) => produceRecords(state, records, (failure) => (failure === undefined ? resolve() : reject(failure))));
     },
     deliver(records, done) {
       if (closing !== undefined) done(sendAfterClose());
-      else produceRecords(native, records, done);
+      else produceRecords(state, records, done);
     },
     close() {
+      clearInterval(refresh);
       closing ??= (async () => {
         await callbackToPromise(
           (done) => native.flush(config.closeTimeoutMs, done),
@@ -128,45 +120,148 @@ export async function connectProducer(options: ProducerOptions): Promise<NativeP
   };
 }
 
+interface ProducerState {
+  readonly native: NativeProducer;
+  readonly tracker: DeliveryTracker;
+  readonly partitions: PartitionCounts;
+}
+
+/**
+ * The partition counts of the topics a producer writes to, read from the cluster's metadata. The
+ * producer picks every record's partition itself (see DeliveryTracker), as Kafka's Java client
+ * would: murmur2 of the key, or round-robin for records without one.
+ */
+class PartitionCounts {
+  private readonly counts = new Map<string, number>();
+  private readonly loading = new Map<string, Promise<void>>();
+  private readonly nextUnkeyed = new Map<string, number>();
+  private lastKey: Buffer | string | undefined;
+  private lastKeyTopic: string | undefined;
+  private lastKeyPartition = 0;
+
+  constructor(private readonly native: NativeProducer, private readonly timeoutMs: number) {}
+
+  knowsAll(records: readonly OutgoingRecord[]): boolean {
+    for (const record of records) if (record.partition === undefined && !this.counts.has(record.topic)) return false;
+    return true;
+  }
+
+  /** Reads the partition counts of the topics of `records` that are not known yet. */
+  load(records: readonly OutgoingRecord[]): Promise<void> {
+    const topics = new Set<string>();
+    for (const record of records) if (record.partition === undefined && !this.counts.has(record.topic)) topics.add(record.topic);
+    return Promise.all([...topics].map((topic) => this.loadTopic(topic))).then(() => undefined);
+  }
+
+  /** Reads every known topic's partition count again, in the background. */
+  refresh(): void {
+    for (const topic of this.counts.keys()) {
+      this.partitionCountOf(topic).then((count) => {
+        this.counts.set(topic, count);
+        this.lastKey = undefined;
+      }, () => undefined); // the count read before stays in use
+    }
+  }
+
+  /** The partition of a record whose topic's count is known. */
+  choose(record: OutgoingRecord): number {
+    const count = this.counts.get(record.topic)!;
+    const key = record.key;
+    if (key === null) {
+      const next = this.nextUnkeyed.get(record.topic) ?? 0;
+      this.nextUnkeyed.set(record.topic, (next + 1) % count);
+      return next;
+    }
+    // A run's records share one key object: hashed once for all of them.
+    if (key === this.lastKey && record.topic === this.lastKeyTopic) return this.lastKeyPartition;
+    const partition = partitionOfKey(key, count);
+    this.lastKey = key;
+    this.lastKeyTopic = record.topic;
+    this.lastKeyPartition = partition;
+    return partition;
+  }
+
+  private loadTopic(topic: string): Promise<void> {
+    let loading = this.loading.get(topic);
+    if (loading === undefined) {
+      loading = this.partitionCountOf(topic).then((count) => {
+        this.counts.set(topic, count);
+      }).finally(() => this.loading.delete(topic));
+      this.loading.set(topic, loading);
+    }
+    return loading;
+  }
+
+  /** A topic that does not exist yet may be auto-created by the request: asked again until its partitions show. */
+  private async partitionCountOf(topic: string): Promise<number> {
+    const deadline = Date.now() + this.timeoutMs;
+    for (;;) {
+      const metadata = await callbackToPromise<Metadata>(
+        (done) => this.native.getMetadata({ topic, timeout: Math.max(1, deadline - Date.now()) }, done),
+        (err) => kafkaError('KAFKA_DELIVERY_FAILED', `could not read the partitions of ${topic}`, err, { topic }),
+      );
+      const partitions = metadata.topics.find((t) => t.name === topic)?.partitions.length ?? 0;
+      if (partitions > 0) return partitions;
+      if (Date.now() >= deadline) {
+        throw new TracestreamError('KAFKA_DELIVERY_FAILED', `topic ${topic} does not exist (no partitions after ${this.timeoutMs} ms); create it first`, { details: { topic } });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
 const QUEUE_FULL_RETRY_MS = 5;
 
 function sendAfterClose(): TracestreamError {
   return new TracestreamError('KAFKA_DELIVERY_FAILED', 'send after close: the producer is closed');
 }
 
-/** Produces every record and resolves when all delivery reports are in. */
-export function produceAll(native: NativeProducer, records: readonly OutgoingRecord[]): Promise<void> {
-  return new Promise((resolve, reject) => produceRecords(native, records, (failure) => (failure === undefined ? resolve() : reject(failure))));
-}
-
 /**
  * Produces every record; `done` once all delivery reports are in, with the first failure (its
  * details count the failed records). librdkafka's queue is the bound: a full queue is retried.
  */
-export function produceRecords(native: NativeProducer, records: readonly OutgoingRecord[], done: (failure: TracestreamError | undefined) => void): void {
+function produceRecords(state: ProducerState, records: readonly OutgoingRecord[], done: (failure: TracestreamError | undefined) => void): void {
   if (records.length === 0) {
     done(undefined);
     return;
   }
-  enqueueFrom(native, records, 0, { remaining: records.length, failure: undefined, failures: 0, done });
+  const batch = newBatch(records.length, done);
+  if (state.partitions.knowsAll(records)) {
+    enqueueFrom(state, records, 0, batch);
+    return;
+  }
+  state.partitions.load(records).then(
+    () => enqueueFrom(state, records, 0, batch),
+    (error: unknown) => {
+      const failure = error instanceof TracestreamError ? error : kafkaError('KAFKA_DELIVERY_FAILED', 'could not read topic metadata', error);
+      while (!batch.settled) recordFailed(batch, failure);
+    },
+  );
 }
 
-function enqueueFrom(native: NativeProducer, records: readonly OutgoingRecord[], first: number, batch: DeliveryBatch): void {
+function enqueueFrom(state: ProducerState, records: readonly OutgoingRecord[], first: number, batch: DeliveryBatch): void {
+  const { native, tracker, partitions } = state;
   for (let next = first; next < records.length; next++) {
+    // Failed with the records in flight: the rest of the batch is not produced.
+    if (batch.settled) return;
+    if (!tracker.accepting) {
+      tracker.whenAccepting(() => enqueueFrom(state, records, next, batch));
+      return;
+    }
     const record = records[next]!;
+    const partition = record.partition ?? partitions.choose(record);
     try {
-      native.produce(record.topic, record.partition ?? null, record.value, record.key, null, batch, toHeaders(record.headers));
+      native.produce(record.topic, partition, record.value, record.key, null, undefined, toHeaders(record.headers));
+      tracker.produced(record.topic, partition, batch);
     } catch (error) {
       if ((error as LibrdKafkaError).code === CODES.ERRORS.ERR__QUEUE_FULL) {
         // Deliveries make room; this record is tried again then.
-        setTimeout(() => enqueueFrom(native, records, next, batch), QUEUE_FULL_RETRY_MS);
+        setTimeout(() => enqueueFrom(state, records, next, batch), QUEUE_FULL_RETRY_MS);
         return;
       }
-      batch.failures++;
-      batch.failure ??= kafkaError('KAFKA_DELIVERY_FAILED', `could not enqueue a record for ${record.topic}`, error, {
+      recordFailed(batch, kafkaError('KAFKA_DELIVERY_FAILED', `could not enqueue a record for ${record.topic}`, error, {
         topic: record.topic, partition: record.partition,
-      });
-      if (--batch.remaining === 0) settle(batch);
+      }));
     }
   }
 }

@@ -2,11 +2,11 @@ import { Observable, type Subscriber } from 'rxjs';
 import { z } from 'zod';
 import type { LibrdKafkaError, Message, Metadata, TopicPartition, TopicPartitionOffset } from '@confluentinc/kafka-javascript';
 import { AggregateTracestreamError, TracestreamError, describeError } from '../errors/index.js';
-import { AckWindow } from './ack-window.js';
+import { AckWindow, type AckEntry } from './ack-window.js';
 import { CODES, KafkaConsumer, callbackToPromise, isLibrdKafkaError, kafkaError, waitOnlyForFirstMessage, type NativeConsumer } from './client.js';
 import { clientConfigSchema, nativeClientConfig, parseOptions, stderrLogger, topicNameSchema, type KafkaLogger } from './config.js';
 import { OffsetCommits, commitNeedsRejoin } from './offset-commits.js';
-import { toConsumedRecord, type ConsumedRecord } from './record.js';
+import { headersOf, keyOf, type ConsumedRecord } from './record.js';
 
 /** librdkafka's logical offsets: the first and the next record of a partition. */
 const OFFSET_BEGINNING = -2;
@@ -147,6 +147,40 @@ interface RebalanceControl {
 
 const partitionKey = (topic: string, partition: number): string => `${partition}:${topic}`;
 
+/**
+ * A record handed out by a source. Its ack goes straight to its partition's window: one object per
+ * record instead of a record, its headers, and two closures.
+ */
+class SourceRecord implements ConsumedRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: Readonly<Record<string, Buffer>>;
+  readonly timestampMs: number;
+  readonly #session: ConsumerSession;
+  readonly #part: PartitionState;
+  readonly #entry: AckEntry;
+
+  constructor(message: Message, session: ConsumerSession, part: PartitionState, entry: AckEntry) {
+    this.topic = message.topic;
+    this.partition = message.partition;
+    this.offset = String(message.offset);
+    this.key = keyOf(message);
+    this.value = message.value ?? null;
+    this.headers = headersOf(message);
+    this.timestampMs = message.timestamp ?? -1;
+    this.#session = session;
+    this.#part = part;
+    this.#entry = entry;
+  }
+
+  ack(): void {
+    if (this.#part.window.ack(this.#entry)) this.#session.afterAck(this.#part);
+  }
+}
+
 class ConsumerSession {
   private readonly parts = new Map<string, PartitionState>();
   private readonly consumer: NativeConsumer & RebalanceControl;
@@ -164,6 +198,7 @@ class ConsumerSession {
   private closing: Promise<void> | undefined;
   private connected: Promise<void> = Promise.resolve();
   private ackWaiter: (() => void) | undefined;
+  private lastAccepted: PartitionState | undefined;
 
   constructor(
     private readonly config: SourceConfig,
@@ -306,7 +341,13 @@ class ConsumerSession {
   }
 
   private accept(message: Message): void {
-    const part = this.parts.get(partitionKey(message.topic, message.partition));
+    // A batch mostly holds runs of one partition: looked up again only when it changes. A revoked
+    // partition's state is never reused, so a cached one that was revoked is looked up again too.
+    let part = this.lastAccepted;
+    if (part === undefined || part.revoked || part.topicPartition.partition !== message.partition || part.topicPartition.topic !== message.topic) {
+      part = this.parts.get(partitionKey(message.topic, message.partition));
+      this.lastAccepted = part;
+    }
     if (part === undefined || part.revoked || this.stopped) return;
     if (part.held.length > 0 || part.window.size >= this.config.maxInFlightPerPartition) part.held.push(message);
     else this.emit(part, message);
@@ -314,13 +355,11 @@ class ConsumerSession {
   }
 
   private emit(part: PartitionState, message: Message): void {
-    const ack = part.window.track(message.offset);
-    this.subscriber.next(toConsumedRecord(message, () => {
-      if (ack()) this.afterAck(part);
-    }));
+    this.subscriber.next(new SourceRecord(message, this, part, part.window.track(message.offset)));
   }
 
-  private afterAck(part: PartitionState): void {
+  /** A handed-out record of `part` was acked: hand out what it held back, resume it if it has room. */
+  afterAck(part: PartitionState): void {
     if (this.stopped) {
       if (this.ackWaiter !== undefined && this.allAcked()) this.ackWaiter();
       return;

@@ -4,7 +4,7 @@ import { AggregateTracestreamError, TracestreamError } from '../errors/index.js'
 import { CODES, KafkaConsumer, callbackToPromise, kafkaError, type NativeConsumer } from './client.js';
 import { clientConfigSchema, nativeClientConfig, parseOptions, stderrLogger, topicNameSchema, type KafkaLogger } from './config.js';
 import { toConsumedRecord, type ConsumedRecord, type OutgoingRecord } from './record.js';
-import { connectProducer, produceAll, type NativeProducerHandle } from './sink.js';
+import { connectProducer, type NativeProducerHandle } from './sink.js';
 
 const exactlyOnceSchema = z.object({
   client: clientConfigSchema,
@@ -109,7 +109,7 @@ export function startExactlyOnce(options: ExactlyOnceOptions): RunningProcessor 
       outputs.push(...(await transform(toConsumedRecord(message, () => {}))));
       next.set(key(message), { topic: message.topic, partition: message.partition, offset: message.offset + 1 });
     }
-    await produceAll(native, outputs);
+    await producer.send(outputs);
     await callbackToPromise(
       (done) => native.sendOffsetsToTransaction([...next.values()], consumer, config.transactionTimeoutMs, done),
       txn('sendOffsetsToTransaction'),

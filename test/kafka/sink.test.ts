@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { from, lastValueFrom, toArray } from 'rxjs';
+import Kafka from '@confluentinc/kafka-javascript';
 import {
   DEAD_LETTER_HEADERS, deadLetter, ensureTopics, produceTo, startExactlyOnce,
   type KafkaClientConfig, type KafkaProducer,
@@ -25,6 +26,38 @@ describe('producer, dead letters, topics and transactions', () => {
     assert.deepEqual([...emitted].sort((a, b) => a - b), items);
     const records = await readRecords(client, uniqueName('g'), topic, 60);
     assert.deepEqual(records.map((r) => r.value!.toString()).sort(), items.flatMap((i) => [`a${i}`, `b${i}`]).sort());
+  });
+
+  it("keyed records land where librdkafka's murmur2 partitioner (the Java client's default) puts them; unkeyed ones go round-robin", async () => {
+    const keyed = uniqueName('murmur-ours');
+    const reference = uniqueName('murmur-librdkafka');
+    const keys = Array.from({ length: 40 }, (_, i) => `solution-${i}#0`);
+    const unkeyed = uniqueName('round-robin');
+    // Four partitions on a real cluster too, whose default may be one.
+    await ensureTopics({ client, embedded: broker.mock, topics: [keyed, reference, unkeyed].map((name) => ({ name, partitions: 4 })), log: { warn: () => {} } });
+    await producer.send(keys.map((key) => ({ topic: keyed, key, value: Buffer.from(key) })));
+    const ours = await readRecords(client, uniqueName('g'), keyed, keys.length);
+    const native = new Kafka.Producer({ 'bootstrap.servers': client.bootstrapServers, partitioner: 'murmur2', dr_cb: true });
+    await new Promise<void>((resolve, reject) => native.connect({}, (err) => (err ? reject(err) : resolve())));
+    native.setPollInBackground(true);
+    const placed = new Map<string, number>();
+    const reported = new Promise<void>((resolve, reject) => native.on('delivery-report', (err, report) => {
+      if (err) reject(err);
+      placed.set(String(report.key), report.partition);
+      if (placed.size === keys.length) resolve();
+    }));
+    for (const key of keys) native.produce(reference, null, Buffer.from(key), key);
+    await reported;
+    await new Promise<void>((resolve) => native.disconnect(() => resolve()));
+    const partitionsUsed = new Set(ours.map((r) => r.partition));
+    assert.ok(partitionsUsed.size > 1, 'the keys spread over several partitions');
+    for (const record of ours) assert.equal(record.partition, placed.get(record.key!.toString()), record.key!.toString());
+
+    await producer.send(Array.from({ length: 8 }, (_, i) => ({ topic: unkeyed, key: null, value: Buffer.from(String(i)) })));
+    const spread = await readRecords(client, uniqueName('g'), unkeyed, 8);
+    const perPartition = new Map<number, number>();
+    for (const record of spread) perPartition.set(record.partition, (perPartition.get(record.partition) ?? 0) + 1);
+    assert.deepEqual([...perPartition.values()], [2, 2, 2, 2]);
   });
 
   it('send rejects with KAFKA_DELIVERY_FAILED naming the topic when a record cannot be delivered', async () => {
