@@ -3,7 +3,7 @@
  * (a) Kafka produce + consume throughput with the native client alone vs through our RxJS sink
  *     and source (`measureKafkaThroughput`) — target: RxJS ≥ 80% of raw;
  * (b) programs/s of the trace topology end to end (solutions produced first, timed from topology
- *     start until every trace was read back) vs the executor pool alone on the same programs (timed
+ *     start until the brokers hold a trace of every run) vs the executor pool alone on the same programs (timed
  *     from pool start until every run returned) —
  *     target: topology ≥ 90% of the pool.
  *
@@ -12,6 +12,7 @@
  * PATH.jsonl defaults to ../shared/corpus/hackerrank-dev.jsonl (from the working directory).
  */
 import { readFileSync } from 'node:fs';
+import Kafka from '@confluentinc/kafka-javascript';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { startTraceTopology } from '../topologies/trace.js';
@@ -22,12 +23,10 @@ import { parseArgs } from '../src/cli/args.js';
 import { produceSolutions } from '../src/cli/commands/produce.js';
 import { TRACESTREAM_CLIENT_PROPERTIES } from '../src/cli/connect.js';
 import { createExecutorPool } from '../src/executor/index.js';
-import { createProducer, ensureTopics, kafkaSource, startEmbeddedBroker, type KafkaClientConfig } from '../src/kafka/index.js';
+import { ensureTopics, kafkaSource, startEmbeddedBroker, type KafkaClientConfig } from '../src/kafka/index.js';
 import { DEFAULT_TRACE_TOPICS, readSolutions, runIdOf, traceTopicSpecs, type TraceTopics } from '../src/topology/index.js';
 
 const MESSAGE_BYTES = 256;
-/** Key of the record that proves the trace reader is attached (its run id matches no run). */
-const READER_WARM_UP_KEY = 'bench-reader-warm-up';
 
 async function main(argv: readonly string[]): Promise<void> {
   const { positionals, flags } = parseArgs(argv);
@@ -138,18 +137,20 @@ function printRound(round: number, topologyFirst: boolean, topology: TopologyFig
   console.log(`    trace topology: ${topology.programsPerSec.toFixed(1)} programs/s (${topology.seconds.toFixed(1)} s; first trace after ${topology.firstTraceSeconds.toFixed(1)} s, the group join and pool start; ${topology.steadyProgramsPerSec.toFixed(1)} programs/s after it)`);
   console.log(`    executor pool:  ${pool.programsPerSec.toFixed(1)} programs/s (${pool.seconds.toFixed(1)} s)`);
   // Both phases share the cores with the executors: this process's CPU per program is what the
-  // topology (with the in-process broker and collector) takes from the Python runs.
-  console.log(`    this process's CPU per program: ${topology.cpuMsPerProgram.toFixed(2)} ms with the topology, broker and collector; ${pool.cpuMsPerProgram.toFixed(2)} ms with the pool alone`);
+  // topology (with the in-process broker) takes from the Python runs.
+  console.log(`    this process's CPU per program: ${topology.cpuMsPerProgram.toFixed(2)} ms with the topology and the in-process broker; ${pool.cpuMsPerProgram.toFixed(2)} ms with the pool alone`);
   console.log(`    machine CPU busy: ${topology.machineBusy} with the topology, ${pool.machineBusy} with the pool alone`);
   console.log(`    executor slots busy (${concurrency}): ${topology.slotsBusy.toFixed(2)} of the time with the topology, ${pool.slotsBusy.toFixed(2)} with the pool alone; summed run time ${topology.summedRunSeconds.toFixed(1)} s vs ${pool.summedRunSeconds.toFixed(1)} s`);
   console.log(`    ratio topology/pool: ${(topology.programsPerSec / pool.programsPerSec).toFixed(2)}`);
 }
 
 /**
- * The topology on topics of its own for this round, timed from its start until the reader has a
- * trace of every run. As on a deployed cluster, the solutions are in their topic and the topics
- * exist before the clock starts; the reader is attached and fetching before it starts too, so the
- * clock measures the topology alone.
+ * The topology on topics of its own for this round, timed from its start until the brokers hold a
+ * trace of every run (the high watermarks of `traces`: asking for them moves no data). As on a
+ * deployed cluster, the solutions are in their topic and the topics exist before the clock starts.
+ * Reading the traces back is a dataset writer's work, on other machines in a deployment; here it
+ * would share the 2 cores with the executors, so it happens after the clock stops, and checks that
+ * every run has exactly one trace, the one its key names.
  */
 async function timeTopology(context: PipelineContext, round: number): Promise<TopologyFigures> {
   const { client, codec, registry, solutions, runs, concurrency, maxDiffsPerRun } = context;
@@ -162,21 +163,8 @@ async function timeTopology(context: PipelineContext, round: number): Promise<To
   };
   await produceSolutions(client, codec, topics.solutions, solutions);
   await ensureTopics({ client, topics: traceTopicSpecs(topics), embedded: true, log: { warn: () => undefined } });
+  const watermarks = await openWatermarks(client, topics.traces);
   let firstTraceAt = 0;
-  let readerAttached!: () => void;
-  const attached = new Promise<void>((resolve) => { readerAttached = resolve; });
-  // The clock's instrument only notes keys: holding the values (100 MB for the corpus) while timed
-  // made V8 collect for the retained memory and counted that against the topology.
-  const runIds = new Set(runs.map((r) => r.runId));
-  const reader = readTraces(client, topics.traces, runIds, {
-    onTrace: () => { firstTraceAt ||= performance.now(); },
-    onWarmUp: () => readerAttached(),
-  });
-  reader.catch(() => undefined);
-  const warmUp = await createProducer({ client });
-  await warmUp.send([{ topic: topics.traces, key: Buffer.from(READER_WARM_UP_KEY), value: Buffer.alloc(0) }]);
-  await warmUp.close();
-  await Promise.race([attached, reader]);
 
   const started = performance.now();
   const cpuStarted = process.cpuUsage();
@@ -189,15 +177,17 @@ async function timeTopology(context: PipelineContext, round: number): Promise<To
   let cpu: NodeJS.CpuUsage;
   let machineBusyShare: string;
   try {
-    await reader;
+    await watermarks.waitFor(runs.length, () => { firstTraceAt ||= performance.now(); });
     collectedAt = performance.now();
     cpu = process.cpuUsage(cpuStarted);
     machineBusyShare = machineBusy(machineStarted);
   } finally {
     await topology.close();
   }
-  // Read again and decoded after the clock stopped (a dataset writer runs elsewhere): every record
-  // must be the trace of the run its key names.
+  const stored = await watermarks.total();
+  await watermarks.close();
+  if (stored !== runs.length) throw new Error(`${topics.traces} holds ${stored} records for ${runs.length} runs: the clock stopped on a count that included duplicates`);
+  const runIds = new Set(runs.map((r) => r.runId));
   const traces: { runId: string; value: Buffer }[] = [];
   await readTraces(client, topics.traces, runIds, { onTrace: (runId, value) => traces.push({ runId, value }) });
   let runMs = 0;
@@ -252,20 +242,15 @@ function phaseFigures(programs: number, seconds: number, cpu: NodeJS.CpuUsage, m
  * Reads `topic` (every partition, no group) until a record keyed by each run id arrived, handing
  * the first record of each run to `onTrace`.
  */
-async function readTraces(
-  client: KafkaClientConfig, topic: string, runIds: ReadonlySet<string>,
-  on: { onTrace: (runId: string, value: Buffer) => void; onWarmUp?: () => void },
-): Promise<void> {
+async function readTraces(client: KafkaClientConfig, topic: string, runIds: ReadonlySet<string>, on: { onTrace: (runId: string, value: Buffer) => void }): Promise<void> {
   const seen = new Set<string>();
-  // Short fetch waits: the mock holds an empty fetch for all of it, which would delay the clock's stop.
-  const source = kafkaSource({ client, groupId: `bench-read-${Date.now()}`, topics: [topic], assignAllPartitions: true, fetchWaitMaxMs: 10 });
+  const source = kafkaSource({ client, groupId: `bench-read-${Date.now()}`, topics: [topic], assignAllPartitions: true });
   try {
     await new Promise<void>((resolve, reject) => {
       const subscription = source.records.subscribe({
         next(record) {
           record.ack();
           const runId = record.key?.toString();
-          if (runId === READER_WARM_UP_KEY) on.onWarmUp?.();
           if (runId === undefined || record.value === null || !runIds.has(runId) || seen.has(runId)) return;
           seen.add(runId);
           on.onTrace(runId, record.value);
@@ -281,6 +266,36 @@ async function readTraces(
   } finally {
     await source.close();
   }
+}
+
+/** How many records the brokers hold in a topic, from its partitions' high watermarks. */
+async function openWatermarks(client: KafkaClientConfig, topic: string): Promise<{
+  total(): Promise<number>;
+  waitFor(count: number, onFirst: () => void): Promise<void>;
+  close(): Promise<void>;
+}> {
+  const consumer = new Kafka.KafkaConsumer({ 'bootstrap.servers': client.bootstrapServers, 'group.id': `bench-watermarks-${Date.now()}` }, {});
+  await new Promise<void>((resolve, reject) => consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
+  const metadata = await new Promise<Kafka.Metadata>((resolve, reject) => consumer.getMetadata({ topic, timeout: 10_000 }, (err, data) => (err ? reject(err) : resolve(data))));
+  const partitions = metadata.topics.find((t) => t.name === topic)?.partitions.map((p) => p.id) ?? [];
+  if (partitions.length === 0) throw new Error(`${topic} has no partitions`);
+  const high = (partition: number): Promise<number> => new Promise((resolve, reject) => {
+    consumer.queryWatermarkOffsets(topic, partition, 10_000, (err, offsets) => (err ? reject(err) : resolve(offsets.highOffset)));
+  });
+  const total = async (): Promise<number> => (await Promise.all(partitions.map(high))).reduce((a, b) => a + b, 0);
+  return {
+    total,
+    async waitFor(count, onFirst) {
+      for (;;) {
+        const stored = await total();
+        if (stored > 0) onFirst();
+        if (stored >= count) return;
+        // Every 50 ms: late by at most 0.1% of a minute-long round, and 80 watermark requests a second.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    close: () => new Promise<void>((resolve) => consumer.disconnect(() => resolve())),
+  };
 }
 
 /** Busy and total jiffies of all CPUs (Linux /proc/stat); null where there is none. */
