@@ -1,3 +1,8 @@
+import type { Metadata } from '@confluentinc/kafka-javascript';
+import { TracestreamError } from '../errors/index.js';
+import { callbackToPromise, kafkaError, type NativeProducer } from './client.js';
+import type { OutgoingRecord } from './record.js';
+
 /**
  * Kafka's default partitioner for keyed records, as the Java client computes it (murmur2 of the key
  * bytes, sign bit cleared, modulo the partition count): records keyed alike land on the partition a
@@ -35,4 +40,88 @@ export function murmur2(data: Uint8Array, length = data.length): number {
   h = Math.imul(h, M);
   h ^= h >>> 15;
   return h | 0;
+}
+
+/**
+ * The partition counts of the topics a producer writes to, read from the cluster's metadata. The
+ * producer picks every record's partition itself (see DeliveryTracker), as Kafka's Java client
+ * would: murmur2 of the key, or round-robin for records without one.
+ */
+export class PartitionCounts {
+  private readonly counts = new Map<string, number>();
+  private readonly loading = new Map<string, Promise<void>>();
+  private readonly nextUnkeyed = new Map<string, number>();
+  private lastKey: Buffer | string | undefined;
+  private lastKeyTopic: string | undefined;
+  private lastKeyPartition = 0;
+
+  constructor(private readonly native: NativeProducer, private readonly timeoutMs: number) {}
+
+  knowsAll(records: readonly OutgoingRecord[]): boolean {
+    for (const record of records) if (record.partition === undefined && !this.counts.has(record.topic)) return false;
+    return true;
+  }
+
+  /** Reads the partition counts of the topics of `records` that are not known yet. */
+  load(records: readonly OutgoingRecord[]): Promise<void> {
+    const topics = new Set<string>();
+    for (const record of records) if (record.partition === undefined && !this.counts.has(record.topic)) topics.add(record.topic);
+    return Promise.all([...topics].map((topic) => this.loadTopic(topic))).then(() => undefined);
+  }
+
+  /** Reads every known topic's partition count again, in the background. */
+  refresh(): void {
+    for (const topic of this.counts.keys()) {
+      this.partitionCountOf(topic).then((count) => {
+        this.counts.set(topic, count);
+        this.lastKey = undefined;
+      }, () => undefined); // the count read before stays in use
+    }
+  }
+
+  /** The partition of a record whose topic's count is known. */
+  choose(record: OutgoingRecord): number {
+    const count = this.counts.get(record.topic)!;
+    const key = record.key;
+    if (key === null) {
+      const next = this.nextUnkeyed.get(record.topic) ?? 0;
+      this.nextUnkeyed.set(record.topic, (next + 1) % count);
+      return next;
+    }
+    // A run's records share one key object: hashed once for all of them.
+    if (key === this.lastKey && record.topic === this.lastKeyTopic) return this.lastKeyPartition;
+    const partition = partitionOfKey(key, count);
+    this.lastKey = key;
+    this.lastKeyTopic = record.topic;
+    this.lastKeyPartition = partition;
+    return partition;
+  }
+
+  private loadTopic(topic: string): Promise<void> {
+    let loading = this.loading.get(topic);
+    if (loading === undefined) {
+      loading = this.partitionCountOf(topic).then((count) => {
+        this.counts.set(topic, count);
+      }).finally(() => this.loading.delete(topic));
+      this.loading.set(topic, loading);
+    }
+    return loading;
+  }
+
+  /** A topic that does not exist yet may be auto-created by the request: asked again until its partitions show. */
+  private async partitionCountOf(topic: string): Promise<number> {
+    const deadline = Date.now() + this.timeoutMs;
+    for (;;) {
+      const metadata = await callbackToPromise<Metadata>(
+        (done) => this.native.getMetadata({ topic, timeout: Math.max(1, deadline - Date.now()) }, done),
+        (err) => kafkaError('KAFKA_DELIVERY_FAILED', `could not read the partitions of ${topic}`, err, { topic }),
+      );
+      const partitions = metadata.topics.find((t) => t.name === topic)?.partitions.length ?? 0;
+      if (partitions > 0) return partitions;
+      if (Date.now() >= deadline) {
+        throw new TracestreamError('KAFKA_DELIVERY_FAILED', `topic ${topic} does not exist (no partitions after ${this.timeoutMs} ms); create it first`, { details: { topic } });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
 }

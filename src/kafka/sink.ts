@@ -1,11 +1,11 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { z } from 'zod';
-import type { LibrdKafkaError, MessageHeader, Metadata, ProducerGlobalConfig } from '@confluentinc/kafka-javascript';
+import type { LibrdKafkaError, MessageHeader, ProducerGlobalConfig } from '@confluentinc/kafka-javascript';
 import { TracestreamError } from '../errors/index.js';
 import { CODES, Producer, callbackToPromise, kafkaError, type NativeProducer } from './client.js';
 import { clientConfigSchema, nativeClientConfig, parseOptions } from './config.js';
 import { DeliveryTracker, newBatch, recordFailed, type DeliveryBatch } from './deliveries.js';
-import { partitionOfKey } from './partitioner.js';
+import { PartitionCounts } from './partitioner.js';
 import type { OutgoingRecord } from './record.js';
 
 const producerSchema = z.object({
@@ -124,90 +124,6 @@ interface ProducerState {
   readonly native: NativeProducer;
   readonly tracker: DeliveryTracker;
   readonly partitions: PartitionCounts;
-}
-
-/**
- * The partition counts of the topics a producer writes to, read from the cluster's metadata. The
- * producer picks every record's partition itself (see DeliveryTracker), as Kafka's Java client
- * would: murmur2 of the key, or round-robin for records without one.
- */
-class PartitionCounts {
-  private readonly counts = new Map<string, number>();
-  private readonly loading = new Map<string, Promise<void>>();
-  private readonly nextUnkeyed = new Map<string, number>();
-  private lastKey: Buffer | string | undefined;
-  private lastKeyTopic: string | undefined;
-  private lastKeyPartition = 0;
-
-  constructor(private readonly native: NativeProducer, private readonly timeoutMs: number) {}
-
-  knowsAll(records: readonly OutgoingRecord[]): boolean {
-    for (const record of records) if (record.partition === undefined && !this.counts.has(record.topic)) return false;
-    return true;
-  }
-
-  /** Reads the partition counts of the topics of `records` that are not known yet. */
-  load(records: readonly OutgoingRecord[]): Promise<void> {
-    const topics = new Set<string>();
-    for (const record of records) if (record.partition === undefined && !this.counts.has(record.topic)) topics.add(record.topic);
-    return Promise.all([...topics].map((topic) => this.loadTopic(topic))).then(() => undefined);
-  }
-
-  /** Reads every known topic's partition count again, in the background. */
-  refresh(): void {
-    for (const topic of this.counts.keys()) {
-      this.partitionCountOf(topic).then((count) => {
-        this.counts.set(topic, count);
-        this.lastKey = undefined;
-      }, () => undefined); // the count read before stays in use
-    }
-  }
-
-  /** The partition of a record whose topic's count is known. */
-  choose(record: OutgoingRecord): number {
-    const count = this.counts.get(record.topic)!;
-    const key = record.key;
-    if (key === null) {
-      const next = this.nextUnkeyed.get(record.topic) ?? 0;
-      this.nextUnkeyed.set(record.topic, (next + 1) % count);
-      return next;
-    }
-    // A run's records share one key object: hashed once for all of them.
-    if (key === this.lastKey && record.topic === this.lastKeyTopic) return this.lastKeyPartition;
-    const partition = partitionOfKey(key, count);
-    this.lastKey = key;
-    this.lastKeyTopic = record.topic;
-    this.lastKeyPartition = partition;
-    return partition;
-  }
-
-  private loadTopic(topic: string): Promise<void> {
-    let loading = this.loading.get(topic);
-    if (loading === undefined) {
-      loading = this.partitionCountOf(topic).then((count) => {
-        this.counts.set(topic, count);
-      }).finally(() => this.loading.delete(topic));
-      this.loading.set(topic, loading);
-    }
-    return loading;
-  }
-
-  /** A topic that does not exist yet may be auto-created by the request: asked again until its partitions show. */
-  private async partitionCountOf(topic: string): Promise<number> {
-    const deadline = Date.now() + this.timeoutMs;
-    for (;;) {
-      const metadata = await callbackToPromise<Metadata>(
-        (done) => this.native.getMetadata({ topic, timeout: Math.max(1, deadline - Date.now()) }, done),
-        (err) => kafkaError('KAFKA_DELIVERY_FAILED', `could not read the partitions of ${topic}`, err, { topic }),
-      );
-      const partitions = metadata.topics.find((t) => t.name === topic)?.partitions.length ?? 0;
-      if (partitions > 0) return partitions;
-      if (Date.now() >= deadline) {
-        throw new TracestreamError('KAFKA_DELIVERY_FAILED', `topic ${topic} does not exist (no partitions after ${this.timeoutMs} ms); create it first`, { details: { topic } });
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
 }
 
 const QUEUE_FULL_RETRY_MS = 5;
