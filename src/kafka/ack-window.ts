@@ -1,3 +1,9 @@
+/** A handed-out record in its partition's window. */
+export interface AckEntry {
+  readonly offset: number;
+  acked: boolean;
+}
+
 /**
  * The records of one partition that were handed out but cannot be committed yet, in offset order.
  * Kafka offsets are not dense (transaction markers, compaction), so "contiguous" means contiguous
@@ -6,12 +12,6 @@
  * still counts while an older one is pending, otherwise one stuck record would let the window
  * grow without limit.
  */
-/** A handed-out record in its partition's window. */
-export interface AckEntry {
-  readonly offset: number;
-  acked: boolean;
-}
-
 export class AckWindow {
   private readonly entries: AckEntry[] = [];
   private head = 0;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { LibrdKafkaError, Metadata } from '@confluentinc/kafka-javascript';
-import { AdminClient, CODES, Producer, callbackToPromise, isTimeout, kafkaError } from './client.js';
+import type { LibrdKafkaError } from '@confluentinc/kafka-javascript';
+import { AdminClient, CODES, Producer, awaitPartitionCount, callbackToPromise, isTimeout, kafkaError } from './client.js';
 import { clientConfigSchema, nativeClientConfig, parseOptions, stderrLogger, topicNameSchema, type KafkaClientConfig, type KafkaLogger } from './config.js';
 
 const topicSpecSchema = z.object({
@@ -110,17 +110,11 @@ async function autoCreate(client: KafkaClientConfig, topic: string, timeoutMs: n
   const connectError = (err: LibrdKafkaError) => kafkaError('KAFKA_ADMIN_FAILED', `could not auto-create topic ${topic}`, err, { topic });
   await callbackToPromise((done) => producer.connect({ timeout: timeoutMs }, (err) => done(err)), connectError);
   try {
-    // The request that triggers auto-creation may answer before the partitions exist: ask again.
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const metadata = await callbackToPromise<Metadata>((done) => producer.getMetadata({ topic, timeout: timeoutMs }, done), connectError);
-      const found = metadata.topics.find((t) => t.name === topic);
-      if (found !== undefined && found.partitions.length > 0) return found.partitions.length;
-      if (Date.now() >= deadline) {
-        throw kafkaError('KAFKA_ADMIN_FAILED', `topic ${topic} is missing and the cluster neither creates nor auto-creates it`, undefined, { topic });
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    const partitions = await awaitPartitionCount(producer, topic, timeoutMs, connectError);
+    if (partitions === 0) {
+      throw kafkaError('KAFKA_ADMIN_FAILED', `topic ${topic} is missing and the cluster neither creates nor auto-creates it`, undefined, { topic });
     }
+    return partitions;
   } finally {
     await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
   }

@@ -1,5 +1,5 @@
 import Kafka from '@confluentinc/kafka-javascript';
-import type { LibrdKafkaError } from '@confluentinc/kafka-javascript';
+import type { LibrdKafkaError, Metadata } from '@confluentinc/kafka-javascript';
 import { TracestreamError, type ErrorCode } from '../errors/index.js';
 
 /**
@@ -61,4 +61,24 @@ export function callbackToPromise<T = void>(
       else resolve(value as T);
     });
   });
+}
+
+/**
+ * The partition count of `topic` from `producer`'s metadata requests, asked again every 100 ms
+ * while the topic shows no partitions (a request may auto-create it and answer before the
+ * partitions exist); 0 when it still shows none after `timeoutMs`.
+ */
+export async function awaitPartitionCount(
+  producer: NativeProducer, topic: string, timeoutMs: number, wrap: (err: LibrdKafkaError) => TracestreamError,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const metadata = await callbackToPromise<Metadata>(
+      (done) => producer.getMetadata({ topic, timeout: Math.max(1, deadline - Date.now()) }, done),
+      wrap,
+    );
+    const partitions = metadata.topics.find((t) => t.name === topic)?.partitions.length ?? 0;
+    if (partitions > 0 || Date.now() >= deadline) return partitions;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

@@ -1,6 +1,5 @@
-import type { Metadata } from '@confluentinc/kafka-javascript';
 import { TracestreamError } from '../errors/index.js';
-import { callbackToPromise, kafkaError, type NativeProducer } from './client.js';
+import { awaitPartitionCount, kafkaError, type NativeProducer } from './client.js';
 import type { OutgoingRecord } from './record.js';
 
 /**
@@ -108,20 +107,11 @@ export class PartitionCounts {
     return loading;
   }
 
-  /** A topic that does not exist yet may be auto-created by the request: asked again until its partitions show. */
   private async partitionCountOf(topic: string): Promise<number> {
-    const deadline = Date.now() + this.timeoutMs;
-    for (;;) {
-      const metadata = await callbackToPromise<Metadata>(
-        (done) => this.native.getMetadata({ topic, timeout: Math.max(1, deadline - Date.now()) }, done),
-        (err) => kafkaError('KAFKA_DELIVERY_FAILED', `could not read the partitions of ${topic}`, err, { topic }),
-      );
-      const partitions = metadata.topics.find((t) => t.name === topic)?.partitions.length ?? 0;
-      if (partitions > 0) return partitions;
-      if (Date.now() >= deadline) {
-        throw new TracestreamError('KAFKA_DELIVERY_FAILED', `topic ${topic} does not exist (no partitions after ${this.timeoutMs} ms); create it first`, { details: { topic } });
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    const partitions = await awaitPartitionCount(this.native, topic, this.timeoutMs, (err) => kafkaError('KAFKA_DELIVERY_FAILED', `could not read the partitions of ${topic}`, err, { topic }));
+    if (partitions === 0) {
+      throw new TracestreamError('KAFKA_DELIVERY_FAILED', `topic ${topic} does not exist (no partitions after ${this.timeoutMs} ms); create it first`, { details: { topic } });
     }
+    return partitions;
   }
 }
