@@ -12,6 +12,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { eachBounded } from './each-bounded.js';
+import { median } from './median.js';
 import { parseArgs } from '../src/cli/args.js';
 import { createExecutorPool, type Execution, type ExecutorPool, type Outcome } from '../src/executor/index.js';
 
@@ -155,11 +156,6 @@ async function hotLoop(pool: ExecutorPool): Promise<void> {
   const untraced = median(untracedMs);
   console.log(`hot loop (10^6 iterations, ${steps} steps, median of ${HOT_LOOP_PAIRS} alternating pairs): traced ${traced} ms, untraced ${untraced} ms, `
     + `ratio ${(traced / Math.max(1, untraced)).toFixed(1)}x (target <= 40x; pairs: ${tracedMs.map((t, i) => `${t}/${untracedMs[i]}`).join(', ')})`);
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { lastValueFrom, from } from 'rxjs';
 import Kafka from '@confluentinc/kafka-javascript';
+import { median } from './median.js';
 import { createProducer, kafkaSource, produceTo, waitOnlyForFirstMessage, type KafkaClientConfig } from '../src/kafka/index.js';
 
 export interface KafkaThroughput {
@@ -46,13 +47,7 @@ export async function measureKafkaThroughput(options: { bootstrapServers: string
     const rx = await rxRound(client, `bench-rx-${run}-${i}`, messages, value);
     rounds.push({ raw: Math.round(raw), rx: Math.round(rx) });
   }
-  return { rawMsgsPerSec: median(rounds.map((r) => r.raw)), rxMsgsPerSec: median(rounds.map((r) => r.rx)), rounds };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : Math.round((sorted[middle - 1]! + sorted[middle]!) / 2);
+  return { rawMsgsPerSec: Math.round(median(rounds.map((r) => r.raw))), rxMsgsPerSec: Math.round(median(rounds.map((r) => r.rx))), rounds };
 }
 
 async function rawRound(bootstrapServers: string, topic: string, count: number, value: Buffer): Promise<number> {

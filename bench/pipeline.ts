@@ -188,10 +188,8 @@ async function timeTopology(context: PipelineContext, round: number): Promise<To
   await watermarks.close();
   if (stored !== runs.length) throw new Error(`${topics.traces} holds ${stored} records for ${runs.length} runs: the clock stopped on a count that included duplicates`);
   const runIds = new Set(runs.map((r) => r.runId));
-  const traces: { runId: string; value: Buffer }[] = [];
-  await readTraces(client, topics.traces, runIds, { onTrace: (runId, value) => traces.push({ runId, value }) });
   let runMs = 0;
-  for (const { runId, value } of traces) {
+  for (const [runId, value] of await readTraces(client, topics.traces, runIds)) {
     const trace = await codec.decode(value, 'ExecutionTrace');
     if (trace.runId !== runId) throw new Error(`the trace keyed ${runId} is the trace of ${trace.runId}`);
     runMs += trace.wallTimeMs;
@@ -239,11 +237,11 @@ function phaseFigures(programs: number, seconds: number, cpu: NodeJS.CpuUsage, m
 }
 
 /**
- * Reads `topic` (every partition, no group) until a record keyed by each run id arrived, handing
- * the first record of each run to `onTrace`.
+ * Reads `topic` (every partition, no group) until a record keyed by each run id arrived: the first
+ * value of each run.
  */
-async function readTraces(client: KafkaClientConfig, topic: string, runIds: ReadonlySet<string>, on: { onTrace: (runId: string, value: Buffer) => void }): Promise<void> {
-  const seen = new Set<string>();
+async function readTraces(client: KafkaClientConfig, topic: string, runIds: ReadonlySet<string>): Promise<Map<string, Buffer>> {
+  const seen = new Map<string, Buffer>();
   const source = kafkaSource({ client, groupId: `bench-read-${Date.now()}`, topics: [topic], assignAllPartitions: true });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -252,8 +250,7 @@ async function readTraces(client: KafkaClientConfig, topic: string, runIds: Read
           record.ack();
           const runId = record.key?.toString();
           if (runId === undefined || record.value === null || !runIds.has(runId) || seen.has(runId)) return;
-          seen.add(runId);
-          on.onTrace(runId, record.value);
+          seen.set(runId, record.value);
           if (seen.size === runIds.size) {
             subscription.unsubscribe();
             resolve();
@@ -266,6 +263,7 @@ async function readTraces(client: KafkaClientConfig, topic: string, runIds: Read
   } finally {
     await source.close();
   }
+  return seen;
 }
 
 /** How many records the brokers hold in a topic, from its partitions' high watermarks. */

@@ -25,8 +25,35 @@ export interface OutgoingRecord {
 
 const NO_HEADERS: Readonly<Record<string, Buffer>> = Object.freeze({});
 
-/** A message's headers by name (most records have none: they share one empty object). */
-export function headersOf(message: Message): Readonly<Record<string, Buffer>> {
+/**
+ * A consumed record read from one client message (one object per record, on the hot path of every
+ * source); subclasses say what acking it does.
+ */
+export abstract class MessageRecord implements ConsumedRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: Readonly<Record<string, Buffer>>;
+  readonly timestampMs: number;
+
+  constructor(message: Message) {
+    this.topic = message.topic;
+    this.partition = message.partition;
+    this.offset = String(message.offset);
+    const key = message.key ?? null;
+    this.key = typeof key === 'string' ? Buffer.from(key) : key;
+    this.value = message.value ?? null;
+    this.headers = headersOf(message);
+    this.timestampMs = message.timestamp ?? -1;
+  }
+
+  abstract ack(): void;
+}
+
+/** Most records have no headers: they share one empty object. */
+function headersOf(message: Message): Readonly<Record<string, Buffer>> {
   if (message.headers === undefined || message.headers.length === 0) return NO_HEADERS;
   const headers: Record<string, Buffer> = {};
   for (const header of message.headers) {
@@ -35,20 +62,19 @@ export function headersOf(message: Message): Readonly<Record<string, Buffer>> {
   return headers;
 }
 
-export function keyOf(message: Message): Buffer | null {
-  const key = message.key ?? null;
-  return typeof key === 'string' ? Buffer.from(key) : key;
+class CallbackAckedRecord extends MessageRecord {
+  readonly #ack: () => void;
+
+  constructor(message: Message, ack: () => void) {
+    super(message);
+    this.#ack = ack;
+  }
+
+  ack(): void {
+    this.#ack();
+  }
 }
 
 export function toConsumedRecord(message: Message, ack: () => void): ConsumedRecord {
-  return {
-    topic: message.topic,
-    partition: message.partition,
-    offset: String(message.offset),
-    key: keyOf(message),
-    value: message.value ?? null,
-    headers: headersOf(message),
-    timestampMs: message.timestamp ?? -1,
-    ack,
-  };
+  return new CallbackAckedRecord(message, ack);
 }

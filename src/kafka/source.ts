@@ -6,7 +6,7 @@ import { AckWindow, type AckEntry } from './ack-window.js';
 import { CODES, KafkaConsumer, callbackToPromise, isLibrdKafkaError, kafkaError, waitOnlyForFirstMessage, type NativeConsumer } from './client.js';
 import { clientConfigSchema, nativeClientConfig, parseOptions, stderrLogger, topicNameSchema, type KafkaLogger } from './config.js';
 import { OffsetCommits, commitNeedsRejoin } from './offset-commits.js';
-import { headersOf, keyOf, type ConsumedRecord } from './record.js';
+import { MessageRecord, type ConsumedRecord } from './record.js';
 
 /** librdkafka's logical offsets: the first and the next record of a partition. */
 const OFFSET_BEGINNING = -2;
@@ -151,26 +151,13 @@ const partitionKey = (topic: string, partition: number): string => `${partition}
  * A record handed out by a source. Its ack goes straight to its partition's window: one object per
  * record instead of a record, its headers, and two closures.
  */
-class SourceRecord implements ConsumedRecord {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: string;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly headers: Readonly<Record<string, Buffer>>;
-  readonly timestampMs: number;
+class SourceRecord extends MessageRecord {
   readonly #session: ConsumerSession;
   readonly #part: PartitionState;
   readonly #entry: AckEntry;
 
   constructor(message: Message, session: ConsumerSession, part: PartitionState, entry: AckEntry) {
-    this.topic = message.topic;
-    this.partition = message.partition;
-    this.offset = String(message.offset);
-    this.key = keyOf(message);
-    this.value = message.value ?? null;
-    this.headers = headersOf(message);
-    this.timestampMs = message.timestamp ?? -1;
+    super(message);
     this.#session = session;
     this.#part = part;
     this.#entry = entry;

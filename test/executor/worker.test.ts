@@ -8,8 +8,22 @@ import { createRunDir } from '../../src/executor/run-dir.js';
 import { Worker, type ZygoteRequest } from '../../src/executor/worker.js';
 
 const root = process.getuid?.() === 0;
+const NEEDS_ROOT = { skip: !root && 'needs root (per-slot uids)' };
 // A slot uid of its own, so no other test's sweep kills this one's programs.
 const sandbox = root ? { uid: 63_900 + (process.pid % 90), gid: 63_900 + (process.pid % 90) } : undefined;
+
+/** A worker on a slot uid of its own, and run dirs under a parent the slot uid can search; both removed afterwards. */
+async function withWorker(use: (worker: Worker, newRunDir: () => ReturnType<typeof createRunDir>) => Promise<void>): Promise<void> {
+  const parent = await mkdtemp(join(tmpdir(), 'tracestream-worker-test-'));
+  await chmod(parent, 0o711);
+  const worker = new Worker({ interpreter: await chooseInterpreter({ sandbox }), sandbox, isolateNetwork: false });
+  try {
+    await use(worker, () => createRunDir(parent, ''));
+  } finally {
+    await worker.close();
+    await rm(parent, { recursive: true, force: true });
+  }
+}
 
 function request(source: string, runDir: { path: string; workDir: string; stdinPath: string }): ZygoteRequest {
   return {
@@ -24,107 +38,75 @@ function request(source: string, runDir: { path: string; workDir: string; stdinP
   };
 }
 
-test('the zygote gives the work dir to the slot uid for the run and locks the run dir before it reports', { skip: !root && 'needs root (per-slot uids)' }, async () => {
-  const parent = await mkdtemp(join(tmpdir(), 'tracestream-worker-test-'));
-  await chmod(parent, 0o711);
-  const worker = new Worker({ interpreter: await chooseInterpreter({ sandbox }), sandbox, isolateNetwork: false });
-  try {
-    const runDir = await createRunDir(parent, '');
-    assert.equal((await stat(runDir.path)).mode & 0o777, 0o711, 'searchable while the run waits');
-    const result = await worker.run(request("open('mine.txt', 'w').write('x')\n", runDir)).result;
-    assert.ok('report' in result, JSON.stringify(result));
-    assert.equal(result.report.exitCode, 0);
-    assert.equal((await stat(runDir.workDir)).uid, sandbox!.uid, 'the program owned its cwd');
-    assert.equal((await stat(join(runDir.workDir, 'mine.txt'))).uid, sandbox!.uid, 'and wrote in it as the slot uid');
-    assert.equal((await stat(runDir.path)).mode & 0o777, 0o700, 'out of reach of the slot uid once reported');
-  } finally {
-    await worker.close();
-    await rm(parent, { recursive: true, force: true });
-  }
-});
+test('the zygote gives the work dir to the slot uid for the run and locks the run dir before it reports', NEEDS_ROOT, () => withWorker(async (worker, newRunDir) => {
+  const runDir = await newRunDir();
+  assert.equal((await stat(runDir.path)).mode & 0o777, 0o711, 'searchable while the run waits');
+  const result = await worker.run(request("open('mine.txt', 'w').write('x')\n", runDir)).result;
+  assert.ok('report' in result, JSON.stringify(result));
+  assert.equal(result.report.exitCode, 0);
+  assert.equal((await stat(runDir.workDir)).uid, sandbox!.uid, 'the program owned its cwd');
+  assert.equal((await stat(join(runDir.workDir, 'mine.txt'))).uid, sandbox!.uid, 'and wrote in it as the slot uid');
+  assert.equal((await stat(runDir.path)).mode & 0o777, 0o700, 'out of reach of the slot uid once reported');
+}));
 
-test("the slot's next program cannot reach the previous run's files while they are still being read", { skip: !root && 'needs root (per-slot uids)' }, async () => {
-  const parent = await mkdtemp(join(tmpdir(), 'tracestream-worker-test-'));
-  await chmod(parent, 0o711);
-  const worker = new Worker({ interpreter: await chooseInterpreter({ sandbox }), sandbox, isolateNetwork: false });
-  try {
-    const first = await createRunDir(parent, '');
-    const firstResult = await worker.run(request("open('output.txt', 'w').write('first')\n", first)).result;
-    assert.ok('report' in firstResult);
-    // The first run's dir is still there (the pool reads it after the slot is free): the next
-    // program, same uid, tries to read and overwrite what the first one left.
-    const second = await createRunDir(parent, '');
-    const probe = [
-      'import os',
-      `target = ${JSON.stringify(join(first.workDir, 'output.txt'))}`,
-      'for mode in ("r", "w"):',
-      '    try:',
-      '        open(target, mode)',
-      '        print(mode, "reached")',
-      '    except OSError as error:',
-      '        print(mode, type(error).__name__)',
-    ].join('\n');
-    const secondResult = await worker.run(request(`${probe}\n`, second)).result;
-    assert.ok('report' in secondResult);
-    assert.equal(await readFile(second.stdoutPath, 'utf8'), 'r PermissionError\nw PermissionError\n');
-    assert.equal(await readFile(first.outputPath, 'utf8'), 'first');
-  } finally {
-    await worker.close();
-    await rm(parent, { recursive: true, force: true });
-  }
-});
+test("the slot's next program cannot reach the previous run's files while they are still being read", NEEDS_ROOT, () => withWorker(async (worker, newRunDir) => {
+  const first = await newRunDir();
+  const firstResult = await worker.run(request("open('output.txt', 'w').write('first')\n", first)).result;
+  assert.ok('report' in firstResult);
+  // The first run's dir is still there (the pool reads it after the slot is free): the next
+  // program, same uid, tries to read and overwrite what the first one left.
+  const second = await newRunDir();
+  const probe = [
+    'import os',
+    `target = ${JSON.stringify(join(first.workDir, 'output.txt'))}`,
+    'for mode in ("r", "w"):',
+    '    try:',
+    '        open(target, mode)',
+    '        print(mode, "reached")',
+    '    except OSError as error:',
+    '        print(mode, type(error).__name__)',
+  ].join('\n');
+  const secondResult = await worker.run(request(`${probe}\n`, second)).result;
+  assert.ok('report' in secondResult);
+  assert.equal(await readFile(second.stdoutPath, 'utf8'), 'r PermissionError\nw PermissionError\n');
+  assert.equal(await readFile(first.outputPath, 'utf8'), 'first');
+}));
 
-test('a job given while another runs waits at the zygote, starts when it ends, and can be withdrawn only while it waits', { skip: !root && 'needs root (per-slot uids)' }, async () => {
-  const parent = await mkdtemp(join(tmpdir(), 'tracestream-worker-test-'));
-  await chmod(parent, 0o711);
-  const worker = new Worker({ interpreter: await chooseInterpreter({ sandbox }), sandbox, isolateNetwork: false });
+test('a job given while another runs waits at the zygote, starts when it ends, and can be withdrawn only while it waits', NEEDS_ROOT, () => withWorker(async (worker, newRunDir) => {
   const clock = 'import time\nprint(time.time())\ntime.sleep(0.3)\nprint(time.time())\n';
-  try {
-    const dirs = await Promise.all([0, 1, 2].map(() => createRunDir(parent, '')));
-    const first = worker.run(request(clock, dirs[0]!));
-    const second = worker.run(request(clock, dirs[1]!));
-    const third = worker.run(request('open("ran", "w")\n', dirs[2]!));
-    assert.equal(worker.outstanding, 3);
-    third.withdraw();
-    assert.deepEqual(await third.result, { withdrawn: true });
-    const [a, b] = await Promise.all([first.result, second.result]);
-    assert.ok('report' in a && 'report' in b);
-    second.withdraw(); // Ended already: ignored.
-    const times = async (dir: { stdoutPath: string }) => (await readFile(dir.stdoutPath, 'utf8')).trim().split('\n').map(Number);
-    const [firstTimes, secondTimes] = [await times(dirs[0]!), await times(dirs[1]!)];
-    assert.ok(secondTimes[0]! >= firstTimes[1]!, 'one at a time, in the order given');
-    await assert.rejects(stat(join(dirs[2]!.workDir, 'ran')), { code: 'ENOENT' });
-    assert.equal(worker.outstanding, 0);
-  } finally {
-    await worker.close();
-    await rm(parent, { recursive: true, force: true });
-  }
-});
+  const dirs = await Promise.all([0, 1, 2].map(() => newRunDir()));
+  const first = worker.run(request(clock, dirs[0]!));
+  const second = worker.run(request(clock, dirs[1]!));
+  const third = worker.run(request('open("ran", "w")\n', dirs[2]!));
+  assert.equal(worker.outstanding, 3);
+  third.withdraw();
+  assert.deepEqual(await third.result, { withdrawn: true });
+  const [a, b] = await Promise.all([first.result, second.result]);
+  assert.ok('report' in a && 'report' in b);
+  second.withdraw(); // Ended already: ignored.
+  const times = async (dir: { stdoutPath: string }) => (await readFile(dir.stdoutPath, 'utf8')).trim().split('\n').map(Number);
+  const [firstTimes, secondTimes] = [await times(dirs[0]!), await times(dirs[1]!)];
+  assert.ok(secondTimes[0]! >= firstTimes[1]!, 'one at a time, in the order given');
+  await assert.rejects(stat(join(dirs[2]!.workDir, 'ran')), { code: 'ENOENT' });
+  assert.equal(worker.outstanding, 0);
+}));
 
-test('when the zygote dies, its running job fails and the job waiting behind it comes back withdrawn', { skip: !root && 'needs root (per-slot uids)' }, async () => {
-  const parent = await mkdtemp(join(tmpdir(), 'tracestream-worker-test-'));
-  await chmod(parent, 0o711);
-  const worker = new Worker({ interpreter: await chooseInterpreter({ sandbox }), sandbox, isolateNetwork: false });
-  try {
-    const [runningDir, waitingDir] = await Promise.all([createRunDir(parent, ''), createRunDir(parent, '')]);
-    const running = worker.run(request('import os, time\nprint(os.getppid(), flush=True)\ntime.sleep(30)\n', runningDir));
-    const waiting = worker.run(request('print("never")\n', waitingDir));
-    let zygote = 0;
-    const deadline = Date.now() + 15_000;
-    while (zygote === 0 && Date.now() < deadline) {
-      zygote = Number((await readFile(runningDir.stdoutPath, 'utf8').catch(() => '')).trim() || 0);
-      if (zygote === 0) await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    assert.ok(zygote > 0, 'the program reported its parent');
-    process.kill(zygote, 'SIGKILL');
-    const failed = await running.result;
-    assert.ok('failure' in failed);
-    assert.match(failed.failure, /^the executor process exited \(SIGKILL\)/);
-    assert.deepEqual(await waiting.result, { withdrawn: true });
-    const again = await worker.run(request('print("after")\n', await createRunDir(parent, ''))).result;
-    assert.ok('report' in again && again.report.exitCode === 0, 'a fresh zygote runs the next job');
-  } finally {
-    await worker.close();
-    await rm(parent, { recursive: true, force: true });
+test('when the zygote dies, its running job fails and the job waiting behind it comes back withdrawn', NEEDS_ROOT, () => withWorker(async (worker, newRunDir) => {
+  const [runningDir, waitingDir] = await Promise.all([newRunDir(), newRunDir()]);
+  const running = worker.run(request('import os, time\nprint(os.getppid(), flush=True)\ntime.sleep(30)\n', runningDir));
+  const waiting = worker.run(request('print("never")\n', waitingDir));
+  let zygote = 0;
+  const deadline = Date.now() + 15_000;
+  while (zygote === 0 && Date.now() < deadline) {
+    zygote = Number((await readFile(runningDir.stdoutPath, 'utf8').catch(() => '')).trim() || 0);
+    if (zygote === 0) await new Promise((resolve) => setTimeout(resolve, 20));
   }
-});
+  assert.ok(zygote > 0, 'the program reported its parent');
+  process.kill(zygote, 'SIGKILL');
+  const failed = await running.result;
+  assert.ok('failure' in failed);
+  assert.match(failed.failure, /^the executor process exited \(SIGKILL\)/);
+  assert.deepEqual(await waiting.result, { withdrawn: true });
+  const again = await worker.run(request('print("after")\n', await newRunDir())).result;
+  assert.ok('report' in again && again.report.exitCode === 0, 'a fresh zygote runs the next job');
+}));

@@ -14,6 +14,13 @@ function trackedBatch(records: number): { batch: ReturnType<typeof newBatch>; ou
   return { batch, outcome: () => outcome };
 }
 
+/** The failure a batch was settled with; fails the test if it is pending or succeeded. */
+function failureOf(tracked: { outcome: () => TracestreamError | undefined | 'pending' }): TracestreamError {
+  const failure = tracked.outcome();
+  assert.ok(failure !== 'pending' && failure !== undefined, `settled with a failure, not ${String(failure)}`);
+  return failure;
+}
+
 describe('DeliveryTracker', () => {
   it("settles a batch once each of its records was reported, matching a partition's reports to its records in produce order", () => {
     const tracker = new DeliveryTracker();
@@ -43,11 +50,7 @@ describe('DeliveryTracker', () => {
     tracker.produced('t', 1, b.batch);
     tracker.produced('u', 0, b.batch);
     tracker.report(failed, report('t', 0, -1));
-    for (const { outcome } of [a, b]) {
-      const failure = outcome();
-      assert.ok(failure !== 'pending' && failure !== undefined);
-      assert.equal(failure.code, 'KAFKA_DELIVERY_FAILED');
-    }
+    for (const tracked of [a, b]) assert.equal(failureOf(tracked).code, 'KAFKA_DELIVERY_FAILED');
     assert.equal(tracker.accepting, false);
     let resumed = false;
     tracker.whenAccepting(() => { resumed = true; });
@@ -71,8 +74,7 @@ describe('DeliveryTracker', () => {
     tracker.report(null, report('t', 0, 7));
     assert.equal(a.outcome(), undefined);
     tracker.report(null, report('t', 0, 7));
-    const failure = b.outcome();
-    assert.ok(failure !== 'pending' && failure !== undefined);
+    const failure = failureOf(b);
     assert.equal(failure.code, 'KAFKA_DELIVERY_FAILED');
     assert.match(failure.message, /out of produce order/);
   });
@@ -82,8 +84,6 @@ describe('DeliveryTracker', () => {
     const a = trackedBatch(1);
     tracker.produced('t', 0, a.batch);
     tracker.report(null, report('t', 2, 1));
-    const failure = a.outcome();
-    assert.ok(failure !== 'pending' && failure !== undefined);
-    assert.match(failure.message, /out of produce order/);
+    assert.match(failureOf(a).message, /out of produce order/);
   });
 });
