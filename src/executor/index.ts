@@ -4,5 +4,6 @@ export { DEFAULT_LIMITS, limitsFromSettings, resolveLimits } from './limits.js';
 export { chooseInterpreter, type ChooseInterpreterOptions, type Interpreter, type SandboxIdentity } from './interpreter.js';
 export { createExecutorPool, type ExecutorPool, type ExecutorPoolOptions, type RunOptions } from './pool.js';
 export { executeWith, type ExecuteWithOptions } from './operator.js';
-export { parseTraceChannel, TRACER_VERSION, type TraceChannelResult, type ChildEnd } from './trace-channel.js';
+export { parseTraceChannel, TRACER_VERSION, type TraceChannelResult, type ChildEnd, type Truncation } from './trace-channel.js';
+export { verifyChannel, type ObservedEnd } from './channel-check.js';
 export { decideOutcome, type OutcomeDecision, type OutcomeInput } from './outcome.js';

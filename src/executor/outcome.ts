@@ -16,6 +16,10 @@ export interface OutcomeInput {
   limits: Limits;
   /** Set when the sandbox, not the program, failed (the zygote died or could not start the child). */
   sandboxFailure?: string | null;
+  /** Set when the trace channel failed its checks (`verifyChannel`): the program wrote on it. */
+  channelCorruption?: string | null;
+  /** Set when a capture file of the run (stdout, stderr, trace) could not be read. */
+  fileFailure?: string | null;
 }
 
 export interface OutcomeDecision {
@@ -31,8 +35,9 @@ const SANDBOX_SETUP_MARK = 'tracestream sandbox: ';
 const OUT_OF_MEMORY = /MemoryError|Cannot allocate memory|out of memory/i;
 
 /**
- * The contract's outcome rules, first match wins: syntax error, step limit, output limit, memory,
- * time, error, ok, killed. Pure, so every rule is tested without running a program.
+ * The contract's outcome rules, first match wins: sandbox failure, a corrupt trace channel
+ * (killed: nothing the child said is trusted), a run file that is not a plain file, syntax error, step
+ * limit, output limit, memory, time, error, ok, killed. Pure, so every rule is tested without running a program.
  */
 export function decideOutcome(input: OutcomeInput): OutcomeDecision {
   const { end, limits } = input;
@@ -40,6 +45,10 @@ export function decideOutcome(input: OutcomeInput): OutcomeDecision {
   const decide = (outcome: Outcome, reason: string): OutcomeDecision => ({ outcome, reason, exception });
 
   if (input.sandboxFailure) return decide('killed', `sandbox failure: ${input.sandboxFailure}`);
+  if (input.channelCorruption) {
+    return { outcome: 'killed', reason: `trace channel corrupt: ${input.channelCorruption}`, exception: null };
+  }
+  if (input.fileFailure) return decide('killed', input.fileFailure);
   if (end === null && input.exitCode === SANDBOX_SETUP_STATUS && input.stderrTail.includes(SANDBOX_SETUP_MARK)) {
     const line = input.stderrTail.slice(input.stderrTail.lastIndexOf(SANDBOX_SETUP_MARK) + SANDBOX_SETUP_MARK.length);
     return decide('killed', `sandbox failure: ${line.split('\n')[0]}`);

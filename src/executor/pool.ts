@@ -5,7 +5,8 @@ import { TracestreamError } from '../errors/index.js';
 import { chooseInterpreter, type Interpreter, type SandboxIdentity } from './interpreter.js';
 import { DEFAULT_LIMITS, resolveLimits } from './limits.js';
 import { decideOutcome } from './outcome.js';
-import { createRunDir, readPrefix, readProgramFile, readTail, type RunDir } from './run-dir.js';
+import { bytesOf, createRunDir, readPrefix, readProgramFile, readTail, type FileRead, type RunDir } from './run-dir.js';
+import { verifyChannel } from './channel-check.js';
 import { parseTraceChannel, TRACER_VERSION } from './trace-channel.js';
 import type { Execution, ExecutionRequest, Limits } from './types.js';
 import { Worker, type JobHandle, type JobResult, type ZygoteRequest } from './worker.js';
@@ -388,39 +389,66 @@ async function assemble(
     readPrefix(runDir.tracePath, traceLimit),
     readProgramFile(runDir.outputPath, limits.outputBytes, sandbox),
   ]);
-  const channel = parseTraceChannel(traceFile?.bytes ?? Buffer.alloc(0));
-  const stderrTail = decode(stderr?.bytes);
+  const channel = parseTraceChannel(bytesOf(traceFile) ?? Buffer.alloc(0));
+  const stderrTail = decode(bytesOf(stderr));
+  const stdoutText = decode(bytesOf(stdout));
+  const stdoutBytes = 'size' in stdout ? stdout.size : 0;
+  const exitCode = report?.exitCode ?? null;
+  const signal = report?.signal ?? null;
+  const killedForWallTime = report?.killedForWallTime ?? false;
+  const channelCorruption = verifyChannel(channel, {
+    exitCode, signal, killedForWallTime, stdout: stdoutText, stdoutComplete: stdoutBytes <= limits.outputBytes,
+    sourceLines: lineCount(request.source),
+  });
   const decision = decideOutcome({
     end: channel.end,
-    exitCode: report?.exitCode ?? null,
-    signal: report?.signal ?? null,
-    killedForWallTime: report?.killedForWallTime ?? false,
-    stdoutBytes: stdout?.size ?? 0,
-    outputFileBytes: outputFile?.size ?? null,
+    exitCode,
+    signal,
+    killedForWallTime,
+    stdoutBytes,
+    outputFileBytes: 'size' in outputFile ? outputFile.size : null,
     stderrTail,
     limits,
     sandboxFailure: 'failure' in result ? result.failure : null,
+    channelCorruption,
+    fileFailure: captureFailure({ stdout, stderr, trace: traceFile }),
   });
-  const steps = trace ? channel.steps : [];
+  // The program's own file is its output, not ours: one it made unreadable is no output, and said so.
+  const reason = 'unread' in outputFile ? `${decision.reason}; OUTPUT_PATH ${outputFile.unread}, not read` : decision.reason;
+  const trusted = trace && channelCorruption === null;
+  const steps = trusted ? channel.steps : [];
   return {
     runId: request.runId ?? randomUUID(),
     outcome: decision.outcome,
-    exitCode: report?.exitCode ?? null,
-    signal: report?.signal ?? null,
-    stdout: decode(stdout?.bytes),
+    exitCode,
+    signal,
+    stdout: stdoutText,
     stderrTail,
-    outputFile: outputFile === null ? null : decode(outputFile.bytes),
+    outputFile: 'bytes' in outputFile ? decode(outputFile.bytes) : null,
     exception: decision.exception,
-    reason: decision.reason,
+    reason,
     wallTimeMs: report?.wallMs ?? 0,
     cpuTimeMs: report?.cpuMs ?? 0,
     steps,
-    stepCount: trace ? (channel.end?.stepCount ?? steps.length) : 0,
-    traceTruncated: trace && (channel.truncation !== null || channel.end === null),
+    stepCount: trusted ? (channel.end?.stepCount ?? steps.length) : 0,
+    traceTruncated: trace && (!trusted || channel.truncation !== null || channel.end === null),
     limits,
-    tracerVersion: channel.tracerVersion ?? TRACER_VERSION,
-    pythonVersion: channel.pythonVersion ?? interpreter.version,
+    tracerVersion: (trusted ? channel.tracerVersion : null) ?? TRACER_VERSION,
+    pythonVersion: (trusted ? channel.pythonVersion : null) ?? interpreter.version,
   };
+}
+
+/** The first capture file (the zygote's, out of the program's reach) that could not be read. */
+function captureFailure(reads: Record<string, FileRead>): string | null {
+  for (const [name, read] of Object.entries(reads)) {
+    if ('unread' in read) return `the run's ${name} capture ${read.unread}`;
+  }
+  return null;
+}
+function lineCount(source: string): number {
+  let lines = 1;
+  for (let at = source.indexOf('\n'); at !== -1; at = source.indexOf('\n', at + 1)) lines++;
+  return lines;
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: false });

@@ -1,6 +1,7 @@
-import { constants } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { chmod, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import type { SandboxIdentity } from './interpreter.js';
 
 /**
@@ -30,7 +31,7 @@ export interface RunDir {
 export async function createRunDir(parent: string, stdin: string): Promise<RunDir> {
   const path = await mkdtemp(join(parent, 'tracestream-'));
   await chmod(path, 0o711);
-  const remove = () => rm(path, { recursive: true, force: true, maxRetries: 3 });
+  const remove = () => removeTree(path);
   try {
     const workDir = join(path, 'work');
     await mkdir(workDir, { mode: 0o700 });
@@ -53,42 +54,75 @@ export async function createRunDir(parent: string, stdin: string): Promise<RunDi
   }
 }
 
-/** The first `maxBytes` of a file and its full size; null when it does not exist. */
+/**
+ * Removes a run dir whatever the program built in it. Node's recursive rm walks by full path and
+ * fails with ENAMETOOLONG on directories nested past PATH_MAX (a program can make them in its work
+ * dir); GNU rm walks relative to each directory's fd and removes any depth.
+ */
+async function removeTree(path: string): Promise<void> {
+  try {
+    await rm(path, { recursive: true, force: true, maxRetries: 3 });
+  } catch {
+    await execa('rm', ['-rf', '--', path], { stdin: 'ignore' });
+  }
+}
+
+/** The first (or last) `maxBytes` of a file and its full size. */
 export interface FilePrefix {
   bytes: Buffer;
   size: number;
 }
 
+/**
+ * What reading a run's file gave: its bytes, nothing (it does not exist), or why it was not read
+ * (an OS error, or something other than a plain file). Never an exception: no file of a run may
+ * fail the run.
+ */
+export type FileRead = FilePrefix | { absent: true } | { unread: string };
+
 /** Reads a capture file the zygote created (out of the program's reach). */
-export async function readPrefix(path: string, maxBytes: number): Promise<FilePrefix | null> {
-  return readBounded(path, maxBytes, constants.O_RDONLY, 'head');
+export async function readPrefix(path: string, maxBytes: number): Promise<FileRead> {
+  return readBounded(path, maxBytes, constants.O_RDONLY | constants.O_NONBLOCK, 'head');
 }
 
 /** The last `maxBytes` of a file. */
-export async function readTail(path: string, maxBytes: number): Promise<FilePrefix | null> {
-  return readBounded(path, maxBytes, constants.O_RDONLY, 'tail');
+export async function readTail(path: string, maxBytes: number): Promise<FileRead> {
+  return readBounded(path, maxBytes, constants.O_RDONLY | constants.O_NONBLOCK, 'tail');
 }
 
 /**
  * Reads a file the program wrote in its work dir. The program controls that path: a symlink, a FIFO,
- * or a hard link to someone else's file must not make the pool read (or wait on) anything else.
+ * a unix socket, a directory or a hard link to someone else's file must not make the pool read (or
+ * wait on, or fail on) anything else. O_NOFOLLOW refuses a symlink, O_NONBLOCK keeps a FIFO from
+ * blocking the open, and only a regular file owned by the sandbox uid is read.
  */
-export async function readProgramFile(path: string, maxBytes: number, owner: SandboxIdentity | undefined): Promise<FilePrefix | null> {
+export async function readProgramFile(path: string, maxBytes: number, owner: SandboxIdentity | undefined): Promise<FileRead> {
   const flags = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
   return readBounded(path, maxBytes, flags, 'head', owner?.uid);
 }
 
-async function readBounded(path: string, maxBytes: number, flags: number, end: 'head' | 'tail', ownerUid?: number): Promise<FilePrefix | null> {
+/** The bytes of a read, or undefined when there were none. */
+export function bytesOf(read: FileRead): Buffer | undefined {
+  return 'bytes' in read ? read.bytes : undefined;
+}
+
+const NOT_A_FILE: Record<string, string> = {
+  ELOOP: 'a symlink', ENXIO: 'a socket', EISDIR: 'a directory', ENAMETOOLONG: 'a path too long',
+};
+
+async function readBounded(path: string, maxBytes: number, flags: number, end: 'head' | 'tail', ownerUid?: number): Promise<FileRead> {
   let handle;
   try {
     handle = await open(path, flags);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ELOOP') return null;
-    throw error;
+    const code = (error as NodeJS.ErrnoException).code ?? 'an unknown error';
+    if (code === 'ENOENT') return { absent: true };
+    return { unread: NOT_A_FILE[code] === undefined ? `could not be opened (${code})` : `is ${NOT_A_FILE[code]}, not a file` };
   }
   try {
     const stat = await handle.stat();
-    if (!stat.isFile() || (ownerUid !== undefined && stat.uid !== ownerUid)) return null;
+    if (!stat.isFile()) return { unread: `is ${kindOf(stat)}, not a file` };
+    if (ownerUid !== undefined && stat.uid !== ownerUid) return { unread: 'belongs to another user' };
     const length = Math.min(stat.size, maxBytes);
     const bytes = Buffer.alloc(length);
     const position = end === 'head' ? 0 : stat.size - length;
@@ -99,7 +133,17 @@ async function readBounded(path: string, maxBytes: number, flags: number, end: '
       read += bytesRead;
     }
     return { bytes: bytes.subarray(0, read), size: stat.size };
+  } catch (error) {
+    return { unread: `could not be read (${(error as NodeJS.ErrnoException).code ?? 'an unknown error'})` };
   } finally {
-    await handle.close();
+    await handle.close().catch(() => undefined);
   }
+}
+
+function kindOf(stat: Stats): string {
+  if (stat.isDirectory()) return 'a directory';
+  if (stat.isFIFO()) return 'a FIFO';
+  if (stat.isSocket()) return 'a socket';
+  if (stat.isCharacterDevice() || stat.isBlockDevice()) return 'a device';
+  return 'not a regular file';
 }

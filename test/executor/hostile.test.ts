@@ -202,3 +202,81 @@ test('a program that raises a fatal signal on itself is killed, naming the signa
   assert.equal(e.reason, 'killed by SIGTERM');
   assert.equal(e.traceTruncated, true);
 });
+
+// The trace channel (fd 3) is untrusted input: whatever a program writes there ends as a typed outcome.
+const FORGED_STEP = '[0,"line",1,0,"<module>",[["pwned","n","1"]],null,null,"INVENTED\\n"]';
+const FORGED_END = '{"end":{"status":"ok","exception":null,"exit_code":0,"step_count":1,"tracer_error":null}}';
+
+test('a forged end record followed by a raw exit is killed as a corrupt channel, with no invented steps or stdout', async () => {
+  const e = await contained({ source: py`
+    import os, sys
+    os.write(3, ${JSON.stringify(`${FORGED_STEP}\n${FORGED_END}\n`)}.encode())
+    child = sys.modules.get("child")
+    if child is not None:
+        child._Run.ended = True  # the real end path then exits at once without its record: a raw exit
+    os._exit(0)
+  ` });
+  assert.equal(e.outcome, 'killed');
+  assert.match(e.reason, /^trace channel corrupt: /);
+  assert.deepEqual(e.steps, []);
+  assert.equal(e.stdout, '');
+  assert.equal(e.traceTruncated, true);
+});
+
+test('a forged end record before the real one is killed as a corrupt channel', async () => {
+  const e = await contained({ source: `import os\nos.write(3, b${JSON.stringify(`${FORGED_END}\n`)})\nx = 1\n` });
+  assert.equal(e.outcome, 'killed');
+  assert.equal(e.reason, 'trace channel corrupt: a record after the end record');
+});
+
+test('a step with a non-integer line number on the channel is killed as a corrupt channel, not a schema failure', async () => {
+  const e = await contained({ source: 'import os\nos.write(3, b\'[0,"line",1.5,0,"<module>",[],null,null,""]\\n\')\n' });
+  assert.equal(e.outcome, 'killed');
+  assert.match(e.reason, /line number is not a non-negative integer/);
+});
+
+test('random bytes on the trace channel are killed as a corrupt channel', async () => {
+  const e = await contained({ source: 'import os\nos.write(3, bytes(range(256)) * 64)\nprint("still here")\n' });
+  assert.equal(e.outcome, 'killed');
+  assert.match(e.reason, /^trace channel corrupt: /);
+  assert.equal(e.stdout, 'still here\n');
+});
+
+// Files a program leaves at OUTPUT_PATH or in its work dir never fail the run with an OS error.
+test('a unix socket at OUTPUT_PATH is no output, said in the reason, not ENXIO', async () => {
+  const e = await contained({ source: 'import os, stat\nos.mknod(os.environ["OUTPUT_PATH"], stat.S_IFSOCK | 0o600)\n' });
+  assert.equal(e.outcome, 'ok');
+  assert.equal(e.outputFile, null);
+  assert.equal(e.reason, 'ran to completion; OUTPUT_PATH is a socket, not a file, not read');
+});
+
+test('a FIFO at OUTPUT_PATH is not waited on', async () => {
+  const e = await contained({ source: 'import os\nos.mkfifo(os.environ["OUTPUT_PATH"])\n' });
+  assert.equal(e.outcome, 'ok');
+  assert.equal(e.outputFile, null);
+  assert.match(e.reason, /OUTPUT_PATH is a FIFO, not a file/);
+});
+
+test('a directory at OUTPUT_PATH is not read', async () => {
+  const e = await contained({ source: 'import os\nos.mkdir(os.environ["OUTPUT_PATH"])\n' });
+  assert.equal(e.outcome, 'ok');
+  assert.match(e.reason, /OUTPUT_PATH is a directory, not a file/);
+});
+
+test('directories nested past PATH_MAX in the work dir are removed and the run ends ok', async () => {
+  const e = await contained({
+    source: py`
+      import os
+      fd = os.open(".", os.O_RDONLY)
+      for _ in range(100):
+          os.mkdir("d" * 250, dir_fd=fd)
+          inner = os.open("d" * 250, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+          os.close(fd)
+          fd = inner
+      print("deep")
+    `,
+    limits: { maxSteps: 0 },
+  });
+  assert.equal(e.outcome, 'ok');
+  assert.equal(e.stdout, 'deep\n');
+});
