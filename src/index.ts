@@ -6,7 +6,8 @@ export * from './trace/index.js';
 export * from './avro/index.js';
 export {
   startEmbeddedBroker, resolveBrokers, clientConfigFromSettings, kafkaSource, createProducer, produceTo,
-  startExactlyOnce, startProcessor, ensureTopics, deadLetter, deadLetterHeaders, DEAD_LETTER_HEADERS, installShutdown, runTeardowns,
+  startExactlyOnce, startProcessor, ensureTopics, deadLetter, deadLetterHeaders, DEAD_LETTER_HEADERS, installShutdown, runTeardowns, isolateInputs,
+  type DeadLetterTransform, type InputIsolationOptions,
   type EmbeddedBroker, type ResolvedBrokers, type KafkaClientConfig, type KafkaLogger, type ConsumedRecord,
   type OutgoingRecord, type KafkaSource, type KafkaSourceOptions, type KafkaProducer, type ProducerOptions,
   type ProduceToOptions, type ExactlyOnceOptions, type RunningProcessor, type Transform, type DeliveryGuarantee,

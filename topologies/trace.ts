@@ -19,11 +19,16 @@ import {
   encodeDeadLetter,
   encodeOutputs,
   ensureTopics,
+  eventBoundsSchema,
   executeSolution,
+  isolateInputs,
+  limitConcurrency,
   serializeByKey,
   startProcessor,
   type ConsumedRecord,
   type DeliveryGuarantee,
+  type EventBoundsOptions,
+  type InputIsolationOptions,
   type ExecutorPool,
   type ExecutorPoolOptions,
   type KafkaClientConfig,
@@ -52,7 +57,18 @@ export interface TraceTopologyOptions {
   guarantee?: DeliveryGuarantee;
   /** Required with guarantee 'exactly-once': unique per running instance. */
   transactionalId?: string;
+  /** How large events may be (the topics' max.message.bytes) and the names, values and lines in them. */
+  eventBounds?: EventBoundsOptions;
+  /** How long an input that hits a retriable fault (registry, broker) is retried before the topology stops. */
+  isolation?: InputIsolationOptions;
 }
+
+/**
+ * Records whose outputs are being delivered at once. Dead letters take one delivery round trip each
+ * and no executor, so this is far above the solutions executing at once (`limitConcurrency` below):
+ * with the two tied together, a burst of malformed records went at 8 per round trip.
+ */
+const MAX_RECORDS_IN_FLIGHT = 2_000;
 
 export interface RunningTraceTopology {
   /** Settles when the topology stops (after close, or with the error that stopped it). */
@@ -67,6 +83,12 @@ export async function startTraceTopology(options: TraceTopologyOptions): Promise
   const limits = options.limits ?? {};
   const maxDiffsPerRun = options.maxDiffsPerRun ?? SETTINGS.maxDiffsPerRun.default ?? 0;
   const concurrency = options.pool?.concurrency ?? availableParallelism();
+  const bounds = eventBoundsSchema.parse(options.eventBounds ?? {});
+  // The producer must take every record the bounds let through (librdkafka's default is 1 MB).
+  const client: KafkaClientConfig = {
+    ...options.client,
+    librdkafka: { ...options.client.librdkafka, 'message.max.bytes': Math.max(Number(options.client.librdkafka?.['message.max.bytes'] ?? 0), bounds.maxMessageBytes) },
+  };
   // The interpreters start, and the writer schemas are registered, while the consumer joins its
   // group: none needs the others, and a solution needs the schemas only once it has run.
   const poolStarting = createExecutorPool({ ...options.pool, concurrency });
@@ -74,32 +96,40 @@ export async function startTraceTopology(options: TraceTopologyOptions): Promise
   const schemasRegistered = codec.prepare(['ExecutionTrace', 'LineDiff', 'DeadLetter']);
   schemasRegistered.catch(() => undefined);
   try {
-    await ensureTopics({ client: options.client, topics: traceTopicSpecs(topics), embedded: options.embedded ?? false });
+    await ensureTopics({ client, topics: traceTopicSpecs(topics), embedded: options.embedded ?? false });
   } catch (error) {
     await poolStarting.then((pool) => pool.close(), () => undefined);
     throw error;
   }
 
-  // Solutions are traced in parallel, but two events of one solution id keep their order.
-  const traceSolution = serializeByKey(async (record: ConsumedRecord): Promise<OutgoingRecord[]> => {
+  // Enough solutions executing that every executor has a run waiting while other solutions' outputs
+  // are encoded and delivered; never more than the pool's slots plus its queue, since a solution's
+  // inputs run one by one (so the pool never refuses a run). Records that need no run (dead letters)
+  // pass by: they are bounded by the delivery window alone.
+  const executing = limitConcurrency(Math.min(concurrency * 4, concurrency + (options.pool?.maxQueued ?? 4 * concurrency)));
+  const deadLetterOf = async (record: ConsumedRecord, reason: string, error: unknown) =>
+    [await encodeDeadLetter(codec, topics, record, reason, error, bounds)];
+
+  // Solutions are traced in parallel, but two events of one solution id keep their order. Whatever
+  // one input does (it does not decode, its events do not fit, a file of its run fails) sends that
+  // input to the dead-letter topic; only infrastructure faults stop the topology.
+  const traceSolution = serializeByKey(isolateInputs(async (record: ConsumedRecord): Promise<OutgoingRecord[]> => {
     const solution = await decodeSolution(codec, record);
-    if ('invalid' in solution) return [await encodeDeadLetter(codec, topics, record, solution.invalid, solution.error)];
-    const traces = await executeSolution(await poolStarting, solution, limits);
+    if ('invalid' in solution) return deadLetterOf(record, solution.invalid, solution.error);
+    const pool = await poolStarting;
+    const traces = await executing(() => executeSolution(pool, solution, limits));
     await schemasRegistered;
-    return encodeOutputs(codec, topics, solution, traces, maxDiffsPerRun);
-  });
+    return encodeOutputs(codec, topics, solution, traces, maxDiffsPerRun, bounds);
+  }, deadLetterOf, options.isolation));
 
   const processor = startProcessor({
-    client: options.client,
+    client,
     groupId: options.groupId ?? 'tracestream-trace',
     topics: [topics.solutions],
     transform: traceSolution,
     guarantee: options.guarantee ?? 'at-least-once',
     ...(options.transactionalId === undefined ? {} : { transactionalId: options.transactionalId }),
-    // Enough solutions in flight that every executor has a run waiting while other solutions' outputs
-    // are encoded and delivered; never more than the pool's slots plus its queue, since a solution's
-    // inputs run one by one (so the pool never refuses a run).
-    maxInFlight: Math.min(concurrency * 4, concurrency + (options.pool?.maxQueued ?? 4 * concurrency)),
+    maxInFlight: MAX_RECORDS_IN_FLIGHT,
     source: {
       // The embedded mock cluster speaks KIP-848, which joins without the classic 3 s delay.
       groupProtocol: options.groupProtocol ?? (options.embedded ? 'consumer' : 'classic'),

@@ -62,6 +62,8 @@ export interface ExecutionTrace {
   traceTruncated: boolean;
   steps: Step[];
   producedAtMs: number;
+  /** What was shortened to fit the topic's message size ('steps', 'names', 'values', 'stdout', ...); empty: nothing. */
+  cut: string[];
 }
 
 export interface LineDiff {
@@ -100,6 +102,8 @@ export interface DeadLetter {
   value: Buffer | null;
   headers: Record<string, Buffer>;
   failedAtMs: number;
+  /** What was left out to fit the topic's message size ('value', 'headers', 'key', 'reason'); empty: nothing. */
+  cut: string[];
 }
 
 export interface EventTypes {

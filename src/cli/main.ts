@@ -18,6 +18,9 @@ function help(): string {
   ].join('\n');
 }
 
+/** How long a failed command's process may take to exit by itself before it is made to. */
+const EXIT_GRACE_MS = 3_000;
+
 async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
@@ -44,5 +47,8 @@ main(process.argv.slice(2)).then(
     const code = error instanceof TracestreamError ? ` [${error.code}]` : '';
     process.stderr.write(`tracestream: ${describeError(error)}${code}\n`);
     process.exitCode = error instanceof TracestreamError && error.code === 'CONFIG_INVALID' ? 2 : 1;
+    // A failed command has closed what it opened; whatever a fault left open (a client stuck in a
+    // reconnect loop) must not keep the process from exiting. Unref'd: it never delays a clean exit.
+    setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
   },
 );

@@ -29,7 +29,8 @@ export type ErrorCode =
   | 'DECODE_FAILED'
   | 'SHUTDOWN_TIMEOUT'
   | 'SHUTDOWN_FAILED'
-  | 'BUFFER_OVERFLOW';
+  | 'BUFFER_OVERFLOW'
+  | 'EVENT_TOO_LARGE';
 
 export interface TracestreamErrorOptions {
   cause?: unknown;
@@ -69,4 +70,22 @@ export function isTracestreamError(error: unknown, code?: ErrorCode): error is T
 export function describeError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
+}
+
+/**
+ * Faults of the machinery a topology runs on (broker, registry, executors, configuration, its own
+ * shutdown), as opposed to faults of one input. Only these stop a topology (the retriable ones after
+ * retries); any other error raised while one input is processed (it does not decode, its events do
+ * not fit the schema or the message size, a bug it alone triggers) is that input's, and the input
+ * goes to the dead-letter topic with the reason while the rest flow on.
+ */
+const INFRASTRUCTURE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'CONFIG_INVALID', 'INTERPRETER_UNAVAILABLE', 'EXECUTOR_CRASHED', 'EXECUTOR_CLOSED', 'EXECUTOR_SATURATED', 'RUN_CANCELLED',
+  'KAFKA_CONNECT_FAILED', 'KAFKA_DELIVERY_FAILED', 'KAFKA_COMMIT_FAILED', 'KAFKA_CONSUME_FAILED', 'KAFKA_ADMIN_FAILED',
+  'KAFKA_TRANSACTION_FAILED', 'SCHEMA_INCOMPATIBLE', 'SCHEMA_ID_COLLISION', 'SCHEMA_REGISTRY_UNAVAILABLE',
+  'SHUTDOWN_TIMEOUT', 'SHUTDOWN_FAILED', 'BUFFER_OVERFLOW',
+]);
+
+export function isInfrastructureFault(error: unknown): boolean {
+  return error instanceof TracestreamError && (error.retriable || INFRASTRUCTURE_CODES.has(error.code));
 }

@@ -26,7 +26,9 @@ export const DEAD_LETTER_HEADERS = {
 } as const;
 
 /** The record's own headers plus the dead-letter ones (DEAD_LETTER_HEADERS): why, and where it came from. */
-export function deadLetterHeaders(record: ConsumedRecord, reason: string, error?: string): Record<string, Buffer | string> {
+export function deadLetterHeaders(
+  record: Pick<ConsumedRecord, 'topic' | 'partition' | 'offset' | 'headers'>, reason: string, error?: string,
+): Record<string, Buffer | string> {
   const headers: Record<string, Buffer | string> = {
     ...record.headers,
     [DEAD_LETTER_HEADERS.reason]: reason,

@@ -11,6 +11,8 @@ export interface ReadEventsOptions<K extends EventType> {
   eventType: K;
   /** Called with each event in the order its record arrived; return true to stop reading. */
   onEvent: (event: EventTypes[K]) => boolean;
+  /** Aborting stops the read: it rejects with the signal's reason once the consumer is closed. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -26,9 +28,15 @@ export async function readEvents<K extends EventType>(options: ReadEventsOptions
     fromBeginning: true,
     assignAllPartitions: true,
   });
+  const { signal } = options;
+  let onAbort: (() => void) | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
       let decoded: Promise<unknown> = Promise.resolve();
+      onAbort = () => {
+        subscription.unsubscribe();
+        reject(signal?.reason);
+      };
       const subscription = source.records.subscribe({
         next: (record) => {
           record.ack();
@@ -49,8 +57,11 @@ export async function readEvents<K extends EventType>(options: ReadEventsOptions
         error: reject,
         complete: () => resolve(),
       });
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
     });
   } finally {
+    if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
     await source.close();
   }
 }
@@ -62,6 +73,8 @@ export interface CollectTracesOptions {
   /** The runs to wait for; traces of other runs in the topic are skipped. */
   runIds: ReadonlySet<string>;
   onTrace?: (trace: ExecutionTrace) => void;
+  /** Aborting stops waiting (see readEvents). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -76,6 +89,7 @@ export async function collectTraces(options: CollectTracesOptions): Promise<Map<
     codec: options.codec,
     topic: options.topic,
     eventType: 'ExecutionTrace',
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
     onEvent: (trace) => {
       if (options.runIds.has(trace.runId) && !traces.has(trace.runId)) {
         traces.set(trace.runId, trace);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ExecutionTrace, LineDiff, SolutionSubmitted } from '../avro/index.js';
 import { outcomeToAvro } from '../avro/index.js';
 import type { Execution } from '../executor/index.js';
+import { cutText } from './fit-event.js';
 
 /** Version of the event payloads this build writes; consumers may branch on it. */
 export const EVENT_SCHEMA_VERSION = 1;
@@ -46,15 +47,16 @@ export function toTraceEvent(solution: SolutionSubmitted, inputIndex: number, ex
     traceTruncated: execution.traceTruncated,
     steps: execution.steps,
     producedAtMs: nowMs,
+    cut: [],
   };
 }
 
 /**
  * One diff per recorded step, in step order, each with the text of its source line; at most
- * `maxDiffs` (0: all). Diffs feed live viewers, and a run can record a million steps: past the cap
+ * `maxDiffs` (0: all), each source line cut to `sourceLineChars`. Diffs feed live viewers, and a run can record a million steps: past the cap
  * its steps are only in the ExecutionTrace, and every diff says how many to expect (`diffCount`).
  */
-export function toLineDiffs(trace: ExecutionTrace, source: string, maxDiffs = 0): LineDiff[] {
+export function toLineDiffs(trace: ExecutionTrace, source: string, maxDiffs = 0, sourceLineChars = Infinity): LineDiff[] {
   const lines = source.split('\n');
   const steps = maxDiffs > 0 && trace.steps.length > maxDiffs ? trace.steps.slice(0, maxDiffs) : trace.steps;
   return steps.map((step) => ({
@@ -67,7 +69,7 @@ export function toLineDiffs(trace: ExecutionTrace, source: string, maxDiffs = 0)
     line: step.line,
     depth: step.depth,
     function: step.function,
-    sourceLine: (lines[step.line - 1] ?? '').replace(/\r$/, ''),
+    sourceLine: cutText((lines[step.line - 1] ?? '').replace(/\r$/, ''), sourceLineChars),
     changes: step.changes,
     value: step.value,
     exception: step.exception,

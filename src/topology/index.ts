@@ -8,3 +8,5 @@ export { DEFAULT_TRACE_TOPICS, decodeSolution, executeSolution, encodeOutputs, e
 export { Progress } from './progress.js';
 export { serializeByKey } from './keyed.js';
 export { collectTraces, readEvents, executionOf, type CollectTracesOptions, type ReadEventsOptions } from './collect.js';
+export { MAX_MESSAGE_BYTES, eventBoundsSchema, fitTrace, fitDeadLetter, cutText, type EventBounds, type EventBoundsOptions } from './fit-event.js';
+export { limitConcurrency } from './concurrency.js';

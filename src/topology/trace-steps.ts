@@ -1,8 +1,9 @@
 import type { AvroCodec, DeadLetter, ExecutionTrace, SolutionSubmitted } from '../avro/index.js';
-import { describeError, isTracestreamError } from '../errors/index.js';
+import { TracestreamError, describeError, isTracestreamError } from '../errors/index.js';
 import type { ExecutorPool, Limits } from '../executor/index.js';
 import { deadLetterHeaders, type ConsumedRecord, type OutgoingRecord, type TopicSpec } from '../kafka/index.js';
 import { EVENT_SCHEMA_VERSION, runIdOf, toLineDiffs, toTraceEvent } from './events.js';
+import { MAX_MESSAGE_BYTES, cutText, eventBoundsSchema, fitDeadLetter, fitTrace, keyAndHeaderBytes, type EventBounds } from './fit-event.js';
 
 /** Topic names of the trace topology. */
 export interface TraceTopics {
@@ -27,7 +28,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * dataset from); diffs and dead letters expire.
  */
 export function traceTopicSpecs(topics: TraceTopics, partitions = 12): TopicSpec[] {
-  const large = { 'max.message.bytes': String(32 * 1024 * 1024) };
+  const large = { 'max.message.bytes': String(MAX_MESSAGE_BYTES) };
   return [
     { name: topics.solutions, partitions, config: { 'retention.ms': String(30 * DAY_MS), ...large } },
     { name: topics.traces, partitions, config: { 'cleanup.policy': 'compact', ...large } },
@@ -69,27 +70,46 @@ export async function executeSolution(pool: ExecutorPool, solution: SolutionSubm
   return traces;
 }
 
-/** Step `encode`: each trace keyed by run id, and its diffs keyed by run id so they stay in step order. */
+/**
+ * Step `encode`: each trace keyed by run id, and its diffs keyed by run id so they stay in step
+ * order. Every event is cut to fit one record of `bounds.maxMessageBytes` first (see `fitTrace`).
+ */
 export async function encodeOutputs(
   codec: AvroCodec, topics: TraceTopics, solution: SolutionSubmitted, traces: readonly ExecutionTrace[], maxDiffsPerRun = 0,
+  bounds: EventBounds = eventBoundsSchema.parse({}),
 ): Promise<OutgoingRecord[]> {
   const records: OutgoingRecord[] = [];
-  for (const trace of traces) {
+  for (const unbounded of traces) {
     // One key buffer per run, and headers on the trace only: a run can have a million diffs, and
     // per-record conversions were most of the topology's own cost. Diffs carry schemaVersion inside.
-    const key = Buffer.from(trace.runId);
-    const headers = { 'tracestream.tracer-version': trace.tracerVersion, 'tracestream.schema-version': String(EVENT_SCHEMA_VERSION) };
+    const key = Buffer.from(unbounded.runId);
+    const headers = { 'tracestream.tracer-version': unbounded.tracerVersion, 'tracestream.schema-version': String(EVENT_SCHEMA_VERSION) };
+    const trace = fitTrace(unbounded, bounds, keyAndHeaderBytes(key, headers));
     records.push({ topic: topics.traces, key, value: await codec.encode('ExecutionTrace', trace), headers });
-    for (const value of await codec.encodeMany('LineDiff', toLineDiffs(trace, solution.source, maxDiffsPerRun))) {
+    for (const value of await codec.encodeMany('LineDiff', toLineDiffs(trace, solution.source, maxDiffsPerRun, bounds.sourceLineChars))) {
       records.push({ topic: topics.diffs, key, value });
+    }
+  }
+  for (const record of records) {
+    // fitTrace bounds every event from above; a record past the bound is a bug here, kept out of the broker.
+    if (record.value !== null && record.value.length + keyAndHeaderBytes(record.key, record.headers) > bounds.maxMessageBytes) {
+      throw new TracestreamError('EVENT_TOO_LARGE', `an event of ${String(record.key).slice(0, 200)} is ${record.value.length} bytes, past ${bounds.maxMessageBytes}`);
     }
   }
   return records;
 }
 
-/** Step `dead-letter`: the original bytes, where they came from and why they were refused. */
-export async function encodeDeadLetter(codec: AvroCodec, topics: TraceTopics, record: ConsumedRecord, reason: string, error: unknown): Promise<OutgoingRecord> {
-  const letter: DeadLetter = {
+/**
+ * Step `dead-letter`: the original bytes, where they came from and why they were refused, cut to
+ * fit one record (see `fitDeadLetter`): a dead letter is never itself too large to send.
+ */
+export async function encodeDeadLetter(
+  codec: AvroCodec, topics: TraceTopics, record: ConsumedRecord, reason: string, error: unknown,
+  bounds: EventBounds = eventBoundsSchema.parse({}),
+): Promise<OutgoingRecord> {
+  const errorText = error === undefined ? undefined : cutText(describeError(error), bounds.valueChars);
+  const headersOf = (letter: DeadLetter) => deadLetterHeaders({ ...record, headers: letter.headers }, letter.reason, errorText);
+  const letter = fitDeadLetter({
     schemaVersion: EVENT_SCHEMA_VERSION,
     reason,
     errorCode: isTracestreamError(error) ? error.code : null,
@@ -100,11 +120,12 @@ export async function encodeDeadLetter(codec: AvroCodec, topics: TraceTopics, re
     value: record.value,
     headers: { ...record.headers },
     failedAtMs: Date.now(),
-  };
+    cut: [],
+  }, bounds, (candidate) => keyAndHeaderBytes(candidate.key, headersOf(candidate)));
   return {
     topic: topics.deadLetters,
-    key: record.key,
+    key: letter.key,
     value: await codec.encode('DeadLetter', letter),
-    headers: deadLetterHeaders(record, reason, error === undefined ? undefined : describeError(error)),
+    headers: headersOf(letter),
   };
 }

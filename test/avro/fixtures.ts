@@ -50,6 +50,7 @@ export const trace: ExecutionTrace = {
     },
   ],
   producedAtMs: 1_700_000_000_456,
+  cut: [],
 };
 
 export const lineDiff: LineDiff = {
@@ -81,6 +82,7 @@ export const deadLetter: DeadLetter = {
   value: Buffer.from([0x7b, 0x00, 0xff]),
   headers: { 'content-type': Buffer.from('application/json') },
   failedAtMs: 1_700_000_000_789,
+  cut: [],
 };
 
 export const EVENTS: { [K in keyof EventTypes]: EventTypes[K] } = {

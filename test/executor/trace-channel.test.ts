@@ -107,6 +107,11 @@ test('steps crediting stdout the program never printed are corrupt; text split b
   assert.equal(verifyChannel(split, observed({ stdout: 'a\u00e9b\n' })), null);
 });
 
+test('a run killed before its end record may have credited stdout it never flushed: not corruption', () => {
+  const result = parseTraceChannel(channel(START, '[0,"line",1,0,"<module>",[],null,null,"buffered\\n"]'));
+  assert.equal(verifyChannel(result, observed({ exitCode: null, signal: 'SIGKILL', stdout: '' })), null);
+});
+
 test('a step on a line the source does not have is corrupt', () => {
   const result = parseTraceChannel(channel(START, '[0,"line",12,0,"<module>",[],null,null,""]', end('ok', 0, 1)));
   assert.match(verifyChannel(result, observed({ sourceLines: 10 })) ?? '', /line 12, past the source's 10/);

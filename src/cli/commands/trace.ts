@@ -54,6 +54,16 @@ export const traceCommand: Command = {
       try {
         await produceSolutions(connection.client, connection.codec, DEFAULT_TRACE_TOPICS.solutions, solutions);
         const progress = new Progress('tracing', runIds.size);
+        // A topology that stops (a fatal fault) ends the wait for traces at once, with its error.
+        const stopped = new AbortController();
+        const topologyStopped = topology.done.then(
+          () => new TracestreamError('EXECUTOR_CLOSED', 'the trace topology stopped before every trace arrived'),
+          (error: unknown) => error,
+        ).then((error) => {
+          stopped.abort(error);
+          throw error;
+        });
+        topologyStopped.catch(() => undefined);
         const traces = await Promise.race([
           collectTraces({
             client: connection.client,
@@ -61,10 +71,9 @@ export const traceCommand: Command = {
             topic: DEFAULT_TRACE_TOPICS.traces,
             runIds,
             onTrace: () => progress.advance(),
+            signal: stopped.signal,
           }),
-          topology.done.then(() => {
-            throw new TracestreamError('EXECUTOR_CLOSED', 'the trace topology stopped before every trace arrived');
-          }),
+          topologyStopped,
         ]);
         progress.finish();
         await writeDataset(out, [...traces.values()], sources);
