@@ -96,7 +96,7 @@ export async function startTraceTopology(options: TraceTopologyOptions): Promise
   const schemasRegistered = codec.prepare(['ExecutionTrace', 'LineDiff', 'DeadLetter']);
   schemasRegistered.catch(() => undefined);
   try {
-    await ensureTopics({ client, topics: traceTopicSpecs(topics), embedded: options.embedded ?? false });
+    await ensureTopics({ client, topics: traceTopicSpecs(topics, undefined, bounds.maxMessageBytes), embedded: options.embedded ?? false });
   } catch (error) {
     await poolStarting.then((pool) => pool.close(), () => undefined);
     throw error;

@@ -103,6 +103,11 @@ export const SETTINGS = {
     description: 'Consumer group session timeout: how soon the partitions of a crashed topology process go to another member.',
     schema: z.coerce.number().int().min(3000), default: 45_000,
   }),
+  maxMessageBytes: setting({
+    env: 'TRACESTREAM_MAX_MESSAGE_BYTES', flag: '--max-message-bytes',
+    description: "Largest record of the trace topology's topics (their max.message.bytes, the producer's message.max.bytes): every trace, diff and dead letter is cut to fit it, and says what was cut.",
+    schema: z.coerce.number().int().min(64 * 1024), default: 32 * 1024 * 1024,
+  }),
   maxDiffsPerRun: setting({
     env: 'TRACESTREAM_MAX_DIFFS_PER_RUN', flag: '--max-diffs-per-run',
     description: 'LineDiff events emitted per run (its first steps); the ExecutionTrace always holds every step. 0 emits one per step.',

@@ -27,8 +27,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * and compacted, so the topic always holds the latest trace of every run (what replay rebuilds a
  * dataset from); diffs and dead letters expire.
  */
-export function traceTopicSpecs(topics: TraceTopics, partitions = 12): TopicSpec[] {
-  const large = { 'max.message.bytes': String(MAX_MESSAGE_BYTES) };
+export function traceTopicSpecs(topics: TraceTopics, partitions = 12, maxMessageBytes = MAX_MESSAGE_BYTES): TopicSpec[] {
+  const large = { 'max.message.bytes': String(maxMessageBytes) };
   return [
     { name: topics.solutions, partitions, config: { 'retention.ms': String(30 * DAY_MS), ...large } },
     { name: topics.traces, partitions, config: { 'cleanup.policy': 'compact', ...large } },

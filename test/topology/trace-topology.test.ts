@@ -11,6 +11,11 @@ import { createProducer, kafkaSource, type KafkaClientConfig } from '../../src/k
 import { DEFAULT_TRACE_TOPICS, collectTraces, readEvents, runIdOf } from '../../src/topology/index.js';
 import { startTestBroker, uniqueName, type TestBroker } from '../helpers/broker.js';
 
+const SOLUTION = {
+  schemaVersion: 1, problemId: 'mix', language: 'python3', source: 'print(1)\n',
+  inputs: [{ stdin: '', expectedStdout: null }], origin: {}, submittedAtMs: 0,
+};
+
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const TOPICS = DEFAULT_TRACE_TOPICS;
 
@@ -236,6 +241,88 @@ describe('trace topology, each part its own process', () => {
       const trace = traces.get('dlq_valid.py#0')!;
       assert.equal(trace.outcome, 'ok', trace.reason);
       assert.equal(trace.stdout, 'still here\n');
+    } finally {
+      await stopTopology(topology);
+    }
+  });
+
+  it('a stream mixing valid solutions, hostile programs and malformed records traces every valid one, dead-letters the rest with reasons, and keeps running', { timeout: 300_000 }, async () => {
+    const maxMessageBytes = 256 * 1024;
+    const longName = `f${'n'.repeat(10_000)}`;
+    await produce({
+      'mix_valid_0.py': { source: 'print(0)\n' },
+      'mix_valid_1.py': { source: 'x = input()\nprint(x * 2)\n', stdin: 'ab\n' },
+      // A fake end record and a step that printed, then a raw exit: nothing of it may be believed.
+      'mix_forged.py': { source: [
+        'import os, sys',
+        `os.write(3, ${JSON.stringify('[0,"line",1,0,"<module>",[],null,null,"INVENTED"]\n{"end":{"status":"ok","exception":null,"exit_code":0,"step_count":1,"tracer_error":null}}\n')}.encode())`,
+        'child = sys.modules.get("child")',
+        'if child is not None:',
+        '    child._Run.ended = True',
+        'os._exit(0)',
+        '',
+      ].join('\n') },
+      'mix_badline.py': { source: 'import os\nos.write(3, b\'[0,"line",1.5,0,"<module>",[],null,null,""]\\n\')\n' },
+      // Issue 9's 60 MB trace: a long function name and long source lines repeated in every step.
+      'mix_oversized.py': { source: `def ${longName}():\n    for i in range(5000):\n        x = i + ${'0 + '.repeat(500)}0\n${longName}()\n` },
+    });
+    const noInputs = await codec.encode('SolutionSubmitted', { ...SOLUTION, solutionId: 'mix_no_inputs', inputs: [] });
+    // Its trace cannot fit even without steps, and its dead letter carries 300 KB of it: cut to fit.
+    const hugeId = await codec.encode('SolutionSubmitted', { ...SOLUTION, solutionId: 'i'.repeat(300_000) });
+    const producer = await createProducer({ client });
+    try {
+      await producer.send([
+        { topic: TOPICS.solutions, key: 'mix_garbage', value: Buffer.from('not avro at all') },
+        { topic: TOPICS.solutions, key: 'mix_tombstone', value: null },
+        { topic: TOPICS.solutions, key: 'mix_unknown_schema', value: Buffer.from([0, 0x7f, 0xff, 0xff, 0xf0, 1, 2, 3]) },
+        { topic: TOPICS.solutions, key: 'mix_no_inputs', value: noInputs },
+        { topic: TOPICS.solutions, key: 'mix_huge_id', value: hugeId },
+      ]);
+    } finally {
+      await producer.close();
+    }
+
+    const topology = start(['topology', 'trace', '--group-id', uniqueName('mix'), '--wall-time-ms', '5000', '--max-message-bytes', String(maxMessageBytes)]);
+    try {
+      const expectedLetters: Record<string, RegExp> = {
+        mix_garbage: /undecodable SolutionSubmitted/, mix_tombstone: /tombstone/, mix_unknown_schema: /unknown schema id/,
+        mix_no_inputs: /no inputs/, mix_huge_id: /EVENT_TOO_LARGE|cannot fit/,
+      };
+      const letters = await readAll(client, codec, TOPICS.deadLetters, 'DeadLetter',
+        (events) => Object.keys(expectedLetters).every((key) => events.some((l) => l.key?.toString() === key)));
+      for (const [key, reason] of Object.entries(expectedLetters)) {
+        const letter = letters.find((l) => l.key?.toString() === key)!;
+        assert.match(letter.reason, reason, key);
+        assert.equal(letter.sourceTopic, TOPICS.solutions);
+      }
+      const huge = letters.find((l) => l.key?.toString() === 'mix_huge_id')!;
+      assert.equal(huge.errorCode, 'EVENT_TOO_LARGE');
+      assert.ok(huge.cut.includes('value'), `the dead letter of a 300 KB record is cut to ${maxMessageBytes} bytes: ${huge.cut.join(', ')}`);
+
+      const runIds = ['mix_valid_0.py', 'mix_valid_1.py', 'mix_forged.py', 'mix_badline.py', 'mix_oversized.py'].map((id) => runIdOf(id, 0));
+      const traces = await collectTraces({ client, codec, topic: TOPICS.traces, runIds: new Set(runIds) });
+      assert.equal(traces.get('mix_valid_0.py#0')!.stdout, '0\n');
+      assert.equal(traces.get('mix_valid_1.py#0')!.stdout, 'abab\n');
+      for (const id of ['mix_valid_0.py#0', 'mix_valid_1.py#0']) assert.equal(traces.get(id)!.outcome, 'ok', traces.get(id)!.reason);
+      const forged = traces.get('mix_forged.py#0')!;
+      assert.equal(forged.outcome, 'killed');
+      assert.match(forged.reason, /^trace channel corrupt: /);
+      assert.deepEqual(forged.steps, []);
+      assert.equal(forged.stdout, '');
+      const badLine = traces.get('mix_badline.py#0')!;
+      assert.equal(badLine.outcome, 'killed');
+      assert.match(badLine.reason, /line number is not a non-negative integer/);
+      const oversized = traces.get('mix_oversized.py#0')!;
+      assert.equal(oversized.outcome, 'ok', oversized.reason);
+      assert.deepEqual([...oversized.cut].sort(), ['names', 'steps']);
+      assert.equal(oversized.traceTruncated, true);
+      assert.ok(oversized.steps.every((step) => step.function.length < 400));
+
+      // Still running: a solution sent after all of that is traced.
+      assert.equal(topology.child.exitCode, null, topology.output());
+      await produce({ 'mix_after.py': { source: 'print("after")\n' } });
+      const after = await collectTraces({ client, codec, topic: TOPICS.traces, runIds: new Set(['mix_after.py#0']) });
+      assert.equal(after.get('mix_after.py#0')!.stdout, 'after\n');
     } finally {
       await stopTopology(topology);
     }

@@ -40,6 +40,7 @@ export const topologyCommand: Command = {
       groupId: typeof flags['group-id'] === 'string' ? flags['group-id'] : 'tracestream-trace',
       pool: poolOptionsFrom(settings),
       maxDiffsPerRun: settings.maxDiffsPerRun,
+      eventBounds: { maxMessageBytes: settings.maxMessageBytes },
       sessionTimeoutMs: settings.sessionTimeoutMs,
       ...(settings.groupProtocol === undefined ? {} : { groupProtocol: settings.groupProtocol }),
       guarantee,

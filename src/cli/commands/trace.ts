@@ -46,6 +46,7 @@ export const traceCommand: Command = {
         embedded: connection.brokers.embedded,
         pool: poolOptionsFrom(settings),
         maxDiffsPerRun: settings.maxDiffsPerRun,
+      eventBounds: { maxMessageBytes: settings.maxMessageBytes },
         sessionTimeoutMs: settings.sessionTimeoutMs,
         ...(settings.groupProtocol === undefined ? {} : { groupProtocol: settings.groupProtocol }),
         guarantee,
