@@ -70,6 +70,14 @@ export interface TraceTopologyOptions {
  */
 const MAX_RECORDS_IN_FLIGHT = 2_000;
 
+/**
+ * Records of one partition handed out past its oldest unfinished one. A solution that runs for
+ * seconds holds its partition's window; the malformed records behind it flow only while the window
+ * has room, so at 1,000 a burst of them went at about 1,000/s behind the solutions interleaved with
+ * them. Records are small (a solution's source and stdin), so this bounds memory at a few MB a partition.
+ */
+const MAX_RECORDS_PER_PARTITION = 5_000;
+
 export interface RunningTraceTopology {
   /** Settles when the topology stops (after close, or with the error that stopped it). */
   readonly done: Promise<void>;
@@ -131,6 +139,7 @@ export async function startTraceTopology(options: TraceTopologyOptions): Promise
     ...(options.transactionalId === undefined ? {} : { transactionalId: options.transactionalId }),
     maxInFlight: MAX_RECORDS_IN_FLIGHT,
     source: {
+      maxInFlightPerPartition: MAX_RECORDS_PER_PARTITION,
       // The embedded mock cluster speaks KIP-848, which joins without the classic 3 s delay.
       groupProtocol: options.groupProtocol ?? (options.embedded ? 'consumer' : 'classic'),
       ...(options.sessionTimeoutMs === undefined ? {} : {
