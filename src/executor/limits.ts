@@ -1,16 +1,23 @@
 import { z } from 'zod';
-import { SETTINGS, type Settings } from '../config/settings.js';
 import { TracestreamError } from '../errors/index.js';
 import type { Limits } from './types.js';
 
-const LIMIT_NAMES = [
-  'wallTimeMs', 'cpuTimeMs', 'addressSpaceBytes', 'outputBytes', 'maxSteps', 'traceBytes', 'openFiles', 'reprChars',
-] as const satisfies readonly (keyof Limits & keyof Settings)[];
-
-/** The settings' defaults: one table (src/config/settings.ts) says what a run may use. */
-export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze(
-  Object.fromEntries(LIMIT_NAMES.map((name) => [name, SETTINGS[name].default])) as unknown as Limits,
-);
+/**
+ * What a run may use unless told otherwise. The settings table (src/config/settings.ts) takes its
+ * defaults from here and documents each limit.
+ */
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  wallTimeMs: 10_000,
+  cpuTimeMs: 10_000,
+  addressSpaceBytes: 1024 * 1024 * 1024,
+  outputBytes: 1024 * 1024,
+  // The trace-bytes cut usually comes first and lets the program finish untraced.
+  maxSteps: 1_000_000,
+  // 2 MiB: tens of thousands of steps, far more than a language model reads of one run.
+  traceBytes: 2 * 1024 * 1024,
+  openFiles: 64,
+  reprChars: 200,
+});
 
 const positive = z.number().int().positive();
 const limitsSchema = z.strictObject({
@@ -25,11 +32,6 @@ const limitsSchema = z.strictObject({
   openFiles: z.number().int().min(8),
   reprChars: positive,
 });
-
-/** The limits the settings (flags, environment, defaults) ask for. */
-export function limitsFromSettings(settings: Settings): Limits {
-  return Object.fromEntries(LIMIT_NAMES.map((name) => [name, settings[name]])) as unknown as Limits;
-}
 
 /** `overrides` over `base`, validated; names the offending limit in the error. */
 export function resolveLimits(base: Limits, overrides: Partial<Limits> = {}): Limits {

@@ -1,5 +1,5 @@
-export { startEmbeddedBroker, resolveBrokers, type EmbeddedBroker, type ResolvedBrokers } from './embedded-broker.js';
-export { clientConfigFromSettings, type KafkaClientConfig, type KafkaLogger } from './config.js';
+export { startEmbeddedBroker, resolveBrokers, type EmbeddedBroker, type ResolvedBrokers, type ResolveBrokersOptions } from './embedded-broker.js';
+export { TRACESTREAM_CLIENT_PROPERTIES, type KafkaClientConfig, type KafkaLogger } from './config.js';
 export type { ConsumedRecord, OutgoingRecord } from './record.js';
 export { kafkaSource, type KafkaSource, type KafkaSourceOptions } from './source.js';
 export { createProducer, produceTo, type KafkaProducer, type ProducerOptions, type ProduceToOptions } from './sink.js';

@@ -6,6 +6,9 @@ import type { Execution } from '../executor/index.js';
 /** Version of the event payloads this build writes; consumers may branch on it. */
 export const EVENT_SCHEMA_VERSION = 1;
 
+/** LineDiff events a run emits by default (its first steps); its ExecutionTrace always holds every step. */
+export const DEFAULT_MAX_DIFFS_PER_RUN = 2000;
+
 /**
  * The stable identity of one run: a solution on one of its inputs. It is the key of the run's trace
  * and of its diffs, so a replay or a redelivery of the same run lands on the same key (consumers
