@@ -14,7 +14,8 @@ import { execa } from 'execa';
 import { eachBounded } from './each-bounded.js';
 import { median } from './median.js';
 import { parseArgs } from 'node:util';
-import { createExecutorPool, type Execution, type ExecutorPool, type Outcome } from '../src/executor/index.js';
+import { createExecutorPool, type ExecutorPool } from '../src/executor/index.js';
+import { type Execution, type Outcome } from '../src/runs/index.js';
 
 interface Program {
   id: string;

@@ -22,7 +22,7 @@ import { createAvroCodec, openSchemaRegistry, type AvroCodec, type SchemaRegistr
 import { parseArgs } from 'node:util';
 import { createExecutorPool } from '../src/executor/index.js';
 import { ensureTopics, kafkaSource, startEmbeddedBroker, TRACESTREAM_CLIENT_PROPERTIES, type KafkaClientConfig } from '../src/kafka/index.js';
-import { DEFAULT_TRACE_TOPICS, produceSolutions, readSolutions, runIdOf, traceTopicSpecs, type TraceTopics } from '../src/topology/index.js';
+import { DEFAULT_TRACE_TOPICS, produceSolutions, readSolutions, runIdOf, traceTopicSpecs, type TraceTopics } from '../src/pipeline/index.js';
 
 const MESSAGE_BYTES = 256;
 

@@ -1,7 +1,8 @@
 import { Option, type Command } from 'commander';
 import { readSettings, SETTINGS, type Flags, type SettingName, type Settings } from '../config/settings.js';
-import type { ExecutorPoolOptions, Limits } from '../executor/index.js';
-import { openConnection, type Connection } from '../topology/index.js';
+import type { ExecutorPoolOptions } from '../executor/index.js';
+import type { Limits } from '../runs/index.js';
+import { openConnection, type Connection } from '../pipeline/index.js';
 import type { TraceTopologyOptions } from '../../topologies/trace.js';
 
 /**

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { TracestreamError } from '../errors/index.js';
-import { DEFAULT_LIMITS } from '../executor/limits.js';
-import { DEFAULT_MAX_DIFFS_PER_RUN } from '../topology/events.js';
+import { DEFAULT_LIMITS } from '../runs/index.js';
+import { DEFAULT_MAX_DIFFS_PER_RUN } from '../pipeline/events.js';
 
 /**
  * Every setting tracestream reads, in one place: its environment variable, its command-line flag,

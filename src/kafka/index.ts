@@ -7,6 +7,5 @@ export { startExactlyOnce, type ExactlyOnceOptions, type RunningProcessor, type 
 export { startProcessor, type DeliveryGuarantee, type ProcessorOptions } from './processor.js';
 export { ensureTopics, type TopicSpec, type EnsureTopicsOptions, type EnsuredTopic } from './admin.js';
 export { deadLetter, deadLetterHeaders, DEAD_LETTER_HEADERS, type DeadLetter, type DeadLetterFn } from './dead-letter.js';
-export { installShutdown, runTeardowns, type ShutdownHandle, type ShutdownOptions, type Teardown } from './shutdown.js';
 export { waitOnlyForFirstMessage } from './client.js';
 export { partitionOfKey } from './partitioner.js';

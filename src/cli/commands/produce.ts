@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { TracestreamError } from '../../errors/index.js';
-import { DEFAULT_TRACE_TOPICS, produceSolutions, readSolutions } from '../../topology/index.js';
+import { DEFAULT_TRACE_TOPICS, produceSolutions, readSolutions } from '../../pipeline/index.js';
 import { exitWith } from '../command.js';
 import { CLUSTER_SETTINGS, connect, settingsOf, withSettings } from '../options.js';
 

@@ -2,8 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Command, Option } from 'commander';
 import { TracestreamError } from '../../errors/index.js';
-import { createExecutorPool, type Execution } from '../../executor/index.js';
-import { renderCompact, renderJson, renderSnoop } from '../../trace/index.js';
+import { createExecutorPool } from '../../executor/index.js';
+import { type Execution } from '../../runs/index.js';
+import { renderCompact, renderJson, renderSnoop } from '../../render/index.js';
 import { exitWith } from '../command.js';
 import { LIMIT_SETTINGS, SANDBOX_SETTINGS, limitsFrom, settingsOf, withSettings } from '../options.js';
 

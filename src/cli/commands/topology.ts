@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Argument, Command } from 'commander';
 import { startTraceTopology } from '../../../topologies/trace.js';
 import { TracestreamError } from '../../errors/index.js';
-import { installShutdown } from '../../kafka/index.js';
+import { installShutdown } from '../../lifecycle/index.js';
 import { exitWith } from '../command.js';
 import {
   CLUSTER_SETTINGS, LIMIT_SETTINGS, SANDBOX_SETTINGS, TOPOLOGY_SETTINGS, connect, settingsOf, traceTopologyOptionsFrom, withSettings,

@@ -4,8 +4,8 @@ import { Command } from 'commander';
 import { startTraceTopology } from '../../../topologies/trace.js';
 import type { ExecutionTrace, SolutionSubmitted } from '../../avro/index.js';
 import { TracestreamError } from '../../errors/index.js';
-import { renderCompact } from '../../trace/index.js';
-import { collectTraces, DEFAULT_TRACE_TOPICS, executionOf, produceSolutions, readSolutions, runIdOf } from '../../topology/index.js';
+import { renderCompact } from '../../render/index.js';
+import { collectTraces, DEFAULT_TRACE_TOPICS, executionOf, produceSolutions, readSolutions, runIdOf } from '../../pipeline/index.js';
 import { exitWith } from '../command.js';
 import {
   CLUSTER_SETTINGS, LIMIT_SETTINGS, SANDBOX_SETTINGS, TOPOLOGY_SETTINGS, connect, settingsOf, traceTopologyOptionsFrom, withSettings,

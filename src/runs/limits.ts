@@ -1,6 +1,21 @@
 import { z } from 'zod';
 import { TracestreamError } from '../errors/index.js';
-import type { Limits } from './types.js';
+
+/** Resource limits of one run. All have defaults (see `DEFAULT_LIMITS`); units are in the names. */
+export interface Limits {
+  wallTimeMs: number;
+  cpuTimeMs: number;
+  addressSpaceBytes: number;
+  /** Bytes of stdout, and separately of the OUTPUT_PATH file, the program may write. */
+  outputBytes: number;
+  /** Steps recorded before the run is stopped with `step-limit`; 0 lifts the limit. */
+  maxSteps: number;
+  /** Bytes of encoded trace kept; past it the trace is cut (`traceTruncated`) and the program runs on untraced. */
+  traceBytes: number;
+  openFiles: number;
+  /** Longest repr kept for one value before it is cut with a `…` marker. */
+  reprChars: number;
+}
 
 /**
  * What a run may use unless told otherwise. The settings table (src/config/settings.ts) takes its

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ExecutionTrace, LineDiff, SolutionSubmitted } from '../avro/index.js';
 import { outcomeToAvro } from '../avro/index.js';
-import type { Execution } from '../executor/index.js';
+import type { Execution } from '../runs/index.js';
 
 /** Version of the event payloads this build writes; consumers may branch on it. */
 export const EVENT_SCHEMA_VERSION = 1;
