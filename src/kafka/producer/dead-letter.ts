@@ -1,5 +1,5 @@
-import { describeError } from '../errors/index.js';
-import type { ConsumedRecord } from './record.js';
+import { describeError } from '../../errors/index.js';
+import type { ConsumedRecord } from '../client/record.js';
 import type { KafkaProducer } from './sink.js';
 
 /** Why a record could not be processed, and where it came from. */
