@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { after, before, test } from 'node:test';
-import type { Execution } from '../../src/executor/index.js';
+import type { Execution } from '../../src/runs/index.js';
 import { leftovers, py, startTestPool, type TestPool } from './helpers.js';
 
 // The kernel's layer alone: these pools run programs without the audit hooks (ctypes and all), so

@@ -61,7 +61,7 @@ TRACE_FD = 3
 SIGNAL_FD = 4
 # Time the child gets past its wall deadline to run its own SIGALRM handler and flush its trace.
 GRACE_MS = 300
-# A program's fixed environment (contract.md); HOME, TMPDIR and OUTPUT_PATH point into its work dir.
+# A program's fixed environment (README, Sandbox); HOME, TMPDIR and OUTPUT_PATH are set per run.
 BASE_ENV = {
     'PATH': '/usr/local/bin:/usr/bin:/bin',
     'LANG': 'C.UTF-8',
@@ -143,8 +143,9 @@ def read_source(path):
 
 
 def become_child(request, uid, skeleton, signal_pipe):
-    """Runs in the forked child: the preconditions of child.run_job, then the job. `skeleton` is
-    the box's tree when boxed (the child is then pid 1 of its own namespaces), else None."""
+    """Runs in the forked child: what child.run_job relies on (own session; stdin, stdout, stderr and
+    TRACE_FD on the run's files; a scrubbed environment; rlimits; the slot's uid; boxed: its own
+    namespaces and file system, `skeleton` being the box's tree), then the job."""
     job = dict(request['job'])
     run_dir = request['run_dir']
     work_dir = request['work_dir']
