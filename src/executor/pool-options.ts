@@ -26,6 +26,10 @@ const poolSchema = z.object({
   runDirParent: z.string().min(1).optional(),
   /** Put the zygotes in an empty network namespace when possible (root + `unshare -n`). */
   isolateNetwork: z.boolean().default(true),
+  /** As root, run each program in a box: its own pid, mount and IPC namespaces and file system (box.py). */
+  box: z.boolean().default(true),
+  /** The audit hooks, the sandbox's second layer; false only to test the kernel's layer alone. */
+  auditHooks: z.boolean().default(true),
 }).transform((o) => {
   const concurrency = o.concurrency ?? availableParallelism();
   return { ...o, concurrency, maxQueued: o.maxQueued ?? 4 * concurrency };
