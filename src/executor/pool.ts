@@ -356,6 +356,7 @@ function zygoteRequest(request: ExecutionRequest, limits: Limits, trace: boolean
       source: request.source,
       filename: request.filename ?? 'main.py',
       trace,
+      full_frame: request.compareWholeFrame ?? false,
       max_steps: limits.maxSteps,
       trace_bytes: limits.traceBytes,
       repr_chars: limits.reprChars,

@@ -10,6 +10,7 @@ export interface ZygoteRequest {
     source: string;
     filename: string;
     trace: boolean;
+    full_frame: boolean;
     max_steps: number;
     trace_bytes: number;
     repr_chars: number;

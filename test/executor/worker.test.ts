@@ -28,7 +28,7 @@ async function withWorker(use: (worker: Worker, newRunDir: () => ReturnType<type
 function request(source: string, runDir: { path: string; workDir: string; stdinPath: string }): ZygoteRequest {
   return {
     job: {
-      source, filename: 'main.py', trace: true, max_steps: 10_000, trace_bytes: 1 << 20,
+      source, filename: 'main.py', trace: true, full_frame: false, max_steps: 10_000, trace_bytes: 1 << 20,
       repr_chars: 200, output_bytes: 1 << 16, wall_time_ms: 5_000, cpu_time_ms: 5_000,
     },
     run_dir: runDir.path,
