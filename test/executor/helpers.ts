@@ -30,7 +30,9 @@ export interface TestPool {
   close(): Promise<void>;
 }
 
-export async function startTestPool(options: { concurrency?: number; maxQueued?: number; limits?: Partial<Limits> } = {}): Promise<TestPool> {
+export async function startTestPool(
+  options: { concurrency?: number; maxQueued?: number; limits?: Partial<Limits>; sandboxUidBase?: number } = {},
+): Promise<TestPool> {
   const runDirParent = await mkdtemp(join(tmpdir(), 'tracestream-test-runs-'));
   // Programs reach their work dir by absolute path, through this directory.
   await chmod(runDirParent, 0o711);
@@ -39,7 +41,7 @@ export async function startTestPool(options: { concurrency?: number; maxQueued?:
     maxQueued: options.maxQueued ?? 8,
     limits: { ...TEST_LIMITS, ...options.limits },
     runDirParent,
-    sandboxUidBase: nextUidBase(),
+    sandboxUidBase: options.sandboxUidBase ?? nextUidBase(),
   });
   return {
     pool,
