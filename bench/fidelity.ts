@@ -55,6 +55,7 @@ async function main(argv: readonly string[]): Promise<void> {
     let fastCpuMs = 0;
     let wholeCpuMs = 0;
     const differences: string[] = [];
+    const outcomes = new Map<string, number>();
     let done = 0;
     await eachBounded(programs, concurrency, async (program) => {
       // Alternate which goes first, so that a drifting machine counts against both alike.
@@ -62,6 +63,7 @@ async function main(argv: readonly string[]): Promise<void> {
       const [first, second] = [await traceOnce(pool, program, order[0]!), await traceOnce(pool, program, order[1]!)];
       const [fast, whole] = order[0] ? [second, first] : [first, second];
       done += 1;
+      outcomes.set(fast.outcome, (outcomes.get(fast.outcome) ?? 0) + 1);
       fastCpuMs += fast.cpuTimeMs;
       wholeCpuMs += whole.cpuTimeMs;
       const clocked = CUT_BY_THE_CLOCK.has(fast.outcome) || CUT_BY_THE_CLOCK.has(whole.outcome);
@@ -74,6 +76,7 @@ async function main(argv: readonly string[]): Promise<void> {
       differences.push(`${program.id}: ${difference}`);
       if (differences.length <= SHOWN_DIFFERENCES) differences[differences.length - 1] += `\n${await showFirstDifference(pool, program)}`;
     });
+    console.log(`outcomes (fast path): ${[...outcomes].map(([o, n]) => `${o} ${n}`).join(', ')}`);
     console.log(`identical traces: ${identical} of ${programs.length - comparedPrefix} runs that ended by themselves; `
       + `${comparedPrefix} runs cut by the clock agree on the steps both recorded`);
     console.log(`differences: ${differences.length}${differences.length === 0 ? ' (target 0)' : ''}`);
