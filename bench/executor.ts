@@ -18,8 +18,9 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { eachBounded } from './each-bounded.js';
 import { median } from './median.js';
-import { parseArgs } from '../src/cli/args.js';
-import { createExecutorPool, type Execution, type ExecutorPool, type Outcome } from '../src/executor/index.js';
+import { parseArgs } from 'node:util';
+import { createExecutorPool, type ExecutorPool } from '../src/executor/index.js';
+import { type Execution, type Outcome } from '../src/runs/index.js';
 
 interface Program {
   id: string;
@@ -51,7 +52,9 @@ function modeRequest(mode: Mode): { trace: boolean; compareWholeFrame: boolean }
 }
 
 async function main(argv: readonly string[]): Promise<void> {
-  const { positionals, flags } = parseArgs(argv);
+  const { positionals, values: flags } = parseArgs({
+    args: [...argv], allowPositionals: true, options: { limit: { type: 'string' }, concurrency: { type: 'string' } },
+  });
   const path = positionals[0];
   if (path === undefined) throw new Error('usage: npm run bench:executor -- PATH.jsonl [--limit N] [--concurrency N]');
   const limit = flags['limit'] === undefined ? Infinity : Number(flags['limit']);

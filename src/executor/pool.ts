@@ -3,11 +3,12 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { execa } from 'execa';
 import { TracestreamError } from '../errors/index.js';
 import { chooseInterpreter, type Interpreter, type SandboxIdentity } from './interpreter.js';
-import { DEFAULT_LIMITS, resolveLimits } from './limits.js';
+import { DEFAULT_LIMITS, resolveLimits } from '../runs/index.js';
 import { decideOutcome } from './outcome.js';
 import { createRunDir, readPrefix, readProgramFile, readTail, type RunDir } from './run-dir.js';
-import { parseTraceChannel, TRACER_VERSION } from './trace-channel.js';
-import type { Execution, ExecutionRequest, Limits } from './types.js';
+import { parseTraceChannel } from './trace-channel.js';
+import { TRACER_VERSION } from './tracer-version.js';
+import type { Execution, ExecutionRequest, Limits } from '../runs/index.js';
 import { Worker, type JobHandle, type JobResult, type ZygoteRequest } from './worker.js';
 
 export interface ExecutorPoolOptions {
@@ -39,7 +40,7 @@ export interface RunOptions {
 
 /**
  * Runs untrusted Python programs, each in a fresh fork of a pre-started interpreter, sandboxed as
- * contract.md describes. A program's behaviour never makes `run` reject: every way it can end is an
+ * the README's "Sandbox" section describes (the zygote's protocol: the header of python/server.py). A program's behaviour never makes `run` reject: every way it can end is an
  * `Execution` with an `outcome`.
  *
  * Flow control: at most `concurrency` runs execute and at most `maxQueued` wait; a `run` beyond

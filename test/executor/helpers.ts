@@ -1,9 +1,10 @@
 import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createExecutorPool, type ExecutorPool, type Limits } from '../../src/executor/index.js';
+import { createExecutorPool, type ExecutorPool } from '../../src/executor/index.js';
+import { type Limits } from '../../src/runs/index.js';
 import { processesOfUid } from '../../src/executor/sweep.js';
-import type { Execution } from '../../src/executor/index.js';
+import type { Execution } from '../../src/runs/index.js';
 
 /** Small limits so that hostile programs hit them fast. */
 export const TEST_LIMITS: Partial<Limits> = {

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { execa } from 'execa';
 import { isTracestreamError } from '../../src/errors/index.js';
-import type { Execution } from '../../src/executor/index.js';
+import type { Execution } from '../../src/runs/index.js';
 import { processesOfUid } from '../../src/executor/sweep.js';
 import { leftovers, py, startTestPool, type TestPool } from './helpers.js';
 

@@ -49,7 +49,7 @@ except ImportError:
 TRACE_FD = 3
 # Time the child gets past its wall deadline to run its own SIGALRM handler and flush its trace.
 GRACE_MS = 300
-# A program's fixed environment (contract.md); HOME, TMPDIR and OUTPUT_PATH point into its work dir.
+# A program's fixed environment (README, Sandbox); HOME, TMPDIR and OUTPUT_PATH point into its work dir.
 BASE_ENV = {
     'PATH': '/usr/local/bin:/usr/bin:/bin',
     'LANG': 'C.UTF-8',
@@ -141,7 +141,8 @@ def open_at(fd_wanted, path, flags, mode=0o600):
 
 
 def become_child(request, uid, gid):
-    """Runs in the forked child: the preconditions of child.run_job (contract.md), then the job."""
+    """Runs in the forked child: what child.run_job relies on (own session; stdin, stdout, stderr and
+    TRACE_FD on the run's files; a scrubbed environment; rlimits; the slot's uid), then the job."""
     job = request['job']
     run_dir = request['run_dir']
     work_dir = request['work_dir']
