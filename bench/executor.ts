@@ -53,10 +53,10 @@ function modeRequest(mode: Mode): { trace: boolean; compareWholeFrame: boolean }
 
 async function main(argv: readonly string[]): Promise<void> {
   const { positionals, values: flags } = parseArgs({
-    args: [...argv], allowPositionals: true, options: { limit: { type: 'string' }, concurrency: { type: 'string' } },
+    args: [...argv], allowPositionals: true, options: { limit: { type: 'string' }, concurrency: { type: 'string' }, rounds: { type: 'string' } },
   });
   const path = positionals[0];
-  if (path === undefined) throw new Error('usage: npm run bench:executor -- PATH.jsonl [--limit N] [--concurrency N]');
+  if (path === undefined) throw new Error('usage: npm run bench:executor -- PATH.jsonl [--limit N] [--concurrency N] [--rounds N]');
   const limit = flags['limit'] === undefined ? Infinity : Number(flags['limit']);
   const concurrency = flags['concurrency'] === undefined ? availableParallelism() : Number(flags['concurrency']);
   const programs = (await readFile(path, 'utf8')).split('\n').filter((l) => l.trim()).slice(0, limit)

@@ -14,9 +14,9 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { eachBounded } from './each-bounded.js';
-import { parseArgs } from '../src/cli/args.js';
-import { createExecutorPool, type Execution, type ExecutorPool } from '../src/executor/index.js';
-import type { Step } from '../src/trace/index.js';
+import { parseArgs } from 'node:util';
+import { createExecutorPool, type ExecutorPool } from '../src/executor/index.js';
+import type { Execution, Step } from '../src/runs/index.js';
 
 interface Program {
   id: string;
@@ -39,7 +39,9 @@ const CUT_BY_THE_CLOCK = new Set<Execution['outcome']>(['timeout', 'killed']);
 const SHOWN_DIFFERENCES = 10;
 
 async function main(argv: readonly string[]): Promise<void> {
-  const { positionals, flags } = parseArgs(argv);
+  const { positionals, values: flags } = parseArgs({
+    args: [...argv], allowPositionals: true, options: { limit: { type: 'string' }, concurrency: { type: 'string' } },
+  });
   const path = positionals[0];
   if (path === undefined) throw new Error('usage: npm run bench:fidelity -- PATH.jsonl [--limit N] [--concurrency N]');
   const limit = flags['limit'] === undefined ? Infinity : Number(flags['limit']);
