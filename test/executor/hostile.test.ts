@@ -115,8 +115,12 @@ test('writing outside the work dir is refused and the file does not exist', asyn
   assert.equal(low.exception?.type, 'PermissionError');
 });
 
-test('a symlink at OUTPUT_PATH to a file the pool can read is not followed', async () => {
+test('a symlink at OUTPUT_PATH to a file the pool can read is refused by the audit hook, and no output file is read', async () => {
+  // The layer below (the pool not following a link it finds) is tested on its own in layers.test.ts.
   const e = await contained({ source: 'import os\nos.symlink("/etc/hostname", os.environ["OUTPUT_PATH"])\n' });
+  assert.equal(e.outcome, 'error');
+  assert.equal(e.exception?.type, 'PermissionError');
+  assert.match(e.exception?.message ?? '', /os\.symlink/);
   assert.equal(e.outputFile, null);
 });
 
