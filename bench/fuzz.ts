@@ -10,13 +10,15 @@ import { availableParallelism } from 'node:os';
 import { startTraceTopology } from '../topologies/trace.js';
 import { openWatermarks } from './watermarks.js';
 import { createAvroCodec, openSchemaRegistry, type AvroCodec, type SolutionSubmitted } from '../src/avro/index.js';
-import { parseArgs } from '../src/cli/args.js';
-import { TRACESTREAM_CLIENT_PROPERTIES } from '../src/cli/connect.js';
-import { createProducer, ensureTopics, startEmbeddedBroker, type KafkaClientConfig, type OutgoingRecord } from '../src/kafka/index.js';
-import { DEFAULT_TRACE_TOPICS, collectTraces, runIdOf, traceTopicSpecs, type TraceTopics } from '../src/topology/index.js';
+import { parseArgs } from 'node:util';
+import { TRACESTREAM_CLIENT_PROPERTIES, createProducer, ensureTopics, startEmbeddedBroker, type KafkaClientConfig, type OutgoingRecord } from '../src/kafka/index.js';
+import { DEFAULT_TRACE_TOPICS, collectTraces, runIdOf, traceTopicSpecs, type TraceTopics } from '../src/pipeline/index.js';
 
 async function main(argv: readonly string[]): Promise<void> {
-  const { flags } = parseArgs(argv);
+  const { values: flags } = parseArgs({
+    args: [...argv], strict: true,
+    options: { malformed: { type: 'string' }, 'valid-every': { type: 'string' }, concurrency: { type: 'string' }, 'sandbox-uid-base': { type: 'string' } },
+  });
   const malformed = positive(flags['malformed'], 100_000);
   const validEvery = positive(flags['valid-every'], 1_000);
   const concurrency = positive(flags['concurrency'], availableParallelism());
