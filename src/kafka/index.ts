@@ -2,6 +2,7 @@ export { startEmbeddedBroker, resolveBrokers, type EmbeddedBroker, type Resolved
 export { clientConfigFromSettings, type KafkaClientConfig, type KafkaLogger } from './config.js';
 export type { ConsumedRecord, OutgoingRecord } from './record.js';
 export { kafkaSource, type KafkaSource, type KafkaSourceOptions } from './source.js';
+export { resolveStartOffsets, startPositionSchema, startsAtTime, type StartPosition, type PartitionStart } from './start-offsets.js';
 export { createProducer, produceTo, type KafkaProducer, type ProducerOptions, type ProduceToOptions } from './sink.js';
 export { startExactlyOnce, type ExactlyOnceOptions, type RunningProcessor, type Transform } from './transactions.js';
 export { startProcessor, type DeliveryGuarantee, type ProcessorOptions } from './processor.js';

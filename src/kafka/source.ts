@@ -7,6 +7,7 @@ import { CODES, KafkaConsumer, callbackToPromise, isLibrdKafkaError, kafkaError,
 import { clientConfigSchema, nativeClientConfig, parseOptions, stderrLogger, topicNameSchema, type KafkaLogger } from './config.js';
 import { OffsetCommits, commitNeedsRejoin } from './offset-commits.js';
 import { MessageRecord, type ConsumedRecord } from './record.js';
+import { resolveStartOffsets, startPositionSchema, type PartitionStart } from './start-offsets.js';
 
 /** librdkafka's logical offsets: the first and the next record of a partition. */
 const OFFSET_BEGINNING = -2;
@@ -60,9 +61,18 @@ const sourceSchema = z.object({
   assignAllPartitions: z.boolean().default(false),
   /** With assignAllPartitions: how long to wait for a topic that does not exist yet. */
   topicWaitMs: z.number().int().nonnegative().default(60_000),
+  /**
+   * With assignAllPartitions: where each partition starts (see `StartPosition`), in place of
+   * fromBeginning. The offsets are resolved to numbers before the first fetch and given to
+   * `onAssigned`, so a reader knows its position before any record arrives.
+   */
+  startAt: startPositionSchema.optional(),
+  onAssigned: z.custom<(starts: readonly PartitionStart[]) => void>((v) => typeof v === 'function').optional(),
   log: z.custom<KafkaLogger>((v) => typeof v === 'object' && v !== null && typeof (v as KafkaLogger).warn === 'function').optional(),
 }).refine((o) => o.heartbeatIntervalMs * 3 <= o.sessionTimeoutMs, {
   message: 'heartbeatIntervalMs must be at most a third of sessionTimeoutMs', path: ['heartbeatIntervalMs'],
+}).refine((o) => o.assignAllPartitions || (o.startAt === undefined && o.onAssigned === undefined), {
+  message: 'startAt and onAssigned need assignAllPartitions (a group member starts where its group committed)', path: ['startAt'],
 });
 
 export type KafkaSourceOptions = z.input<typeof sourceSchema>;
@@ -252,11 +262,16 @@ class ConsumerSession {
   }
 
   private async assignAll(): Promise<void> {
-    const assignment: TopicPartitionOffset[] = [];
+    let assignment: TopicPartitionOffset[] = [];
     for (const topic of this.config.topics) {
       for (const id of await this.partitionsOf(topic)) {
         assignment.push({ topic, partition: id, offset: this.config.fromBeginning ? OFFSET_BEGINNING : OFFSET_END });
       }
+    }
+    if (this.config.startAt !== undefined) {
+      assignment = await resolveStartOffsets(this.consumer, assignment, this.config.startAt);
+      if (this.stopped) return;
+      this.config.onAssigned?.(assignment);
     }
     for (const { topic, partition } of assignment) {
       this.parts.set(partitionKey(topic, partition), {
