@@ -43,8 +43,8 @@ export interface LiveServer {
   readonly url: string;
   /** Resolves once every stream's consumer has its partitions. */
   readonly ready: Promise<void>;
-  /** Open event streams and the bytes waiting for their sockets (memory the clients hold). */
-  stats(): { clients: number; bufferedBytes: number };
+  /** Open event streams and the bytes waiting for their sockets (memory the clients hold): in all, and the most one holds. */
+  stats(): { clients: number; bufferedBytes: number; maxClientBufferedBytes: number };
   /** Ends every client, closes the consumers, stops listening. Idempotent. */
   close(): Promise<void>;
 }
@@ -211,8 +211,12 @@ export async function startLiveServer(options: LiveServerOptions): Promise<LiveS
     ready: Promise.all([hubs.traces.ready, hubs.diffs.ready]).then(() => undefined),
     stats() {
       let bufferedBytes = 0;
-      for (const stream of streams) bufferedBytes += stream.bufferedBytes;
-      return { clients: streams.size, bufferedBytes };
+      let maxClientBufferedBytes = 0;
+      for (const stream of streams) {
+        bufferedBytes += stream.bufferedBytes;
+        maxClientBufferedBytes = Math.max(maxClientBufferedBytes, stream.bufferedBytes);
+      }
+      return { clients: streams.size, bufferedBytes, maxClientBufferedBytes };
     },
     close() {
       closed ??= (async () => {

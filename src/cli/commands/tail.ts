@@ -11,9 +11,10 @@ export const tailCommand: Command = {
   name: 'tail',
   summary: 'Print trace events as they arrive (snoop-style, or --json lines)',
   usage: [
-    'tracestream tail traces|diffs [--problem P] [--solution S] [--outcome O] [--from now|beginning|TIME] [--json]',
+    'tracestream tail traces|diffs [--problem P] [--solution S] [--outcome O] [--from now|beginning|TIME] [--json] [--topic NAME]',
     '',
-    'Reads every partition of the topic without joining any consumer group. TIME is ISO 8601 or epoch ms.',
+    'Reads every partition of the topic (default: the stream\'s name) without joining any consumer group.',
+    'TIME is ISO 8601 or epoch ms.',
     'Colour only on a terminal and without NO_COLOR. diffs filter by --solution only. Runs until SIGINT/SIGTERM.',
   ].join('\n'),
   async run(argv) {
@@ -35,6 +36,7 @@ export const tailCommand: Command = {
     const tail = startTail(stream as LiveStream, filter, {
       client: connection.client,
       codec: connection.codec,
+      ...(typeof flags['topic'] === 'string' ? { topic: flags['topic'] } : {}),
       from,
       json: flags['json'] === true,
       colour: wantsColour(process.stdout),

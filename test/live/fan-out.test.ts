@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startLiveServer, type LiveServer } from '../../src/live/index.js';
+import { uniqueName } from '../helpers/broker.js';
+import { diffEvent, openSse, openStalledClient, produceTraces, runIdsOf, startLiveFixture, traceEvent, type LiveFixture, type SseClient } from './support.js';
+
+const READERS = 199;
+const EVENTS = 24;
+/** 200 KB a trace: 24 of them (4.8 MB) overflow what the kernel buffers for a socket that is not read (~4 MB). */
+const EVENT_BYTES = 200 * 1024;
+const CLIENT_BUFFER_BYTES = 256 * 1024;
+
+describe('serve: 200 clients on one stream, one of them never reading', () => {
+  let fixture: LiveFixture;
+  let server: LiveServer | undefined;
+  const readers: SseClient[] = [];
+  before(async () => {
+    fixture = await startLiveFixture();
+  });
+  after(async () => {
+    for (const reader of readers) reader.close();
+    await server?.close();
+    assert.equal(await fixture.close(), 0, 'the test broker exits 0');
+  });
+
+  it('drops the stalled client with a final event saying why; the others get every event; memory per client stays bounded', async () => {
+    const topic = uniqueName('traces');
+    const diffs = uniqueName('diffs');
+    await produceTraces(fixture, topic, [traceEvent({ runId: 'existing#0' })]);
+    await fixture.producer.send([{ topic: diffs, key: 'existing#0', value: await fixture.codec.encode('LineDiff', diffEvent('existing#0', 0)) }]);
+    server = await startLiveServer({
+      client: fixture.client, codec: fixture.codec, topics: { traces: topic, diffs }, port: 0,
+      maxClientBufferBytes: CLIENT_BUFFER_BYTES, dropGraceMs: 60_000,
+    });
+    await server.ready;
+    const url = `${server.url}/streams/traces`;
+    for (let i = 0; i < READERS; i++) readers.push(openSse(url));
+    const stalled = openStalledClient(url);
+    await Promise.all(readers.map((reader) => reader.status));
+    // The page's run watcher is not an event stream client here; wait until all 200 have joined.
+    const deadline = Date.now() + 30_000;
+    while (server.stats().clients < READERS + 1) {
+      assert.ok(Date.now() < deadline, `only ${server.stats().clients} clients connected`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const heapBefore = process.memoryUsage();
+
+    let maxClientBuffered = 0;
+    let maxTotalBuffered = 0;
+    const sampler = setInterval(() => {
+      const stats = server!.stats();
+      maxClientBuffered = Math.max(maxClientBuffered, stats.maxClientBufferedBytes);
+      maxTotalBuffered = Math.max(maxTotalBuffered, stats.bufferedBytes);
+    }, 10);
+    const traces = Array.from({ length: EVENTS }, (_, i) => traceEvent({ runId: `big${i}#0`, stdoutBytes: EVENT_BYTES }));
+    for (let i = 0; i < traces.length; i += 4) await produceTraces(fixture, topic, traces.slice(i, i + 4));
+    const expected = traces.map((t) => t.runId).sort();
+
+    await Promise.all(readers.map((reader) => reader.until((events) => runIdsOf(events).length >= EVENTS, 180_000)));
+    clearInterval(sampler);
+    for (const [i, reader] of readers.entries()) {
+      assert.deepEqual(runIdsOf(reader.events).sort(), expected, `reader ${i} got every event, once`);
+      assert.equal(reader.events.filter((e) => e.event === 'dropped').length, 0, `reader ${i} was not dropped`);
+    }
+    assert.equal(server.stats().clients, READERS, 'the stalled client was dropped, the readers were not');
+
+    // One event over the limit at most, whatever the client does not read.
+    const frameBytes = EVENT_BYTES + 4096;
+    assert.ok(maxClientBuffered <= CLIENT_BUFFER_BYTES + frameBytes, `a client held ${maxClientBuffered} bytes`);
+    assert.ok(maxTotalBuffered <= (READERS + 1) * (CLIENT_BUFFER_BYTES + frameBytes), `clients held ${maxTotalBuffered} bytes in all`);
+    const heapAfter = process.memoryUsage();
+    // The stream was 4.8 MB to each of 200 clients (~960 MB written): what stays is far below that.
+    const grownBytes = (heapAfter.heapUsed + heapAfter.external) - (heapBefore.heapUsed + heapBefore.external);
+    assert.ok(grownBytes < 200 * 1024 * 1024, `memory grew by ${grownBytes} bytes`);
+
+    // Once it reads, the stalled client finds the final event that says why it was dropped.
+    let text = '';
+    stalled.setEncoding('latin1');
+    stalled.on('data', (chunk: string) => {
+      text += chunk;
+    });
+    stalled.resume();
+    await new Promise<void>((resolve) => stalled.once('close', () => resolve()));
+    assert.match(text, /event: dropped\ndata: \{"reason":"too slow: \d+ bytes were waiting for this client \(limit 262144\)/);
+  });
+});
