@@ -20,6 +20,13 @@ export const liveReaderSchema = z.object({
    * topology that writes its topic, so by default it waits as long as it runs.
    */
   topicWaitMs: z.number().int().nonnegative().default(365 * 24 * 3600 * 1000),
+  /**
+   * Records arrive from Kafka in batches and are handed out in microtasks; after this many bytes
+   * the reader yields to the event loop, so sockets written to in between can drain (and readers in
+   * the same process can read) before the next stretch: a burst of records is not one burst of
+   * writes that every client's buffer must hold at once.
+   */
+  yieldEveryBytes: z.number().int().positive().default(256 * 1024),
   log: z.custom<KafkaLogger>((v) => typeof v === 'object' && v !== null && typeof (v as KafkaLogger).warn === 'function').optional(),
 });
 
@@ -73,10 +80,17 @@ export function liveRecords<S extends LiveStream>(stream: S, options: LiveReader
     });
     // Chained, so records reach the subscriber in the order they arrived although decoding is asynchronous.
     let decoded: Promise<void> = Promise.resolve();
+    let bytesSinceYield = 0;
     const subscription = source.records.subscribe({
       next: (record) => {
         decoded = decoded.then(async () => {
           if (subscriber.closed) return;
+          bytesSinceYield += record.value?.length ?? 0;
+          if (bytesSinceYield >= config.yieldEveryBytes) {
+            bytesSinceYield = 0;
+            await new Promise((resolve) => setImmediate(resolve));
+            if (subscriber.closed) return;
+          }
           const place = { topic: record.topic, partition: record.partition, offset: Number(record.offset), timestampMs: record.timestampMs };
           if (record.value === null) {
             subscriber.next({ ...place, event: undefined, skipped: 'tombstone (no value)' });

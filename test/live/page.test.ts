@@ -78,11 +78,14 @@ describe('the live page in a real browser', () => {
     await loopRow.click();
     await page.waitForSelector('#run-panel:not([hidden])');
 
-    // Step 1: `total = 0` ran.
+    // Step 1: the `def` ran, which made `square`.
     await page.keyboard.press('Home');
+    assert.equal(await page.textContent('#source li.current .text'), 'def square(n):');
+    assert.equal(await page.textContent('#frames .var.new .name'), 'square');
+    await page.keyboard.press('ArrowRight');
     assert.equal(await page.textContent('#source li.current .text'), 'total = 0');
     assert.equal(await page.textContent('#frames .var.new .name'), 'total');
-    // Forward to the first `total += square(i)` that has finished: i = 1 adds 1.
+    // Forward to `total += square(i)` finishing for i = 1 (for i = 0 it added 0: no change).
     const stepTo = async (predicate: () => Promise<boolean>, limit = 40): Promise<void> => {
       for (let i = 0; i < limit && !(await predicate()); i++) await page.keyboard.press('ArrowRight');
       assert.ok(await predicate(), 'reached the step looked for');
@@ -90,8 +93,9 @@ describe('the live page in a real browser', () => {
     await stepTo(async () => (await page.textContent('#source li.current .text')) === '    total += square(i)'
       && (await page.locator('#frames .var.modified', { hasText: 'total' }).count()) === 1
       && (await page.locator('#frames .var', { hasText: /^i\s*1$/ }).count()) === 1);
-    const variables = await page.locator('#frames .frame').last().innerText();
-    assert.match(variables, /total\s+changed\s+1/);
+    // The line shows again once square returned, with what it changed marked: total is now 1.
+    assert.equal(await page.textContent('#frames .var.modified .value'), '1');
+    assert.match(await page.textContent('#step-where') ?? '', /^line 6 · finished in <module>$/);
     assert.match(await page.textContent('#step-label') ?? '', /^step \d+ \/ \d+$/);
     await mkdir(ARTIFACTS, { recursive: true });
     const screenshot = `${ARTIFACTS}live-page-step.png`;

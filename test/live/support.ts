@@ -167,7 +167,17 @@ export function openStalledClient(url: string): Socket {
   return socket;
 }
 
-/** Trace events' run ids, in the order received. */
+/** Trace events' run ids, in the order received (read from the start of each event's JSON: events can be large). */
 export function runIdsOf(events: readonly SseEvent[]): string[] {
-  return events.filter((e) => e.event === 'trace').map((e) => (JSON.parse(e.data) as ExecutionTrace).runId);
+  return events.filter((e) => e.event === 'trace').map((e) => {
+    const match = /^\{"schemaVersion":\d+,"runId":("(?:[^"\\]|\\.)*")/.exec(e.data.slice(0, 300));
+    return match === null ? (JSON.parse(e.data) as ExecutionTrace).runId : (JSON.parse(match[1]!) as string);
+  });
+}
+
+/** How many trace events were received. */
+export function traceCount(events: readonly SseEvent[]): number {
+  let count = 0;
+  for (const event of events) if (event.event === 'trace') count++;
+  return count;
 }

@@ -116,7 +116,7 @@ async function selectRun(runId) {
     return;
   }
   state.selected = { summary: detail, steps: detail.steps, sourceLines: new Map(detail.sourceLines), detail };
-  state.step = $('follow').checked && !detail.complete ? Math.max(0, detail.steps.length - 1) : 0;
+  state.step = $('follow').checked && !detail.complete ? Number.MAX_SAFE_INTEGER : 0;
   $('placeholder').hidden = true;
   $('run-panel').hidden = false;
   renderList();
@@ -132,12 +132,12 @@ function schedulePoll() {
     try {
       const detail = await fetchRun(runId, run.steps.length);
       if (state.selected !== run) return;
-      const wasAtEnd = state.step >= run.steps.length - 1;
+      const wasAtEnd = state.step >= (run.views?.length ?? 0) - 1;
       run.steps = run.steps.concat(detail.steps);
       for (const [line, text] of detail.sourceLines) run.sourceLines.set(line, text);
       run.summary = detail;
       run.detail = detail;
-      if ($('follow').checked && wasAtEnd) state.step = Math.max(0, run.steps.length - 1);
+      if ($('follow').checked && wasAtEnd) state.step = Number.MAX_SAFE_INTEGER;
       renderRun();
     } catch {
       // The run left the server's recent runs, or the server is away: try again.
@@ -146,10 +146,31 @@ function schedulePoll() {
   }, POLL_MS);
 }
 
-/** Variables of every frame after step `k`, and what step k changed. */
-function frameState(steps, k) {
+/**
+ * The reading order of a run's steps, as the snoop renderer has it: a line that calls traced code
+ * starts (its changes held back), the call's steps follow, and the line finishes once the call is
+ * over, with what it changed. So `total += square(i)` is shown again, updated, after square returns.
+ */
+function viewsOf(steps) {
+  const views = [];
+  const pending = [];
+  const finishDownTo = (depth) => {
+    while (pending.length > 0 && pending[pending.length - 1].depth >= depth) views.push({ kind: 'finish', step: pending.pop() });
+  };
+  steps.forEach((step, i) => {
+    finishDownTo(step.depth);
+    const next = steps[i + 1];
+    const deferred = step.event === 'line' && next !== undefined && next.depth > step.depth;
+    views.push({ kind: 'start', step, deferred });
+    if (deferred) pending.push(step);
+  });
+  finishDownTo(-Infinity);
+  return views;
+}
+
+/** Variables of every frame after view `k`, and what view k changed. */
+function frameState(views, k) {
   const stack = [];
-  const deferred = [];
   let changedNow = new Map();
   const frameAt = (step) => {
     stack.length = Math.min(stack.length, step.depth + 1);
@@ -166,39 +187,44 @@ function frameState(steps, k) {
       if (mark) changedNow.set(`${depth}:${change.name}`, change);
     }
   };
-  for (let i = 0; i <= k && i < steps.length; i++) {
-    const step = steps[i];
+  for (let i = 0; i <= k && i < views.length; i++) {
+    const { kind, step, deferred } = views[i];
     const mark = i === k;
-    changedNow = mark ? new Map() : changedNow;
-    // A line that called traced code shows its changes once the call is over, as snoop does.
-    while (deferred.length > 0 && deferred[deferred.length - 1].depth >= step.depth) {
-      const line = deferred.pop();
-      frameAt(line);
-      apply(line.depth, line.changes, mark);
-    }
-    if (step.event === 'call') {
+    if (mark) changedNow = new Map();
+    if (kind === 'start' && step.event === 'call') {
       stack.length = Math.min(stack.length, step.depth);
       stack.push({ fn: step.function, vars: new Map(), returning: false });
       apply(step.depth, step.changes, mark);
       continue;
     }
     const frame = frameAt(step);
-    frame.returning = step.event === 'return';
-    const next = steps[i + 1];
-    if (step.event === 'line' && next !== undefined && next.depth > step.depth) deferred.push(step);
-    else apply(step.depth, step.changes, mark);
+    frame.returning = kind === 'start' && step.event === 'return';
+    if (kind === 'finish' || !deferred) apply(step.depth, step.changes, mark);
   }
   return { stack, changedNow };
+}
+
+/** What the program printed up to view `k` (a deferred line's output shows when it finishes). */
+function stdoutUpTo(views, k) {
+  let text = '';
+  for (let i = 0; i <= k && i < views.length; i++) {
+    const { kind, step, deferred } = views[i];
+    if (kind === 'finish' || !deferred) text += step.stdout;
+  }
+  return text;
 }
 
 function renderRun() {
   const run = state.selected;
   if (run === null) return;
   const { summary, steps } = run;
-  const last = Math.max(0, steps.length - 1);
+  const views = viewsOf(steps);
+  run.views = views;
+  const last = Math.max(0, views.length - 1);
   state.step = Math.min(Math.max(0, state.step), last);
   const k = state.step;
-  const step = steps[k];
+  const view = views[k];
+  const step = view?.step;
 
   $('run-title').textContent = `${summary.problemId ?? '…'} · ${summary.runId}`;
   $('run-reason').textContent = summary.reason + (summary.complete ? '' : ' (still arriving)');
@@ -208,13 +234,13 @@ function renderRun() {
   const slider = $('slider');
   slider.max = String(last);
   slider.value = String(k);
-  const shown = steps.length < summary.stepCount ? ` (${summary.stepCount} recorded)` : '';
-  $('step-label').textContent = steps.length === 0 ? 'no steps' : `step ${k + 1} / ${steps.length}${shown}`;
-  $('step-where').textContent = step ? `line ${step.line} · ${step.event} in ${step.function}` : '';
+  const shown = steps.length < summary.stepCount ? ` (${steps.length} of ${summary.stepCount} recorded steps)` : '';
+  $('step-label').textContent = views.length === 0 ? 'no steps' : `step ${k + 1} / ${views.length}${shown}`;
+  $('step-where').textContent = step ? `line ${step.line} · ${view.kind === 'finish' ? 'finished' : step.event} in ${step.function}` : '';
 
-  renderSource(run, step, steps[k + 1]);
-  renderFrames(steps, k, step);
-  $('stdout').textContent = steps.slice(0, k + 1).map((s) => s.stdout).join('') || (steps.length === 0 ? (run.detail.stdout ?? '') : '');
+  renderSource(run, step, views[k + 1]?.step);
+  renderFrames(views, k, view);
+  $('stdout').textContent = views.length === 0 ? (run.detail.stdout ?? '') : stdoutUpTo(views, k);
 }
 
 function renderSource(run, step, next) {
@@ -241,8 +267,9 @@ function renderSource(run, step, next) {
   currentItem?.scrollIntoView({ block: 'nearest' });
 }
 
-function renderFrames(steps, k, step) {
-  const { stack, changedNow } = frameState(steps, k);
+function renderFrames(views, k, view) {
+  const step = view?.kind === 'start' ? view.step : undefined;
+  const { stack, changedNow } = frameState(views, k);
   const frames = [];
   stack.forEach((frame, depth) => {
     const box = el('div', `frame${frame.returning && depth === stack.length - 1 ? ' returning' : ''}`);
