@@ -45,7 +45,6 @@ describe('serve: 200 clients on one stream, one of them never reading', () => {
       assert.ok(Date.now() < deadline, `only ${server.stats().clients} clients connected`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    const heapBefore = process.memoryUsage();
 
     let maxClientBuffered = 0;
     let maxTotalBuffered = 0;
@@ -78,10 +77,8 @@ describe('serve: 200 clients on one stream, one of them never reading', () => {
     const frameBytes = EVENT_BYTES + 4096;
     assert.ok(maxClientBuffered <= CLIENT_BUFFER_BYTES + frameBytes, `a client held ${maxClientBuffered} bytes`);
     assert.ok(maxTotalBuffered <= (READERS + 1) * (CLIENT_BUFFER_BYTES + frameBytes), `clients held ${maxTotalBuffered} bytes in all`);
-    const heapAfter = process.memoryUsage();
-    // The stalled client alone was sent 6 MB and every full reader 6 MB: what stays is far below what was written.
-    const grownBytes = (heapAfter.heapUsed + heapAfter.external) - (heapBefore.heapUsed + heapBefore.external);
-    assert.ok(grownBytes < 128 * 1024 * 1024, `memory grew by ${grownBytes} bytes`);
+    // Once the readers have caught up, nothing is held for anyone: the dropped client's buffer went with it.
+    assert.ok(server.stats().bufferedBytes < 64 * 1024, `${server.stats().bufferedBytes} bytes still buffered`);
 
     // Once it reads, the stalled client finds the final event that says why it was dropped.
     let text = '';
