@@ -10,20 +10,25 @@
 import { availableParallelism } from 'node:os';
 import { startTraceTopology } from '../topologies/trace.js';
 import { createAvroCodec, openSchemaRegistry, type SolutionSubmitted } from '../src/avro/index.js';
-import { parseArgs } from '../src/cli/args.js';
-import { TRACESTREAM_CLIENT_PROPERTIES } from '../src/cli/connect.js';
+import { parseArgs } from 'node:util';
 import { readSettings } from '../src/config/settings.js';
-import { createProducer, startEmbeddedBroker, type KafkaClientConfig } from '../src/kafka/index.js';
+import { TRACESTREAM_CLIENT_PROPERTIES, createProducer, startEmbeddedBroker, type KafkaClientConfig } from '../src/kafka/index.js';
 import { startLiveServer } from '../src/live/index.js';
-import { DEFAULT_TRACE_TOPICS } from '../src/topology/index.js';
+import { DEFAULT_TRACE_TOPICS } from '../src/pipeline/index.js';
 import { openSse, runIdsOf, traceEvent, type SseClient } from '../test/live/support.js';
 
-const { flags } = parseArgs(process.argv.slice(2));
-const numberFlag = (name: string, fallback: number): number => (typeof flags[name] === 'string' ? Number(flags[name]) : fallback);
-const solutionCount = numberFlag('solutions', 40);
-const eventCount = numberFlag('events', 2000);
-const eventBytes = numberFlag('event-bytes', 2048);
-const clientCounts = (typeof flags['clients'] === 'string' ? flags['clients'] : '1,10,100').split(',').map(Number);
+const { values: flags } = parseArgs({
+  options: {
+    solutions: { type: 'string', default: '40' },
+    events: { type: 'string', default: '2000' },
+    'event-bytes': { type: 'string', default: '2048' },
+    clients: { type: 'string', default: '1,10,100' },
+  },
+});
+const solutionCount = Number(flags.solutions);
+const eventCount = Number(flags.events);
+const eventBytes = Number(flags['event-bytes']);
+const clientCounts = flags.clients.split(',').map(Number);
 
 function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { outcomeToAvro } from '../avro/index.js';
 import { TracestreamError } from '../errors/index.js';
-import { OUTCOMES, type Outcome } from '../executor/index.js';
+import { OUTCOMES, type Outcome } from '../runs/index.js';
 import type { LiveEventOf, LiveStream } from './streams.js';
 
 /** Which events a live reader wants; every field given must match. */

@@ -1,6 +1,5 @@
 import { outcomeFromAvro, type ExecutionTrace, type LineDiff } from '../avro/index.js';
-import type { Outcome } from '../executor/index.js';
-import type { ExceptionInfo, Step } from '../trace/index.js';
+import type { ExceptionInfo, Outcome, Step } from '../runs/index.js';
 
 /** What the page lists for each run. */
 export interface RunSummary {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { AvroCodec } from '../avro/index.js';
 import { describeError, isTracestreamError } from '../errors/index.js';
 import { kafkaSource, type KafkaClientConfig, type KafkaLogger, type PartitionStart } from '../kafka/index.js';
-import { clientConfigSchema, parseOptions, topicNameSchema } from '../kafka/config.js';
+import { clientConfigSchema, parseOptions, topicNameSchema } from '../kafka/client/config.js';
 import { LIVE_STREAMS, liveFromSchema, startPositionOf, type LiveEventOf, type LiveStream } from './streams.js';
 
 export const liveReaderSchema = z.object({

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { TracestreamError, describeError, isTracestreamError } from '../errors/index.js';
-import { parseOptions, topicNameSchema } from '../kafka/config.js';
+import { parseOptions, topicNameSchema } from '../kafka/client/config.js';
 import { checkExposure, hasToken } from './access.js';
 import { parseEventId } from './cursor.js';
 import { openEventStream, type EventStream, type EventStreamOptions } from './event-stream.js';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { EventTypes } from '../avro/index.js';
 import { TracestreamError } from '../errors/index.js';
 import type { StartPosition } from '../kafka/index.js';
-import { DEFAULT_TRACE_TOPICS } from '../topology/index.js';
+import { DEFAULT_TRACE_TOPICS } from '../pipeline/index.js';
 
 /**
  * The live streams a person can watch: `traces` (one ExecutionTrace per run) and `diffs` (one

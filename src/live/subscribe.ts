@@ -1,9 +1,9 @@
 import { Observable } from 'rxjs';
 import { startsAtTime } from '../kafka/index.js';
-import { stderrLogger } from '../kafka/config.js';
+import { stderrLogger } from '../kafka/client/config.js';
 import { eventMatcher, liveFilterSchema, type LiveFilter } from './filter.js';
 import { liveRecords, type LiveReaderOptions, type LiveRecordsHooks } from './records.js';
-import { parseOptions } from '../kafka/config.js';
+import { parseOptions } from '../kafka/client/config.js';
 import { liveStreamSchema, startPositionOf, type LiveEvent, type LiveStream } from './streams.js';
 
 /**

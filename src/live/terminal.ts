@@ -1,7 +1,7 @@
 import type { ExecutionTrace, LineDiff } from '../avro/index.js';
 import { outcomeFromAvro } from '../avro/index.js';
-import { renderSnoop } from '../trace/index.js';
-import { executionOf } from '../topology/index.js';
+import { renderSnoop } from '../render/index.js';
+import { executionOf } from '../pipeline/index.js';
 
 /**
  * Colour for a person at a terminal only: not when the output is a file or a pipe, not with

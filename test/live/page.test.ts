@@ -3,11 +3,12 @@ import { mkdir, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { startTraceTopology, type RunningTraceTopology } from '../../topologies/trace.js';
+import { startTraceTopology } from '../../topologies/trace.js';
+import type { RunningTopology } from '../../src/lifecycle/index.js';
 import type { SolutionSubmitted } from '../../src/avro/index.js';
 import { readSettings } from '../../src/config/settings.js';
 import { startLiveServer, type LiveServer } from '../../src/live/index.js';
-import { DEFAULT_TRACE_TOPICS } from '../../src/topology/index.js';
+import { DEFAULT_TRACE_TOPICS } from '../../src/pipeline/index.js';
 import { startLiveFixture, type LiveFixture } from './support.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
@@ -40,7 +41,7 @@ function solution(solutionId: string, problemId: string, source: string): Soluti
 
 describe('the live page in a real browser', () => {
   let fixture: LiveFixture;
-  let topology: RunningTraceTopology;
+  let topology: RunningTopology;
   let server: LiveServer;
   let browser: Browser;
   let page: Page;

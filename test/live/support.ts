@@ -2,7 +2,7 @@ import { request } from 'node:http';
 import { connect as connectSocket, type Socket } from 'node:net';
 import { createAvroCodec, openSchemaRegistry, type AvroCodec, type AvroOutcome, type ExecutionTrace, type LineDiff, type SchemaRegistry } from '../../src/avro/index.js';
 import { createProducer, type KafkaClientConfig, type KafkaProducer } from '../../src/kafka/index.js';
-import { DEFAULT_LIMITS } from '../../src/executor/index.js';
+import { DEFAULT_LIMITS } from '../../src/runs/index.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 
 export interface LiveFixture {

@@ -1,25 +1,22 @@
-import { readSettings } from '../../config/settings.js';
-import { installShutdown } from '../../kafka/index.js';
+import { Command } from 'commander';
+import { installShutdown } from '../../lifecycle/index.js';
 import { startLiveServer } from '../../live/index.js';
-import { parseArgs } from '../args.js';
-import type { Command } from '../command.js';
-import { connect } from '../connect.js';
+import { exitWith } from '../command.js';
+import { CLUSTER_SETTINGS, connect, settingsOf, withSettings } from '../options.js';
 
-export const serveCommand: Command = {
-  name: 'serve',
-  summary: 'Serve live traces over HTTP: SSE streams and a page that steps through runs',
-  usage: [
-    'tracestream serve [--host 127.0.0.1] [--port 8080] [--token T] [--cors-origin ORIGIN] [--keep-runs N] [--client-buffer-bytes N]',
-    '',
-    'GET /                 the page: runs as they are traced; step through one (source, variables, output)',
-    'GET /streams/traces   Server-Sent Events, one per trace; ?problem= ?solution= ?outcome= ?from=now|beginning|TIME',
-    'GET /streams/diffs    the same for diffs (?solution= only); Last-Event-ID resumes right after that event',
-    'GET /api/runs[/ID]    the recent runs the page shows; /healthz, /readyz',
-    'Binds loopback unless --host says otherwise, which then needs --token (or TRACESTREAM_SERVE_TOKEN).',
-  ].join('\n'),
-  async run(argv) {
-    const { flags } = parseArgs(argv);
-    const settings = readSettings(flags);
+export function serveCommand(): Command {
+  const command = new Command('serve')
+    .summary('Serve live traces over HTTP: SSE streams and a page that steps through runs')
+    .description([
+      'GET / is the page: runs as they are traced; step through one (source, variables, output).',
+      'GET /streams/traces and /streams/diffs are Server-Sent Events with ?problem= ?solution= ?outcome= (traces)',
+      'and ?from=now|beginning|TIME; Last-Event-ID resumes right after that event. GET /api/runs[/ID] is what',
+      'the page shows; /healthz and /readyz are the probes. It binds loopback unless --host says otherwise,',
+      'which then needs --token (or TRACESTREAM_SERVE_TOKEN). Runs until SIGINT/SIGTERM.',
+    ].join(' '));
+  withSettings(command, [...CLUSTER_SETTINGS, 'shutdownDeadlineMs', 'serveHost', 'servePort', 'serveToken', 'serveCorsOrigin', 'serveClientBufferBytes', 'serveKeepRuns']);
+  return command.action(exitWith(async () => {
+    const settings = settingsOf(command);
     const shutdown = installShutdown({ deadlineMs: settings.shutdownDeadlineMs });
     const connection = await connect(settings);
     shutdown.register('registry and brokers', () => connection.close());
@@ -35,7 +32,8 @@ export const serveCommand: Command = {
     });
     shutdown.register('live server', () => server.close());
     process.stderr.write(`tracestream: serving live traces at ${server.url}/ (brokers ${connection.brokers.bootstrapServers})\n`);
+    // Serves until a signal runs the teardowns and exits.
     await new Promise<void>(() => undefined);
     return 0;
-  },
-};
+  }));
+}

@@ -1,50 +1,57 @@
-import { readSettings } from '../../config/settings.js';
-import { TracestreamError } from '../../errors/index.js';
-import { installShutdown } from '../../kafka/index.js';
+import { Argument, Command } from 'commander';
+import { installShutdown } from '../../lifecycle/index.js';
+import { parseOptions } from '../../errors/index.js';
 import { liveFilterSchema, parseLiveFrom, startTail, wantsColour, type LiveStream } from '../../live/index.js';
-import { parseOptions } from '../../kafka/config.js';
-import { parseArgs } from '../args.js';
-import type { Command } from '../command.js';
-import { connect } from '../connect.js';
+import { exitWith } from '../command.js';
+import { CLUSTER_SETTINGS, connect, settingsOf, withSettings } from '../options.js';
 
-export const tailCommand: Command = {
-  name: 'tail',
-  summary: 'Print trace events as they arrive (snoop-style, or --json lines)',
-  usage: [
-    'tracestream tail traces|diffs [--problem P] [--solution S] [--outcome O] [--from now|beginning|TIME] [--json] [--topic NAME]',
-    '',
-    'Reads every partition of the topic (default: the stream\'s name) without joining any consumer group.',
-    'TIME is ISO 8601 or epoch ms.',
-    'Colour only on a terminal and without NO_COLOR. diffs filter by --solution only. Runs until SIGINT/SIGTERM.',
-  ].join('\n'),
-  async run(argv) {
-    const { positionals, flags } = parseArgs(argv, new Set(['json']));
-    const [stream, ...extra] = positionals;
-    if ((stream !== 'traces' && stream !== 'diffs') || extra.length > 0) {
-      throw new TracestreamError('CONFIG_INVALID', `usage: ${tailCommand.usage.split('\n')[0]}`);
-    }
+interface TailFlags {
+  problem?: string;
+  solution?: string;
+  outcome?: string;
+  from: string;
+  json: boolean;
+  topic?: string;
+}
+
+export function tailCommand(): Command {
+  const command = new Command('tail')
+    .summary('Print trace events as they arrive (snoop-style, or --json lines)')
+    .description([
+      'Reads every partition of the topic without joining any consumer group, so it never takes work from a topology.',
+      'Colour only on a terminal and without NO_COLOR. Runs until SIGINT/SIGTERM.',
+    ].join(' '))
+    .addArgument(new Argument('<stream>', 'which events').choices(['traces', 'diffs']))
+    .option('--problem <id>', 'only runs of this problem (traces only)')
+    .option('--solution <id>', 'only runs of this solution')
+    .option('--outcome <outcome>', 'only runs that ended so: ok, error, timeout, step-limit, ... (traces only)')
+    .option('--from <start>', 'now, beginning, an ISO 8601 time or epoch milliseconds', 'now')
+    .option('--json', 'one JSON event a line, for scripts', false)
+    .option('--topic <name>', 'the topic to read (default: the stream\'s own)');
+  withSettings(command, [...CLUSTER_SETTINGS, 'shutdownDeadlineMs']);
+  return command.action(exitWith(async (stream: LiveStream, flags: TailFlags) => {
     const filter = parseOptions(liveFilterSchema, {
-      ...(typeof flags['problem'] === 'string' ? { problem: flags['problem'] } : {}),
-      ...(typeof flags['solution'] === 'string' ? { solution: flags['solution'] } : {}),
-      ...(typeof flags['outcome'] === 'string' ? { outcome: flags['outcome'] } : {}),
+      ...(flags.problem === undefined ? {} : { problem: flags.problem }),
+      ...(flags.solution === undefined ? {} : { solution: flags.solution }),
+      ...(flags.outcome === undefined ? {} : { outcome: flags.outcome }),
     }, 'tail');
-    const from = parseLiveFrom(typeof flags['from'] === 'string' ? flags['from'] : 'now');
-    const settings = readSettings(flags);
+    const from = parseLiveFrom(flags.from);
+    const settings = settingsOf(command);
     const shutdown = installShutdown({ deadlineMs: settings.shutdownDeadlineMs });
     const connection = await connect(settings);
     shutdown.register('registry and brokers', () => connection.close());
-    const tail = startTail(stream as LiveStream, filter, {
+    const tail = startTail(stream, filter, {
       client: connection.client,
       codec: connection.codec,
-      ...(typeof flags['topic'] === 'string' ? { topic: flags['topic'] } : {}),
+      ...(flags.topic === undefined ? {} : { topic: flags.topic }),
       from,
-      json: flags['json'] === true,
+      json: flags.json,
       colour: wantsColour(process.stdout),
       write: (text) => process.stdout.write(text),
-      onReady: (partitions) => process.stderr.write(`tracestream: tailing ${stream} from ${typeof flags['from'] === 'string' ? flags['from'] : 'now'} (${partitions} partitions)\n`),
+      onReady: (partitions) => process.stderr.write(`tracestream: tailing ${stream} from ${flags.from} (${partitions} partitions)\n`),
     });
     shutdown.register('tail', () => tail.stop());
     await tail.done;
     return 0;
-  },
-};
+  }));
+}
