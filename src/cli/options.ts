@@ -14,7 +14,7 @@ import type { TraceTopologyOptions } from '../../topologies/trace.js';
 /** Settings that say where the cluster and the schema registry are. */
 export const CLUSTER_SETTINGS = ['kafkaBrokers', 'kafkaClientId', 'embeddedBrokerCount', 'schemaRegistryUrl'] as const satisfies readonly SettingName[];
 /** Settings of a long-running consumer of a topology. */
-export const TOPOLOGY_SETTINGS = ['groupProtocol', 'sessionTimeoutMs', 'maxDiffsPerRun'] as const satisfies readonly SettingName[];
+export const TOPOLOGY_SETTINGS = ['groupProtocol', 'sessionTimeoutMs', 'maxDiffsPerRun', 'maxMessageBytes'] as const satisfies readonly SettingName[];
 /** Per-run limits. */
 export const LIMIT_SETTINGS = [
   'wallTimeMs', 'cpuTimeMs', 'addressSpaceBytes', 'outputBytes', 'maxSteps', 'traceBytes', 'openFiles', 'reprChars',
