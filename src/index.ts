@@ -14,3 +14,4 @@ export {
   type DeadLetter as DeadLetterRecord, type DeadLetterFn, type ShutdownHandle, type ShutdownOptions, type Teardown,
 } from './kafka/index.js';
 export * from './topology/index.js';
+export * from './model/index.js';

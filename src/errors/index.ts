@@ -29,7 +29,9 @@ export type ErrorCode =
   | 'DECODE_FAILED'
   | 'SHUTDOWN_TIMEOUT'
   | 'SHUTDOWN_FAILED'
-  | 'BUFFER_OVERFLOW';
+  | 'BUFFER_OVERFLOW'
+  | 'CHECKPOINT_INVALID'
+  | 'BACKEND_UNAVAILABLE';
 
 export interface TracestreamErrorOptions {
   cause?: unknown;

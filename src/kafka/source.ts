@@ -58,6 +58,12 @@ const sourceSchema = z.object({
    * instead of after the group's initial rebalance delay (3 s by default on Kafka and on the mock).
    */
   assignAllPartitions: z.boolean().default(false),
+  /**
+   * With assignAllPartitions: where to start reading, per topic and partition (the next offset to
+   * read), for readers that keep their position themselves (a trainer's checkpoint) instead of in
+   * a group. Partitions not named start as `fromBeginning` says.
+   */
+  startOffsets: z.record(z.string(), z.record(z.string(), z.number().int().nonnegative())).default({}),
   /** With assignAllPartitions: how long to wait for a topic that does not exist yet. */
   topicWaitMs: z.number().int().nonnegative().default(60_000),
   log: z.custom<KafkaLogger>((v) => typeof v === 'object' && v !== null && typeof (v as KafkaLogger).warn === 'function').optional(),
@@ -255,7 +261,8 @@ class ConsumerSession {
     const assignment: TopicPartitionOffset[] = [];
     for (const topic of this.config.topics) {
       for (const id of await this.partitionsOf(topic)) {
-        assignment.push({ topic, partition: id, offset: this.config.fromBeginning ? OFFSET_BEGINNING : OFFSET_END });
+        const saved = this.config.startOffsets[topic]?.[String(id)];
+        assignment.push({ topic, partition: id, offset: saved ?? (this.config.fromBeginning ? OFFSET_BEGINNING : OFFSET_END) });
       }
     }
     for (const { topic, partition } of assignment) {

@@ -46,6 +46,7 @@ export function toTraceEvent(solution: SolutionSubmitted, inputIndex: number, ex
     traceTruncated: execution.traceTruncated,
     steps: execution.steps,
     producedAtMs: nowMs,
+    source: solution.source,
   };
 }
 

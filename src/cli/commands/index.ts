@@ -4,6 +4,8 @@ import { produceCommand } from './produce.js';
 import { runCommand } from './run.js';
 import { topologyCommand } from './topology.js';
 import { traceCommand } from './trace.js';
+import { trainCommand } from './train.js';
+import { generateCommand } from './generate.js';
 
 /** Every sub-command, in the order `tracestream help` lists them. */
-export const COMMANDS: readonly Command[] = [traceCommand, runCommand, produceCommand, topologyCommand, brokerCommand];
+export const COMMANDS: readonly Command[] = [traceCommand, runCommand, produceCommand, topologyCommand, brokerCommand, trainCommand, generateCommand];
