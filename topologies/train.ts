@@ -165,7 +165,7 @@ export async function startTrainTopology(options: TrainTopologyOptions): Promise
       if (record !== undefined) await handle(record);
       else if (trainer.checkpointDue()) await checkpointAndEvaluate();
     }
-    await checkpointAndEvaluate();
+    if (trainer.hasUnsavedProgress) await checkpointAndEvaluate();
   }
 
   let closing: Promise<void> | undefined;

@@ -87,6 +87,8 @@ export class OnlineTrainer {
   private readonly recentRunIds = new Set<string>();
   private window = newWindow();
   private tokensAtCheckpoint = 0;
+  /** Anything consumed or trained since the last checkpoint. */
+  private changedSinceCheckpoint = false;
   private checkpointAtMs = Date.now();
 
   private constructor(
@@ -155,6 +157,7 @@ export class OnlineTrainer {
 
   /** Moves the input position past a record that holds no run to train on (dead-lettered). */
   pass(topic: string, partition: number, offset: number): void {
+    this.changedSinceCheckpoint = true;
     const partitions = (this.offsets[topic] ??= {});
     partitions[String(partition)] = Math.max(partitions[String(partition)] ?? 0, offset + 1);
   }
@@ -191,6 +194,11 @@ export class OnlineTrainer {
   checkpointDue(nowMs = Date.now()): boolean {
     const trained = this.tokensTrained - this.tokensAtCheckpoint;
     return trained >= this.config.checkpointEveryTokens || (trained > 0 && nowMs - this.checkpointAtMs >= this.config.checkpointEveryMs);
+  }
+
+  /** True when the input position or the weights moved since the last checkpoint. */
+  get hasUnsavedProgress(): boolean {
+    return this.changedSinceCheckpoint || this.tokensTrained !== this.tokensAtCheckpoint;
   }
 
   /** Evaluates on the held-out set; null when it is empty. */
@@ -240,6 +248,7 @@ export class OnlineTrainer {
     });
     this.tokensAtCheckpoint = this.tokensTrained;
     this.checkpointAtMs = Date.now();
+    this.changedSinceCheckpoint = false;
     return name;
   }
 
