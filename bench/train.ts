@@ -19,13 +19,13 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { eachBounded } from './each-bounded.js';
 import { median } from './median.js';
-import { parseArgs } from '../src/cli/args.js';
+import { parseArgs } from 'node:util';
 import { createExecutorPool } from '../src/executor/index.js';
 import {
   AdamW, BACKENDS, OnlineTrainer, SequencePacker, Transformer, chooseBackend, describeBackend, parseBackendName, tokenizeRun, trainOnBatch,
   type EvaluationResult, type ModelConfigInput, type StateAccuracy,
 } from '../src/model/index.js';
-import { renderCompact } from '../src/trace/index.js';
+import { renderCompact } from '../src/render/index.js';
 
 interface Program {
   id: string;
@@ -41,7 +41,11 @@ interface RunText {
 }
 
 async function main(argv: readonly string[]): Promise<void> {
-  const { positionals, flags } = parseArgs(argv);
+  const { positionals, values: flags } = parseArgs({
+    args: [...argv], allowPositionals: true,
+    options: Object.fromEntries(['limit', 'backends', 'layers', 'width', 'heads', 'context', 'batch', 'steps', 'tokens', 'minutes', 'learning-rate']
+      .map((name) => [name, { type: 'string' as const }])),
+  });
   const path = positionals[0];
   if (path === undefined) throw new Error('usage: npm run bench:train -- PATH.jsonl [--limit N] [--backends a,b] [--tokens N | --minutes M] [shape flags]');
   const num = (name: string, fallback: number): number => (flags[name] === undefined ? fallback : Number(flags[name]));

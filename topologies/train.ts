@@ -25,6 +25,7 @@ import {
   kafkaSource,
   registerModelGauges,
   renderCompact,
+  startTopology,
   type BackendName,
   type ChosenBackend,
   type ConsumedRecord,
@@ -72,126 +73,121 @@ export async function startTrainTopology(options: TrainTopologyOptions): Promise
   const { trainer, resumedFrom } = await OnlineTrainer.open(options.trainer, backend);
   log(`backend ${describeBackend(backend)}; model of ${trainer.model.parameterCount} parameters; ${resumedFrom === null ? 'new model, reading from offset 0' : `resumed from ${resumedFrom} at offsets ${JSON.stringify(trainer.startOffsets())}`}`);
   const codec = createAvroCodec(options.registry);
-  await ensureTopics({
-    client: options.client,
-    embedded: options.embedded ?? false,
-    topics: [{ name: topics.metrics, partitions: 1 }, { name: topics.deadLetters, partitions: 1 }],
-  });
-  const producer = await createProducer({ client: options.client });
-  const gauges = options.prometheus === false ? undefined : registerModelGauges(options.prometheus);
-  const source = kafkaSource({
-    client: options.client,
-    groupId: 'tracestream-train',
-    topics: [topics.traces],
-    assignAllPartitions: true,
-    startOffsets: trainer.startOffsets(),
-    // Records wait here until the packer has room; a few per partition keep the fetcher busy.
-    maxInFlightPerPartition: 32,
-  });
-
-  const waiting: ConsumedRecord[] = [];
-  let wake: (() => void) | undefined;
-  let sourceError: unknown;
-  const subscription = source.records.subscribe({
-    next(record) {
-      waiting.push(record);
-      wake?.();
-    },
-    error(error: unknown) {
-      sourceError = error;
-      wake?.();
-    },
-  });
-  const nextRecord = async (): Promise<ConsumedRecord | undefined> => {
-    if (waiting.length === 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, POLL_MS);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = undefined;
-    }
-    if (sourceError !== undefined) throw sourceError;
-    return waiting.shift();
-  };
-
   const modelId = options.trainer.checkpointDir;
   const tokensAtStart = trainer.tokensTrained;
-  let stopping = false;
 
-  async function checkpointAndEvaluate(): Promise<void> {
-    const name = await trainer.checkpoint();
-    const result = trainer.evaluate();
-    if (result === null) {
-      log(`checkpoint ${name} (step ${trainer.step}, ${trainer.tokensTrained} tokens); no held-out runs yet to evaluate`);
-      return;
-    }
-    const metrics: ModelMetrics = trainer.metricsEvent(result, modelId);
-    await appendMetricsHistory(trainer.config.checkpointDir, metrics);
-    gauges?.update(metrics);
-    await producer.send([{ topic: topics.metrics, key: modelId, value: await codec.encode('ModelMetrics', metrics) }]);
-    log(`checkpoint ${name} (step ${metrics.step}, ${metrics.tokensTrained} tokens, ${metrics.tokensPerSecond?.toFixed(0) ?? '-'} tokens/s, lag ${metrics.trainLagMs ?? '-'} ms): ` +
-      `trace loss ${fixed(metrics.traceLoss)}, next-state ${fixed(metrics.model.nextState)} (repeat-previous ${fixed(metrics.repeatPrevious.nextState)}, most-frequent ${fixed(metrics.mostFrequent.nextState)})`);
-  }
+  const topology = await startTopology('train', async (scope) => {
+    scope.open('model', Promise.resolve(trainer), (t) => t.dispose());
+    await ensureTopics({
+      client: options.client,
+      embedded: options.embedded ?? false,
+      topics: [{ name: topics.metrics, partitions: 1 }, { name: topics.deadLetters, partitions: 1 }],
+    });
+    const producer = await scope.open('producer', createProducer({ client: options.client }), (p) => p.close());
+    const gauges = options.prometheus === false
+      ? undefined
+      : await scope.open('gauges', Promise.resolve(registerModelGauges(options.prometheus)), (g) => g.teardown());
+    const source = await scope.open('traces source', Promise.resolve(kafkaSource({
+      client: options.client,
+      groupId: 'tracestream-train',
+      topics: [topics.traces],
+      assignAllPartitions: true,
+      startOffsets: trainer.startOffsets(),
+      // Records wait here until the packer has room; a few per partition keep the fetcher busy.
+      maxInFlightPerPartition: 32,
+    })), (s) => s.close());
 
-  async function handle(record: ConsumedRecord): Promise<void> {
-    const offset = Number(record.offset);
-    try {
-      if (record.value === null) throw new Error('record has no value (tombstone)');
-      const trace = await codec.decode(record.value, 'ExecutionTrace');
-      const text = renderCompact(executionOf(trace), trace.source === null ? {} : { source: trace.source });
-      trainer.offer({ runId: trace.runId, problemId: trace.problemId, text, producedAtMs: trace.producedAtMs, topic: record.topic, partition: record.partition, offset });
-    } catch (error) {
-      const dead = await encodeDeadLetter(codec, { ...DEFAULT_TRACE_TOPICS, deadLetters: topics.deadLetters }, record, `cannot train on this trace: ${String(error)}`, error);
-      await producer.send([dead]);
-      trainer.pass(record.topic, record.partition, offset);
-    }
-    record.ack();
-  }
-
-  async function run(): Promise<void> {
-    while (!stopping) {
-      if (options.maxTokens !== undefined && trainer.tokensTrained - tokensAtStart >= options.maxTokens) break;
-      if (!trainer.wantsRuns) {
-        trainer.trainStep();
-        if (trainer.checkpointDue()) await checkpointAndEvaluate();
-        // Let librdkafka's callbacks and signals in between steps.
-        await new Promise((resolve) => setImmediate(resolve));
-        continue;
+    // Step: consume. The source pushes; the trainer pulls when its packer has room (bounded by
+    // maxInFlightPerPartition: unacked records pause their partition).
+    const waiting: ConsumedRecord[] = [];
+    let wake: (() => void) | undefined;
+    let sourceError: unknown;
+    const subscription = source.records.subscribe({
+      next(record) {
+        waiting.push(record);
+        wake?.();
+      },
+      error(error: unknown) {
+        sourceError = error;
+        wake?.();
+      },
+    });
+    scope.open('subscription', Promise.resolve(subscription), (s) => s.unsubscribe());
+    const nextRecord = async (): Promise<ConsumedRecord | undefined> => {
+      if (waiting.length === 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, POLL_MS);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = undefined;
       }
-      const record = await nextRecord();
-      if (record !== undefined) await handle(record);
-      else if (trainer.checkpointDue()) await checkpointAndEvaluate();
-    }
-    if (trainer.hasUnsavedProgress) await checkpointAndEvaluate();
-  }
+      if (sourceError !== undefined) throw sourceError;
+      return waiting.shift();
+    };
 
-  let closing: Promise<void> | undefined;
-  const teardown = async (): Promise<void> => {
-    subscription.unsubscribe();
-    await source.close();
-    await producer.close();
-    gauges?.teardown();
-  };
-  const done = run().then(
-    async () => {
-      await teardown();
-    },
-    async (error: unknown) => {
-      await teardown().catch(() => undefined);
-      throw error;
-    },
-  );
-  return {
-    backend, resumedFrom, trainer, done,
-    close() {
-      stopping = true;
-      closing ??= done.catch(() => undefined);
-      return closing;
-    },
-  };
+    // Step: decode and render, or dead-letter. Either way the input position moves past the record.
+    const handle = async (record: ConsumedRecord): Promise<void> => {
+      const offset = Number(record.offset);
+      try {
+        if (record.value === null) throw new Error('record has no value (tombstone)');
+        const trace = await codec.decode(record.value, 'ExecutionTrace');
+        const text = renderCompact(executionOf(trace), trace.source === null ? {} : { source: trace.source });
+        trainer.offer({ runId: trace.runId, problemId: trace.problemId, text, producedAtMs: trace.producedAtMs, topic: record.topic, partition: record.partition, offset });
+      } catch (error) {
+        const dead = await encodeDeadLetter(codec, { ...DEFAULT_TRACE_TOPICS, deadLetters: topics.deadLetters }, record, `cannot train on this trace: ${String(error)}`, error);
+        await producer.send([dead]);
+        trainer.pass(record.topic, record.partition, offset);
+      }
+      record.ack();
+    };
+
+    // Step: checkpoint, then evaluate on the held-out runs and publish the metrics.
+    const checkpointAndEvaluate = async (): Promise<void> => {
+      const name = await trainer.checkpoint();
+      const result = trainer.evaluate();
+      if (result === null) {
+        log(`checkpoint ${name} (step ${trainer.step}, ${trainer.tokensTrained} tokens); no held-out runs yet to evaluate`);
+        return;
+      }
+      const metrics: ModelMetrics = trainer.metricsEvent(result, modelId);
+      await appendMetricsHistory(trainer.config.checkpointDir, metrics);
+      gauges?.update(metrics);
+      await producer.send([{ topic: topics.metrics, key: modelId, value: await codec.encode('ModelMetrics', metrics) }]);
+      log(`checkpoint ${name} (step ${metrics.step}, ${metrics.tokensTrained} tokens, ${metrics.tokensPerSecond?.toFixed(0) ?? '-'} tokens/s, lag ${metrics.trainLagMs ?? '-'} ms): ` +
+        `trace loss ${fixed(metrics.traceLoss)}, next-state ${fixed(metrics.model.nextState)} (repeat-previous ${fixed(metrics.repeatPrevious.nextState)}, most-frequent ${fixed(metrics.mostFrequent.nextState)})`);
+    };
+
+    // The flow: train whenever a batch is packed, otherwise consume; checkpoint on budget.
+    let stopping = false;
+    const run = async (): Promise<void> => {
+      while (!stopping) {
+        if (options.maxTokens !== undefined && trainer.tokensTrained - tokensAtStart >= options.maxTokens) break;
+        if (!trainer.wantsRuns) {
+          trainer.trainStep();
+          if (trainer.checkpointDue()) await checkpointAndEvaluate();
+          // Let librdkafka's callbacks and signals in between steps.
+          await new Promise((resolve) => setImmediate(resolve));
+          continue;
+        }
+        const record = await nextRecord();
+        if (record !== undefined) await handle(record);
+        else if (trainer.checkpointDue()) await checkpointAndEvaluate();
+      }
+      if (trainer.hasUnsavedProgress) await checkpointAndEvaluate();
+    };
+    const done = run();
+    return {
+      done,
+      close() {
+        stopping = true;
+        return done.catch(() => undefined);
+      },
+    };
+  });
+  return { backend, resumedFrom, trainer, done: topology.done, close: () => topology.close() };
 }
 
 function fixed(value: number | null): string {

@@ -3,11 +3,12 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { execa } from 'execa';
 import { TracestreamError } from '../errors/index.js';
 import { chooseInterpreter, type Interpreter, type SandboxIdentity } from './interpreter.js';
-import { DEFAULT_LIMITS, resolveLimits } from './limits.js';
+import { DEFAULT_LIMITS, resolveLimits } from '../runs/index.js';
 import { decideOutcome } from './outcome.js';
 import { createRunDir, readPrefix, readProgramFile, readTail, type RunDir } from './run-dir.js';
-import { parseTraceChannel, TRACER_VERSION } from './trace-channel.js';
-import type { Execution, ExecutionRequest, Limits } from './types.js';
+import { parseTraceChannel } from './trace-channel.js';
+import { TRACER_VERSION } from './tracer-version.js';
+import type { Execution, ExecutionRequest, Limits } from '../runs/index.js';
 import { Worker, type JobHandle, type JobResult, type ZygoteRequest } from './worker.js';
 
 export interface ExecutorPoolOptions {
@@ -17,14 +18,23 @@ export interface ExecutorPoolOptions {
   maxQueued?: number;
   /** Interpreter path or name (the `python` setting); unset: see `chooseInterpreter`. */
   python?: string;
-  /** As root, slot N runs programs as uid/gid `sandboxUidBase + N`. Default 61000. */
+  /**
+   * As root, each slot claims the first uid from `sandboxUidBase` up that no other executor on the
+   * host holds (a lock per uid), and runs its programs as that uid/gid. Default 61000.
+   */
   sandboxUidBase?: number;
+  /** How many uids from `sandboxUidBase` slots may claim. Default 1000. */
+  sandboxUidCount?: number;
   /** Defaults for every run; a request's own `limits` override them. */
   limits?: Partial<Limits>;
   /** Where run dirs are made. Default: `os.tmpdir()`. */
   runDirParent?: string;
   /** Put the zygotes in an empty network namespace when possible (root + `unshare -n`). Default true. */
   isolateNetwork?: boolean;
+  /** As root, run each program in a box: its own pid, mount and IPC namespaces and file system (box.py). Default true. */
+  box?: boolean;
+  /** The audit hooks, the sandbox's second layer. Default true; false only to test the kernel's layer alone. */
+  auditHooks?: boolean;
 }
 
 export interface RunOptions {
@@ -34,7 +44,7 @@ export interface RunOptions {
 
 /**
  * Runs untrusted Python programs, each in a fresh fork of a pre-started interpreter, sandboxed as
- * contract.md describes. A program's behaviour never makes `run` reject: every way it can end is an
+ * the README's "Sandbox" section describes (the zygote's protocol: the header of python/server.py). A program's behaviour never makes `run` reject: every way it can end is an
  * `Execution` with an `outcome`.
  *
  * Flow control: at most `concurrency` runs execute and at most `maxQueued` wait; a `run` beyond
@@ -56,7 +66,15 @@ export interface ExecutorPool {
   readonly interpreter: Interpreter;
   /** `namespace`: zygotes have no network at all; `audit-hooks`: only the child's audit hooks block it. */
   readonly networkIsolation: 'namespace' | 'audit-hooks';
-  /** The uids programs run as (one per slot), or empty when not root and nothing is dropped. */
+  /**
+   * What isolates one run from the host and from other runs (README, "Sandbox"): `box` (root:
+   * namespaces, private file system, slot uid, seccomp), `uid` (root, but the host let us build
+   * no box: slot uid, seccomp), `process` (not root: seccomp, rlimits and audit hooks only).
+   */
+  readonly isolation: 'box' | 'uid' | 'process';
+  /** Why programs run unboxed although root; null when boxed or not root. */
+  readonly boxFailure: string | null;
+  /** The uids the slots have claimed and run programs as (one per slot); empty when not root. */
   readonly sandboxUids: readonly number[];
   readonly limits: Readonly<Limits>;
   run(request: ExecutionRequest, options?: RunOptions): Promise<Execution>;
@@ -66,7 +84,6 @@ export interface ExecutorPool {
 
 interface Slot {
   worker: Worker;
-  sandbox: SandboxIdentity | undefined;
   /** Runs given to the slot's zygote and not yet reported: the first runs, a second may wait there. */
   jobs: SlotJob[];
 }
@@ -91,7 +108,15 @@ interface Queued {
 }
 
 const STDERR_TAIL_BYTES = 4096;
+/** Processes and threads one run may have (RLIMIT_NPROC on the slot's own uid). */
+const RUN_PROCESSES = 64;
+/** Caps of a boxed run's tmpfs: its work dir, /tmp and /dev/shm together. */
+const RUN_DISK_BYTES = 64 * 1024 * 1024;
+const RUN_DISK_FILES = 4096;
 const DEFAULT_SANDBOX_UID_BASE = 61_000;
+const DEFAULT_SANDBOX_UID_COUNT = 1_000;
+/** An unprivileged identity no slot claims: the interpreter probe runs as it, as programs will run. */
+const PROBE_IDENTITY: SandboxIdentity = { uid: 65_534, gid: 65_534 };
 
 export async function createExecutorPool(options: ExecutorPoolOptions = {}): Promise<ExecutorPool> {
   const concurrency = options.concurrency ?? availableParallelism();
@@ -104,14 +129,17 @@ export async function createExecutorPool(options: ExecutorPoolOptions = {}): Pro
   }
   const limits = resolveLimits(DEFAULT_LIMITS, options.limits);
   const root = process.getuid?.() === 0;
-  const uidBase = options.sandboxUidBase ?? DEFAULT_SANDBOX_UID_BASE;
-  const sandboxes = Array.from({ length: concurrency }, (_, slot) =>
-    root ? { uid: uidBase + slot, gid: uidBase + slot } : undefined);
-  const interpreter = await chooseInterpreter({ python: options.python, sandbox: sandboxes[0] });
+  const sandboxUids = root
+    ? { first: options.sandboxUidBase ?? DEFAULT_SANDBOX_UID_BASE, count: options.sandboxUidCount ?? DEFAULT_SANDBOX_UID_COUNT }
+    : undefined;
+  if (sandboxUids !== undefined && (!Number.isInteger(sandboxUids.count) || sandboxUids.count < concurrency)) {
+    throw new TracestreamError('CONFIG_INVALID', `sandboxUidCount: must be an integer of at least concurrency (${concurrency}), got ${sandboxUids.count}`);
+  }
+  const interpreter = await chooseInterpreter({ python: options.python, sandbox: root ? PROBE_IDENTITY : undefined });
   const isolateNetwork = (options.isolateNetwork ?? true) && root && (await canUnshareNetwork());
-  const slots: Slot[] = sandboxes.map((sandbox) => ({
-    worker: new Worker({ interpreter, sandbox, isolateNetwork }),
-    sandbox,
+  const box = options.box ?? true;
+  const slots: Slot[] = Array.from({ length: concurrency }, () => ({
+    worker: new Worker({ interpreter, sandboxUids, isolateNetwork, box }),
     jobs: [],
   }));
   try {
@@ -120,13 +148,17 @@ export async function createExecutorPool(options: ExecutorPoolOptions = {}): Pro
     await Promise.all(slots.map((slot) => slot.worker.close()));
     throw error;
   }
+  const boxFailure = root && box ? (slots.find((slot) => slot.worker.boxFailure !== null)?.worker.boxFailure ?? null) : null;
   return new Pool(slots, {
+    isolation: !root ? 'process' : box && boxFailure === null ? 'box' : 'uid',
+    boxFailure,
     concurrency,
     maxQueued,
     limits,
     interpreter,
     networkIsolation: isolateNetwork ? 'namespace' : 'audit-hooks',
     runDirParent: options.runDirParent ?? tmpdir(),
+    auditHooks: options.auditHooks ?? true,
   });
 }
 
@@ -136,12 +168,15 @@ async function canUnshareNetwork(): Promise<boolean> {
 }
 
 interface PoolConfig {
+  isolation: 'box' | 'uid' | 'process';
+  boxFailure: string | null;
   concurrency: number;
   maxQueued: number;
   limits: Limits;
   interpreter: Interpreter;
   networkIsolation: 'namespace' | 'audit-hooks';
   runDirParent: string;
+  auditHooks: boolean;
 }
 
 class Pool implements ExecutorPool {
@@ -149,8 +184,9 @@ class Pool implements ExecutorPool {
   readonly maxQueued: number;
   readonly interpreter: Interpreter;
   readonly networkIsolation: 'namespace' | 'audit-hooks';
+  readonly isolation: 'box' | 'uid' | 'process';
+  readonly boxFailure: string | null;
   readonly limits: Readonly<Limits>;
-  readonly sandboxUids: readonly number[];
   private readonly queue: Queued[] = [];
   private readonly running = new Set<Promise<void>>();
   private closing: Promise<void> | null = null;
@@ -160,8 +196,13 @@ class Pool implements ExecutorPool {
     this.maxQueued = config.maxQueued;
     this.interpreter = config.interpreter;
     this.networkIsolation = config.networkIsolation;
+    this.isolation = config.isolation;
+    this.boxFailure = config.boxFailure;
     this.limits = Object.freeze({ ...config.limits });
-    this.sandboxUids = slots.flatMap((slot) => (slot.sandbox === undefined ? [] : [slot.sandbox.uid]));
+  }
+
+  get sandboxUids(): readonly number[] {
+    return this.slots.flatMap((slot) => (slot.worker.sandbox === undefined ? [] : [slot.worker.sandbox.uid]));
   }
 
   run(request: ExecutionRequest, options: RunOptions = {}): Promise<Execution> {
@@ -183,7 +224,7 @@ class Pool implements ExecutorPool {
       ));
     }
     return new Promise<Execution>((resolve, reject) => {
-      const runDir = createRunDir(this.config.runDirParent, request.stdin ?? '');
+      const runDir = createRunDir(this.config.runDirParent, request.stdin ?? '', request.source);
       runDir.catch(() => undefined); // Reported by the run that awaits it.
       const entry: Queued = {
         request, limits, signal, runDir, resolve, reject,
@@ -254,7 +295,7 @@ class Pool implements ExecutorPool {
     // before the caller hears of the result, so a caller that submits its next run on completion
     // (executeWith) finds room and is never refused as saturated.
     const trace = entry.request.trace ?? true;
-    const request = entry.runDir.then((runDir) => zygoteRequest(entry.request, entry.limits, trace, runDir));
+    const request = entry.runDir.then((runDir) => zygoteRequest(entry.request, entry.limits, trace, runDir, this.config.auditHooks));
     const job: SlotJob = { handle: slot.worker.run(request), withdrawing: false };
     slot.jobs.push(job);
     let released = false;
@@ -282,7 +323,7 @@ class Pool implements ExecutorPool {
 
   /** A withdrawn run goes back to the head of the queue, with a fresh run dir. */
   private requeue(entry: Queued): void {
-    entry.runDir = createRunDir(this.config.runDirParent, entry.request.stdin ?? '');
+    entry.runDir = createRunDir(this.config.runDirParent, entry.request.stdin ?? '', entry.request.source);
     entry.runDir.catch(() => undefined);
     if (entry.signal?.aborted) {
       discard(entry.runDir);
@@ -311,8 +352,10 @@ class Pool implements ExecutorPool {
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
     let result: JobResult;
+    let sandbox: SandboxIdentity | undefined;
     try {
       result = await job.handle.result;
+      sandbox = slot.worker.sandbox;
     } catch (error) {
       discard(entry.runDir);
       throw error;
@@ -327,7 +370,7 @@ class Pool implements ExecutorPool {
       if (aborted) throw cancelled(request);
       if ('withdrawn' in result) return WITHDRAWN;
       if ('report' in result && result.report.cancelled) throw cancelled(request);
-      return await assemble(request, limits, request.trace ?? true, result, runDir, slot.sandbox, this.interpreter);
+      return await assemble(request, limits, request.trace ?? true, result, runDir, sandbox, this.interpreter);
     } finally {
       await runDir.remove();
     }
@@ -350,10 +393,9 @@ function discard(runDir: Promise<RunDir>): void {
   runDir.then((dir) => dir.remove(), () => undefined).catch(() => undefined);
 }
 
-function zygoteRequest(request: ExecutionRequest, limits: Limits, trace: boolean, runDir: RunDir): ZygoteRequest {
+function zygoteRequest(request: ExecutionRequest, limits: Limits, trace: boolean, runDir: RunDir, auditHook: boolean): ZygoteRequest {
   return {
     job: {
-      source: request.source,
       filename: request.filename ?? 'main.py',
       trace,
       max_steps: limits.maxSteps,
@@ -362,11 +404,19 @@ function zygoteRequest(request: ExecutionRequest, limits: Limits, trace: boolean
       output_bytes: limits.outputBytes,
       wall_time_ms: limits.wallTimeMs,
       cpu_time_ms: limits.cpuTimeMs,
+      audit_hook: auditHook,
     },
+    source_path: runDir.sourcePath,
     run_dir: runDir.path,
     work_dir: runDir.workDir,
     stdin_path: runDir.stdinPath,
-    rlimits: { address_space_bytes: limits.addressSpaceBytes, open_files: limits.openFiles },
+    rlimits: {
+      address_space_bytes: limits.addressSpaceBytes,
+      open_files: limits.openFiles,
+      processes: RUN_PROCESSES,
+      disk_bytes: Math.max(RUN_DISK_BYTES, limits.outputBytes + 1024 * 1024),
+      disk_files: RUN_DISK_FILES,
+    },
   };
 }
 
@@ -386,7 +436,8 @@ async function assemble(
     readPrefix(runDir.stdoutPath, limits.outputBytes),
     readTail(runDir.stderrPath, STDERR_TAIL_BYTES),
     readPrefix(runDir.tracePath, traceLimit),
-    readProgramFile(runDir.outputPath, limits.outputBytes, sandbox),
+    // Boxed, the zygote copied it out of the run's tmpfs; else the program's own file is read with care.
+    report?.boxed === true ? readPrefix(runDir.outputCopyPath, limits.outputBytes + 1) : readProgramFile(runDir.outputPath, limits.outputBytes, sandbox),
   ]);
   const channel = parseTraceChannel(traceFile?.bytes ?? Buffer.alloc(0));
   const stderrTail = decode(stderr?.bytes);

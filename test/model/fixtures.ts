@@ -1,6 +1,6 @@
 import type { ExecutionTrace } from '../../src/avro/index.js';
-import { renderCompact } from '../../src/trace/index.js';
-import { executionOf } from '../../src/topology/index.js';
+import { renderCompact } from '../../src/render/index.js';
+import { executionOf } from '../../src/pipeline/index.js';
 import { TraceBuilder, added, changed } from '../helpers/execution.js';
 
 /** A program of ours whose trace repeats: a counting loop. */

@@ -37,12 +37,12 @@ describe('tracestream train as a process', { timeout: 600_000 }, () => {
     const ids = Array.from({ length: 200 }, (_, i) => `counting-${i}`);
     const trainProblems = ids.filter((p) => splitOf(p) === 'train').slice(0, 10);
     const validation = ids.find((p) => splitOf(p) === 'validation')!;
-    // Held-out runs first, so the evaluation set is filled before the first checkpoint.
+    // Held-out runs first, all in one partition, so the evaluation set is filled before the first checkpoint.
     const traces = [
       ...Array.from({ length: 4 }, (_, k) => counterTrace(2 + k, validation, `v${k}#0`)),
       ...Array.from({ length: 60 }, (_, k) => counterTrace(1 + (k % 4), trainProblems[k % 10]!, `s${k}#0`)),
     ];
-    await fixture.producer.send(await Promise.all(traces.map(async (t) => ({ topic: 'traces', key: t.runId, value: await codec.encode('ExecutionTrace', t) }))));
+    await fixture.producer.send(await Promise.all(traces.map(async (t) => ({ topic: 'traces', partition: 0, key: t.runId, value: await codec.encode('ExecutionTrace', t) }))));
     const env = { KAFKA_BROKERS: fixture.broker.bootstrapServers };
 
     const first = execa(process.execPath, [MAIN, 'train', '--checkpoint', dir, '--max-tokens', '1000000', ...TINY], { env, reject: false, all: true });

@@ -1,4 +1,4 @@
-import type { Command } from '../command.js';
+import type { CommandFactory } from '../command.js';
 import { brokerCommand } from './broker.js';
 import { produceCommand } from './produce.js';
 import { runCommand } from './run.js';
@@ -7,5 +7,5 @@ import { traceCommand } from './trace.js';
 import { trainCommand } from './train.js';
 import { generateCommand } from './generate.js';
 
-/** Every sub-command, in the order `tracestream help` lists them. */
-export const COMMANDS: readonly Command[] = [traceCommand, runCommand, produceCommand, topologyCommand, brokerCommand, trainCommand, generateCommand];
+/** Every sub-command, in the order `tracestream --help` lists them. A new command: one file, one line here. */
+export const COMMANDS: readonly CommandFactory[] = [traceCommand, runCommand, produceCommand, topologyCommand, brokerCommand, trainCommand, generateCommand];

@@ -1,41 +1,75 @@
 import { writeFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
 import { startTrainTopology } from '../../../topologies/train.js';
-import { readSettings } from '../../config/settings.js';
-import { TracestreamError } from '../../errors/index.js';
-import { installShutdown } from '../../kafka/index.js';
+import { installShutdown } from '../../lifecycle/index.js';
 import { BACKENDS, parseBackendName, plotTrainingCurves, readMetricsHistory, type TrainerOptions } from '../../model/index.js';
-import { parseArgs, requireString } from '../args.js';
-import type { Command } from '../command.js';
-import { connect } from '../connect.js';
-import type { Flags } from '../../config/settings.js';
+import { exitWith } from '../command.js';
+import { CLUSTER_SETTINGS, connect, settingsOf, withSettings } from '../options.js';
 
-const USAGE = [
-  'tracestream train --checkpoint DIR [--max-tokens N] [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu]',
-  '                  [--layers N] [--width N] [--heads N] [--context N] [--batch N] [--activation relu|gelu]',
-  '                  [--learning-rate X] [--schedule cosine|constant] [--warmup-steps N] [--decay-steps N]',
-  '                  [--checkpoint-every-tokens N] [--checkpoint-every-ms N] [--eval-runs N] [--eval-records N]',
-  'tracestream train plot DIR --out FILE.svg',
-  '',
-  'Trains a GPT-style model on the compact traces of `traces` (KAFKA_BROKERS), continuously: training',
-  'problems are trained on, held-out ones (splitOf) evaluated at every checkpoint. DIR holds the',
-  'checkpoints; started again on the same DIR it resumes at the offsets saved there. With --max-tokens',
-  'it trains that many more tokens, writes a checkpoint and exits 0; without, it runs until SIGTERM',
-  '(final checkpoint, exit 0). The model shape flags apply to a new model only.',
-  '`train plot` draws the loss and accuracy curves of DIR/metrics.jsonl as SVG.',
-].join('\n');
+interface TrainFlags {
+  checkpoint: string;
+  maxTokens?: number;
+  backend: string;
+  layers?: number;
+  width?: number;
+  heads?: number;
+  context?: number;
+  activation?: 'relu' | 'gelu';
+  batch?: number;
+  learningRate?: number;
+  schedule?: 'cosine' | 'constant';
+  warmupSteps?: number;
+  decaySteps?: number;
+  checkpointEveryTokens?: number;
+  checkpointEveryMs?: number;
+  evalRuns?: number;
+  evalRecords?: number;
+}
 
-export const trainCommand: Command = {
-  name: 'train',
-  summary: 'Fine-tune a language model on traces, continuously (train plot: its curves as SVG)',
-  usage: USAGE,
-  async run(argv) {
-    const { positionals, flags } = parseArgs(argv);
-    if (positionals[0] === 'plot') return plot(positionals.slice(1), flags);
-    if (positionals.length > 0) throw new TracestreamError('CONFIG_INVALID', `train takes no positional arguments (plot DIR draws curves); usage:\n${USAGE}`);
-    const settings = readSettings(flags);
-    const maxTokens = optionalInt(flags, 'max-tokens');
-    const backend = typeof flags['backend'] === 'string' && flags['backend'] !== 'auto' ? [parseBackendName(flags['backend'])] : BACKENDS;
-    const shutdown = installShutdown({ deadlineMs: Math.max(settings.shutdownDeadlineMs, 60_000) });
+const whole = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`expected a whole number, got ${JSON.stringify(value)}`);
+  return n;
+};
+const real = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new Error(`expected a number, got ${JSON.stringify(value)}`);
+  return n;
+};
+
+export function trainCommand(): Command {
+  const command = new Command('train')
+    .summary('Fine-tune a language model on traces, continuously (train plot: its curves as SVG)')
+    .description([
+      'Trains a GPT-style model on the compact traces of `traces`, continuously: runs of training problems',
+      'are trained on, held-out ones (splitOf) evaluated at every checkpoint (ModelMetrics to `model-metrics`).',
+      'DIR holds the checkpoints; started again on the same DIR it resumes at the offsets saved there.',
+      'With --max-tokens it trains that many more tokens, writes a checkpoint and exits 0; without, it runs',
+      'until SIGTERM (final checkpoint, exit 0). Shape flags apply to a new model only.',
+    ].join(' '))
+    .requiredOption('--checkpoint <dir>', 'folder of the checkpoints and the metrics history')
+    .option('--max-tokens <n>', 'train this many tokens, checkpoint, exit', whole)
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend (auto: the fastest that loads)').choices(['auto', ...BACKENDS]).default('auto'))
+    .option('--layers <n>', 'transformer blocks (default 4)', whole)
+    .option('--width <n>', 'residual width d_model (default 256)', whole)
+    .option('--heads <n>', 'attention heads (default 4)', whole)
+    .option('--context <n>', 'context length in tokens (default 256)', whole)
+    .addOption(new Option('--activation <name>', 'MLP non-linearity (default relu, fused)').choices(['relu', 'gelu']))
+    .option('--batch <n>', 'sequences per step (default 8)', whole)
+    .option('--learning-rate <x>', 'peak learning rate (default 1e-3)', real)
+    .addOption(new Option('--schedule <name>', 'after warm-up (default cosine)').choices(['cosine', 'constant']))
+    .option('--warmup-steps <n>', 'linear warm-up steps (default 100)', whole)
+    .option('--decay-steps <n>', 'cosine decay steps (default 20000)', whole)
+    .option('--checkpoint-every-tokens <n>', 'token budget per checkpoint (default 1000000)', whole)
+    .option('--checkpoint-every-ms <n>', 'time budget per checkpoint (default 300000)', whole)
+    .option('--eval-runs <n>', 'held-out runs kept for evaluation (default 48)', whole)
+    .option('--eval-records <n>', 'trace records predicted per evaluation (default 256)', whole);
+  withSettings(command, [...CLUSTER_SETTINGS, 'shutdownDeadlineMs']);
+  command.addCommand(plotCommand());
+  return command.action(exitWith(async (flags: TrainFlags) => {
+    const settings = settingsOf(command);
+    // A final checkpoint and evaluation can take longer than a consumer's drain.
+    const shutdown = installShutdown({ deadlineMs: Math.max(settings.shutdownDeadlineMs, 120_000) });
     const connection = await connect(settings);
     shutdown.register('registry and brokers', () => connection.close());
     const topology = await startTrainTopology({
@@ -43,8 +77,8 @@ export const trainCommand: Command = {
       registry: connection.registry,
       embedded: connection.brokers.embedded,
       trainer: trainerOptionsFrom(flags),
-      backends: backend,
-      ...(maxTokens === undefined ? {} : { maxTokens }),
+      backends: flags.backend === 'auto' ? BACKENDS : [parseBackendName(flags.backend)],
+      ...(flags.maxTokens === undefined ? {} : { maxTokens: flags.maxTokens }),
       log: (line) => process.stderr.write(`tracestream train: ${line}\n`),
     });
     shutdown.register('trainer (final checkpoint)', () => topology.close());
@@ -52,48 +86,32 @@ export const trainCommand: Command = {
     shutdown.dispose();
     await connection.close();
     return 0;
-  },
-};
+  }));
+}
 
-function trainerOptionsFrom(flags: Flags): TrainerOptions {
-  const int = (name: string): number | undefined => optionalInt(flags, name);
-  const num = (name: string): number | undefined => {
-    const raw = flags[name];
-    if (raw === undefined) return undefined;
-    const value = Number(raw);
-    if (typeof raw !== 'string' || !Number.isFinite(value)) throw new TracestreamError('CONFIG_INVALID', `--${name} needs a number, got ${JSON.stringify(raw)}`);
-    return value;
-  };
-  const str = (name: string): string | undefined => (typeof flags[name] === 'string' ? flags[name] : undefined);
+function trainerOptionsFrom(f: TrainFlags): TrainerOptions {
   const defined = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
   return defined({
-    checkpointDir: requireString(flags, 'checkpoint'),
-    model: defined({ layers: int('layers'), width: int('width'), heads: int('heads'), contextTokens: int('context'), activation: str('activation') as 'relu' | 'gelu' | undefined }),
-    optimizer: defined({ peakLearningRate: num('learning-rate'), schedule: str('schedule') as 'cosine' | 'constant' | undefined, warmupSteps: int('warmup-steps'), decaySteps: int('decay-steps') }),
-    batchRows: int('batch'),
-    checkpointEveryTokens: int('checkpoint-every-tokens'),
-    checkpointEveryMs: int('checkpoint-every-ms'),
-    maxEvaluationRuns: int('eval-runs'),
-    evaluation: defined({ maxRecords: int('eval-records') }),
+    checkpointDir: f.checkpoint,
+    model: defined({ layers: f.layers, width: f.width, heads: f.heads, contextTokens: f.context, activation: f.activation }),
+    optimizer: defined({ peakLearningRate: f.learningRate, schedule: f.schedule, warmupSteps: f.warmupSteps, decaySteps: f.decaySteps }),
+    batchRows: f.batch,
+    checkpointEveryTokens: f.checkpointEveryTokens,
+    checkpointEveryMs: f.checkpointEveryMs,
+    maxEvaluationRuns: f.evalRuns,
+    evaluation: defined({ maxRecords: f.evalRecords }),
   });
 }
 
-function optionalInt(flags: Flags, name: string): number | undefined {
-  const raw = flags[name];
-  if (raw === undefined) return undefined;
-  const value = Number(raw);
-  if (typeof raw !== 'string' || !Number.isSafeInteger(value) || value < 0) {
-    throw new TracestreamError('CONFIG_INVALID', `--${name} needs a whole number, got ${JSON.stringify(raw)}`);
-  }
-  return value;
-}
-
-async function plot(positionals: readonly string[], flags: Flags): Promise<number> {
-  const [dir, ...extra] = positionals;
-  if (dir === undefined || extra.length > 0) throw new TracestreamError('CONFIG_INVALID', 'usage: tracestream train plot DIR --out FILE.svg');
-  const out = requireString(flags, 'out');
-  const history = await readMetricsHistory(dir);
-  await writeFile(out, plotTrainingCurves(history, `tracestream training (${dir})`));
-  process.stderr.write(`tracestream train plot: ${history.length} evaluations drawn to ${out}\n`);
-  return 0;
+function plotCommand(): Command {
+  return new Command('plot')
+    .summary('Draw the loss and accuracy curves of a checkpoint folder as SVG')
+    .argument('<dir>', 'checkpoint folder (its metrics.jsonl)')
+    .requiredOption('--out <file>', 'SVG file to write')
+    .action(exitWith(async (dir: string, flags: { out: string }) => {
+      const history = await readMetricsHistory(dir);
+      await writeFile(flags.out, plotTrainingCurves(history, `tracestream training (${dir})`));
+      process.stderr.write(`tracestream train plot: ${history.length} evaluations drawn to ${flags.out}\n`);
+      return 0;
+    }));
 }
