@@ -1,13 +1,14 @@
 import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { startTrainTopology } from '../../../topologies/train.js';
+import { TracestreamError } from '../../errors/index.js';
 import { installShutdown } from '../../lifecycle/index.js';
 import { BACKENDS, parseBackendName, plotTrainingCurves, readMetricsHistory, type TrainerOptions } from '../../model/index.js';
 import { exitWith } from '../command.js';
 import { CLUSTER_SETTINGS, connect, settingsOf, withSettings } from '../options.js';
 
 interface TrainFlags {
-  checkpoint: string;
+  checkpoint?: string;
   maxTokens?: number;
   backend: string;
   layers?: number;
@@ -47,7 +48,8 @@ export function trainCommand(): Command {
       'With --max-tokens it trains that many more tokens, writes a checkpoint and exits 0; without, it runs',
       'until SIGTERM (final checkpoint, exit 0). Shape flags apply to a new model only.',
     ].join(' '))
-    .requiredOption('--checkpoint <dir>', 'folder of the checkpoints and the metrics history')
+    // Not a commander requiredOption: commander would then ask `train plot` for it too.
+    .option('--checkpoint <dir>', 'folder of the checkpoints and the metrics history (required)')
     .option('--max-tokens <n>', 'train this many tokens, checkpoint, exit', whole)
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend (auto: the fastest that loads)').choices(['auto', ...BACKENDS]).default('auto'))
     .option('--layers <n>', 'transformer blocks (default 4)', whole)
@@ -67,6 +69,8 @@ export function trainCommand(): Command {
   withSettings(command, [...CLUSTER_SETTINGS, 'shutdownDeadlineMs']);
   command.addCommand(plotCommand());
   return command.action(exitWith(async (flags: TrainFlags) => {
+    if (flags.checkpoint === undefined) throw new TracestreamError('CONFIG_INVALID', 'train needs --checkpoint DIR (where checkpoints are written and resumed from)');
+    const checkpointDir = flags.checkpoint;
     const settings = settingsOf(command);
     // A final checkpoint and evaluation can take longer than a consumer's drain.
     const shutdown = installShutdown({ deadlineMs: Math.max(settings.shutdownDeadlineMs, 120_000) });
@@ -76,7 +80,7 @@ export function trainCommand(): Command {
       client: connection.client,
       registry: connection.registry,
       embedded: connection.brokers.embedded,
-      trainer: trainerOptionsFrom(flags),
+      trainer: trainerOptionsFrom(flags, checkpointDir),
       backends: flags.backend === 'auto' ? BACKENDS : [parseBackendName(flags.backend)],
       ...(flags.maxTokens === undefined ? {} : { maxTokens: flags.maxTokens }),
       log: (line) => process.stderr.write(`tracestream train: ${line}\n`),
@@ -89,10 +93,10 @@ export function trainCommand(): Command {
   }));
 }
 
-function trainerOptionsFrom(f: TrainFlags): TrainerOptions {
+function trainerOptionsFrom(f: TrainFlags, checkpointDir: string): TrainerOptions {
   const defined = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
   return defined({
-    checkpointDir: f.checkpoint,
+    checkpointDir,
     model: defined({ layers: f.layers, width: f.width, heads: f.heads, contextTokens: f.context, activation: f.activation }),
     optimizer: defined({ peakLearningRate: f.learningRate, schedule: f.schedule, warmupSteps: f.warmupSteps, decaySteps: f.decaySteps }),
     batchRows: f.batch,
