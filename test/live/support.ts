@@ -55,6 +55,7 @@ export function traceEvent(spec: TraceSpec): ExecutionTrace {
       { index: 1, event: 'line', line: 2, depth: 0, function: '<module>', changes: [], value: null, exception: null, stdout },
     ],
     producedAtMs: Date.now(),
+    source: null,
   };
 }
 
