@@ -44,7 +44,7 @@ async function main(argv: readonly string[]): Promise<void> {
 
   const pool = await createExecutorPool({ concurrency, maxQueued: concurrency });
   try {
-    console.log(`${programs.length} programs, concurrency ${concurrency}, python ${pool.interpreter.command} ${pool.interpreter.version}, network isolation: ${pool.networkIsolation}`);
+    console.log(`${programs.length} programs, concurrency ${concurrency}, python ${pool.interpreter.command} ${pool.interpreter.version}, network isolation: ${pool.networkIsolation}, isolation: ${pool.isolation}${pool.boxFailure === null ? '' : ` (no box: ${pool.boxFailure})`}`);
 
     let started = performance.now();
     // Keep a summary, not the Execution: a few thousand traces with their steps do not fit in the heap.
