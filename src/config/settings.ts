@@ -63,7 +63,7 @@ export const SETTINGS = {
   }),
   sandboxUidBase: setting({
     env: 'TRACESTREAM_SANDBOX_UID_BASE', flag: '--sandbox-uid-base',
-    description: 'When started as root, pool slot N runs programs as uid and gid BASE+N (no account needed; one uid per slot lets the process limit forbid fork).',
+    description: 'When started as root, each pool slot claims the first uid from BASE up (1000 of them) that no other executor on the host holds, and runs its programs as that uid and gid (no account needed).',
     schema: z.coerce.number().int().min(1000).max(2 ** 31 - 1024), default: 61_000,
   }),
   concurrency: setting({
