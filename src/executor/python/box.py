@@ -213,6 +213,21 @@ def compile_filter():
             os.close(read)
 
 
+PR_SET_MM = 35
+PR_SET_MM_ARG_START = 8
+PR_SET_MM_ARG_END = 9
+_COMMAND_LINE = ctypes.create_string_buffer(b'python3\0main.py\0', 16)
+
+
+def set_command_line():
+    """In the program's process, still root: its /proc/self/cmdline reads `python3 main.py`, not
+    the zygote's (whose path names the project's folder, and differs between installs). Needs
+    CAP_SYS_RESOURCE, which containers often drop: then the zygote's command line shows."""
+    start = ctypes.addressof(_COMMAND_LINE)
+    if _libc.prctl(PR_SET_MM, PR_SET_MM_ARG_START, ctypes.c_ulong(start), 0, 0) == 0:
+        _libc.prctl(PR_SET_MM, PR_SET_MM_ARG_END, ctypes.c_ulong(start + ctypes.sizeof(_COMMAND_LINE)), 0, 0)
+
+
 def load_filter(program):
     """In the program's process, after the privilege drop and PR_SET_NO_NEW_PRIVS: loads the
     compiled filter, for this process and every thread it starts."""

@@ -166,6 +166,7 @@ def become_child(request, uid, skeleton, signal_pipe, seccomp_filter):
     job['source'] = read_source(request['source_path'])
     if skeleton is not None:
         box.enter(skeleton, work_dir)
+        box.set_command_line()
         home = box.WORK_DIR
         os.chdir(home)
         paths = {'HOME': home, 'TMPDIR': '/tmp', 'OUTPUT_PATH': os.path.join(home, 'output.txt')}
