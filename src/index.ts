@@ -14,3 +14,5 @@ export {
   type DeadLetter as DeadLetterRecord, type DeadLetterFn, type ShutdownHandle, type ShutdownOptions, type Teardown,
 } from './kafka/index.js';
 export * from './topology/index.js';
+export { parseConsumerStatistics, type ConsumerObserver, type ConsumerStatistics, type PartitionLag } from './kafka/index.js';
+export * from './telemetry/index.js';

@@ -11,6 +11,10 @@
 import { availableParallelism } from 'node:os';
 import {
   DEFAULT_TRACE_TOPICS,
+  TopologyProbe,
+  createMetricsRegistry,
+  deadLetterReason,
+  topologyMetrics,
   SETTINGS,
   createAvroCodec,
   createExecutorPool,
@@ -29,7 +33,9 @@ import {
   type KafkaClientConfig,
   type Limits,
   type OutgoingRecord,
+  type Readiness,
   type SchemaRegistry,
+  type TopologyMetrics,
   type TraceTopics,
 } from '../src/index.js';
 
@@ -52,6 +58,8 @@ export interface TraceTopologyOptions {
   guarantee?: DeliveryGuarantee;
   /** Required with guarantee 'exactly-once': unique per running instance. */
   transactionalId?: string;
+  /** Where records, dead letters, runs and lag are counted (serve them with startTelemetryServer). Default: a private registry. */
+  metrics?: TopologyMetrics;
 }
 
 export interface RunningTraceTopology {
@@ -59,6 +67,8 @@ export interface RunningTraceTopology {
   readonly done: Promise<void>;
   /** Drains in-flight solutions, commits, disconnects, stops the executors. Idempotent. */
   close(): Promise<void>;
+  /** Ready once executors run, schemas are registered and partitions of `solutions` are assigned; for /readyz. */
+  readiness(): Readiness;
 }
 
 export async function startTraceTopology(options: TraceTopologyOptions): Promise<RunningTraceTopology> {
@@ -67,6 +77,7 @@ export async function startTraceTopology(options: TraceTopologyOptions): Promise
   const limits = options.limits ?? {};
   const maxDiffsPerRun = options.maxDiffsPerRun ?? SETTINGS.maxDiffsPerRun.default ?? 0;
   const concurrency = options.pool?.concurrency ?? availableParallelism();
+  const probe = new TopologyProbe(options.metrics ?? topologyMetrics(createMetricsRegistry({ processMetrics: false })), topics.solutions);
   // The interpreters start, and the writer schemas are registered, while the consumer joins its
   // group: none needs the others, and a solution needs the schemas only once it has run.
   const poolStarting = createExecutorPool({ ...options.pool, concurrency });
@@ -82,11 +93,19 @@ export async function startTraceTopology(options: TraceTopologyOptions): Promise
 
   // Solutions are traced in parallel, but two events of one solution id keep their order.
   const traceSolution = serializeByKey(async (record: ConsumedRecord): Promise<OutgoingRecord[]> => {
+    probe.consumed(record);
     const solution = await decodeSolution(codec, record);
-    if ('invalid' in solution) return [await encodeDeadLetter(codec, topics, record, solution.invalid, solution.error)];
+    if ('invalid' in solution) {
+      const letter = [await encodeDeadLetter(codec, topics, record, solution.invalid, solution.error)];
+      probe.produced(record, letter, deadLetterReason(solution.invalid, solution.error));
+      return letter;
+    }
     const traces = await executeSolution(await poolStarting, solution, limits);
+    for (const trace of traces) probe.ran(trace.outcome.replaceAll('_', '-'), trace.wallTimeMs);
     await schemasRegistered;
-    return encodeOutputs(codec, topics, solution, traces, maxDiffsPerRun);
+    const outputs = await encodeOutputs(codec, topics, solution, traces, maxDiffsPerRun);
+    probe.produced(record, outputs);
+    return outputs;
   });
 
   const processor = startProcessor({
@@ -94,6 +113,7 @@ export async function startTraceTopology(options: TraceTopologyOptions): Promise
     groupId: options.groupId ?? 'tracestream-trace',
     topics: [topics.solutions],
     transform: traceSolution,
+    delivered: (record) => probe.delivered(record),
     guarantee: options.guarantee ?? 'at-least-once',
     ...(options.transactionalId === undefined ? {} : { transactionalId: options.transactionalId }),
     // Enough solutions in flight that every executor has a run waiting while other solutions' outputs
@@ -103,6 +123,7 @@ export async function startTraceTopology(options: TraceTopologyOptions): Promise
     source: {
       // The embedded mock cluster speaks KIP-848, which joins without the classic 3 s delay.
       groupProtocol: options.groupProtocol ?? (options.embedded ? 'consumer' : 'classic'),
+      observer: probe.observer,
       ...(options.sessionTimeoutMs === undefined ? {} : {
         sessionTimeoutMs: options.sessionTimeoutMs, heartbeatIntervalMs: Math.min(3_000, Math.floor(options.sessionTimeoutMs / 3)),
       }),
@@ -117,13 +138,19 @@ export async function startTraceTopology(options: TraceTopologyOptions): Promise
     throw error;
   }
 
+  probe.started();
   let closing: Promise<void> | undefined;
-  const done = processor.done.finally(() => pool.close());
+  const done = processor.done.finally(() => {
+    probe.stopping();
+    return pool.close();
+  });
   return {
     done,
     close() {
+      probe.stopping();
       closing ??= processor.close().then(() => done);
       return closing;
     },
+    readiness: () => probe.readiness(),
   };
 }

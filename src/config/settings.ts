@@ -47,6 +47,16 @@ export const SETTINGS = {
     description: 'On SIGTERM/SIGINT, time allowed to drain, commit and disconnect before exiting with status 1.',
     schema: positiveInt, default: 30_000,
   }),
+  telemetryPort: setting({
+    env: 'TRACESTREAM_TELEMETRY_PORT', flag: '--telemetry-port',
+    description: 'Port of the /healthz, /readyz and /metrics server of long-running processes (topology, serve, model consumer; the manifests use 9464); 0 picks a free one (printed at start). Unset: no server.',
+    schema: z.coerce.number().int().min(0).max(65_535), default: undefined,
+  }),
+  telemetryHost: setting({
+    env: 'TRACESTREAM_TELEMETRY_HOST', flag: '--telemetry-host',
+    description: 'Address the telemetry server listens on (0.0.0.0: reachable by the kubelet and Prometheus; 127.0.0.1: this machine only).',
+    schema: z.string().min(1), default: '0.0.0.0',
+  }),
   schemaRegistryUrl: setting({
     env: 'SCHEMA_REGISTRY_URL', flag: '--schema-registry',
     description: 'Confluent-compatible Schema Registry. Unset: schemas are kept in the built-in registry topic.',

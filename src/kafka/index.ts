@@ -10,3 +10,4 @@ export { deadLetter, deadLetterHeaders, DEAD_LETTER_HEADERS, type DeadLetter, ty
 export { installShutdown, runTeardowns, type ShutdownHandle, type ShutdownOptions, type Teardown } from './shutdown.js';
 export { waitOnlyForFirstMessage } from './client.js';
 export { partitionOfKey } from './partitioner.js';
+export { parseConsumerStatistics, type ConsumerObserver, type ConsumerStatistics, type PartitionLag } from './consumer-observer.js';

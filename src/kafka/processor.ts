@@ -3,6 +3,7 @@ import { kafkaSource, type KafkaSourceOptions } from './source.js';
 import { createProducer, produceTo } from './sink.js';
 import { startExactlyOnce, type RunningProcessor, type Transform } from './transactions.js';
 import type { KafkaClientConfig } from './config.js';
+import type { ConsumedRecord } from './record.js';
 import { TracestreamError } from '../errors/index.js';
 
 /**
@@ -23,6 +24,11 @@ export interface ProcessorOptions {
   guarantee?: DeliveryGuarantee;
   /** Required for 'exactly-once': unique per running instance. */
   transactionalId?: string;
+  /**
+   * Called once per input whose outputs were all acknowledged by the brokers (at-least-once: just
+   * before its ack; exactly-once: once its transaction committed). For metrics; keep it cheap.
+   */
+  delivered?: (record: ConsumedRecord) => void;
   /** at-least-once: records whose outputs are being delivered at once. */
   maxInFlight?: number;
   /** at-least-once source tuning (maxInFlightPerPartition, commitIntervalMs, ...). */
@@ -50,14 +56,17 @@ export function startProcessor(options: ProcessorOptions): RunningProcessor {
     return startExactlyOnce({
       client: options.client, groupId: options.groupId, topics: options.topics, transform: options.transform,
       transactionalId: options.transactionalId,
+      ...(options.delivered === undefined ? {} : { delivered: options.delivered }),
       ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch }),
       ...(options.batchTimeoutMs === undefined ? {} : { batchTimeoutMs: options.batchTimeoutMs }),
       // The same group membership setting as the at-least-once source: how soon a crashed
       // instance's partitions move to another.
       ...(options.source?.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.source.sessionTimeoutMs }),
+      ...(options.source?.observer === undefined ? {} : { observer: options.source.observer }),
     });
   }
   const source = kafkaSource({ ...options.source, client: options.client, groupId: options.groupId, topics: options.topics });
+  const delivered = options.delivered;
   let closing: Promise<void> | undefined;
   const done = (async () => {
     const producer = await createProducer({ client: options.client });
@@ -65,7 +74,14 @@ export function startProcessor(options: ProcessorOptions): RunningProcessor {
       await new Promise<void>((resolve, reject) => {
         source.records
           .pipe(produceTo(producer, options.transform, { maxInFlight: options.maxInFlight ?? 64 }))
-          .subscribe({ next: (record) => record.ack(), error: reject, complete: resolve });
+          .subscribe({
+            next: delivered === undefined ? (record) => record.ack() : (record) => {
+              delivered(record);
+              record.ack();
+            },
+            error: reject,
+            complete: resolve,
+          });
       });
       await closing;
     } finally {

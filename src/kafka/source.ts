@@ -5,6 +5,7 @@ import { AggregateTracestreamError, TracestreamError, describeError } from '../e
 import { AckWindow, type AckEntry } from './ack-window.js';
 import { CODES, KafkaConsumer, callbackToPromise, isLibrdKafkaError, kafkaError, waitOnlyForFirstMessage, type NativeConsumer } from './client.js';
 import { clientConfigSchema, nativeClientConfig, parseOptions, stderrLogger, topicNameSchema, type KafkaLogger } from './config.js';
+import { attachObserver, consumerObserverSchema, observerClientConfig } from './consumer-observer.js';
 import { OffsetCommits, commitNeedsRejoin } from './offset-commits.js';
 import { MessageRecord, type ConsumedRecord } from './record.js';
 
@@ -61,6 +62,8 @@ const sourceSchema = z.object({
   /** With assignAllPartitions: how long to wait for a topic that does not exist yet. */
   topicWaitMs: z.number().int().nonnegative().default(60_000),
   log: z.custom<KafkaLogger>((v) => typeof v === 'object' && v !== null && typeof (v as KafkaLogger).warn === 'function').optional(),
+  /** Sees assignments and statistics (lag, broker states): a process's readiness and metrics. */
+  observer: consumerObserverSchema.optional(),
 }).refine((o) => o.heartbeatIntervalMs * 3 <= o.sessionTimeoutMs, {
   message: 'heartbeatIntervalMs must be at most a third of sessionTimeoutMs', path: ['heartbeatIntervalMs'],
 });
@@ -206,11 +209,13 @@ class ConsumerSession {
           : { 'session.timeout.ms': config.sessionTimeoutMs, 'heartbeat.interval.ms': config.heartbeatIntervalMs }),
         rebalance_cb: (err: LibrdKafkaError, assignment: TopicPartition[]) => this.onRebalance(err, assignment),
         offset_commit_cb: this.commits.answer,
+        ...observerClientConfig(config.observer),
       },
       { 'auto.offset.reset': config.fromBeginning ? 'earliest' : 'latest' },
     ) as NativeConsumer & RebalanceControl;
     this.consumer.setDefaultConsumeTimeout(config.pollTimeoutMs);
     waitOnlyForFirstMessage(this.consumer);
+    attachObserver(this.consumer, config.observer);
   }
 
   start(): void {
@@ -264,6 +269,7 @@ class ConsumerSession {
       });
     }
     this.applyAssignment(() => this.consumer.assign(assignment));
+    this.reportAssignment('assigned');
   }
 
   close(drain: boolean): Promise<void> {
@@ -397,6 +403,7 @@ class ConsumerSession {
         });
       }
       this.applyAssignment(() => (cooperative ? this.consumer.incrementalAssign(assignment) : this.consumer.assign(assignment)));
+      this.reportAssignment('assigned');
       return;
     }
     const lost = this.consumer.assignmentLost();
@@ -421,9 +428,14 @@ class ConsumerSession {
         this.applyAssignment(() => (cooperative ? this.consumer.incrementalUnassign(assignment) : this.consumer.unassign()));
       });
     this.revoking.add(revoking);
+    this.reportAssignment('revoked');
     if (err.code !== CODES.ERRORS.ERR__REVOKE_PARTITIONS) {
       this.log.warn('rebalance error; dropped the assignment', { code: err.code, message: err.message });
     }
+  }
+
+  private reportAssignment(change: 'assigned' | 'revoked'): void {
+    this.config.observer?.assignment?.([...this.parts.values()].map((part) => part.topicPartition), change);
   }
 
   private applyAssignment(apply: () => void): void {

@@ -3,6 +3,7 @@ import type { LibrdKafkaError, Message, TopicPartition, TopicPartitionOffset } f
 import { AggregateTracestreamError, TracestreamError } from '../errors/index.js';
 import { CODES, KafkaConsumer, callbackToPromise, kafkaError, type NativeConsumer } from './client.js';
 import { clientConfigSchema, nativeClientConfig, parseOptions, stderrLogger, topicNameSchema, type KafkaLogger } from './config.js';
+import { attachObserver, consumerObserverSchema, observerClientConfig } from './consumer-observer.js';
 import { toConsumedRecord, type ConsumedRecord, type OutgoingRecord } from './record.js';
 import { connectProducer, type NativeProducerHandle } from './sink.js';
 
@@ -24,10 +25,16 @@ const exactlyOnceSchema = z.object({
   /** See kafkaSource: a rejoin on the mock cluster waits this long for a departed member. */
   sessionTimeoutMs: z.number().int().positive().default(45_000),
   log: z.custom<KafkaLogger>((v) => typeof v === 'object' && v !== null).optional(),
+  /** Sees assignments and statistics (lag, broker states), as kafkaSource's observer. */
+  observer: consumerObserverSchema.optional(),
 });
 
 export type Transform = (record: ConsumedRecord) => readonly OutgoingRecord[] | Promise<readonly OutgoingRecord[]>;
-export type ExactlyOnceOptions = z.input<typeof exactlyOnceSchema> & { transform: Transform };
+export type ExactlyOnceOptions = z.input<typeof exactlyOnceSchema> & {
+  transform: Transform;
+  /** Called for each input once the transaction holding its outputs committed. */
+  delivered?: (record: ConsumedRecord) => void;
+};
 
 /** A running consume-transform-produce loop. */
 export interface RunningProcessor {
@@ -52,7 +59,7 @@ interface ConsumerExtras {
  * the transaction is the ack. A throwing `transform` stops the processor (dead-letter inside it).
  */
 export function startExactlyOnce(options: ExactlyOnceOptions): RunningProcessor {
-  const { transform, ...rest } = options;
+  const { transform, delivered, ...rest } = options;
   const config = parseOptions(exactlyOnceSchema, rest, 'startExactlyOnce');
   const log = config.log ?? stderrLogger;
   let stopped = false;
@@ -76,10 +83,12 @@ export function startExactlyOnce(options: ExactlyOnceOptions): RunningProcessor 
         if (busy) deferred.push(apply);
         else apply();
       },
+      ...observerClientConfig(config.observer),
     },
     { 'auto.offset.reset': config.fromBeginning ? 'earliest' : 'latest' },
   ) as NativeConsumer & ConsumerExtras;
   consumer.setDefaultConsumeTimeout(config.batchTimeoutMs);
+  attachObserver(consumer, config.observer);
 
   function applyRebalance(err: LibrdKafkaError, assignment: TopicPartition[]): void {
     const cooperative = consumer.rebalanceProtocol() === 'COOPERATIVE';
@@ -96,6 +105,10 @@ export function startExactlyOnce(options: ExactlyOnceOptions): RunningProcessor 
     } catch (error) {
       if (consumer.isConnected()) log.warn('assign/unassign failed', { error: String(error) });
     }
+    config.observer?.assignment?.(
+      [...owned].map((k) => ({ topic: k.slice(k.indexOf(':') + 1), partition: Number(k.slice(0, k.indexOf(':'))) })),
+      err.code === CODES.ERRORS.ERR__ASSIGN_PARTITIONS ? 'assigned' : 'revoked',
+    );
   }
 
   const txn = (what: string) => (err: LibrdKafkaError) => kafkaError('KAFKA_TRANSACTION_FAILED', `${what} failed for ${config.transactionalId}`, err);
@@ -105,8 +118,11 @@ export function startExactlyOnce(options: ExactlyOnceOptions): RunningProcessor 
     await callbackToPromise((done) => native.beginTransaction(done), txn('beginTransaction'));
     const outputs: OutgoingRecord[] = [];
     const next = new Map<string, TopicPartitionOffset>();
+    const records: ConsumedRecord[] = [];
     for (const message of messages) {
-      outputs.push(...(await transform(toConsumedRecord(message, () => {}))));
+      const record = toConsumedRecord(message, () => {});
+      records.push(record);
+      outputs.push(...(await transform(record)));
       next.set(key(message), { topic: message.topic, partition: message.partition, offset: message.offset + 1 });
     }
     await producer.send(outputs);
@@ -115,6 +131,7 @@ export function startExactlyOnce(options: ExactlyOnceOptions): RunningProcessor 
       txn('sendOffsetsToTransaction'),
     );
     await callbackToPromise((done) => native.commitTransaction(config.transactionTimeoutMs, done), txn('commitTransaction'));
+    if (delivered !== undefined) for (const record of records) delivered(record);
   }
 
   async function rewind(producer: NativeProducerHandle, messages: readonly Message[]): Promise<void> {

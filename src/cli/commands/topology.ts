@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { startTraceTopology } from '../../../topologies/trace.js';
+import { startTraceTopology, type RunningTraceTopology } from '../../../topologies/trace.js';
 import { readSettings } from '../../config/settings.js';
 import { TracestreamError } from '../../errors/index.js';
 import { installShutdown } from '../../kafka/index.js';
+import { createMetricsRegistry, topologyMetrics } from '../../telemetry/index.js';
 import { parseArgs } from '../args.js';
 import type { Command } from '../command.js';
 import { connect } from '../connect.js';
+import { serveTelemetry } from '../telemetry.js';
 import { guaranteeFrom, poolOptionsFrom } from '../topology-options.js';
 
 export const topologyCommand: Command = {
@@ -16,7 +18,8 @@ export const topologyCommand: Command = {
     'tracestream topology trace [--brokers host:port] [--group-id ID] [--exactly-once] [--concurrency N] [limit flags]',
     '',
     'Consumes `solutions`, writes `traces`, `diffs` and `solutions.dead-letter`. On SIGTERM/SIGINT it',
-    'drains, commits and disconnects within --shutdown-deadline-ms, then exits 0.',
+    'drains, commits and disconnects within --shutdown-deadline-ms, then exits 0. With --telemetry-port',
+    '(TRACESTREAM_TELEMETRY_PORT) it serves /healthz, /readyz (partitions assigned) and /metrics there.',
   ].join('\n'),
   async run(argv) {
     const { positionals, flags } = parseArgs(argv, new Set(['exactly-once']));
@@ -31,9 +34,13 @@ export const topologyCommand: Command = {
     // Installed before anything starts, so a SIGTERM during start-up also ends in a clean exit.
     // Teardowns run last-registered first: the topology drains while the registry is still there.
     const shutdown = installShutdown({ deadlineMs: settings.shutdownDeadlineMs });
+    const registry = createMetricsRegistry();
+    let topology: RunningTraceTopology | undefined;
+    await serveTelemetry(settings, shutdown, registry, () => topology?.readiness() ?? { ready: false, reason: 'connecting to the brokers and registry' });
     const connection = await connect(settings);
     shutdown.register('registry and brokers', () => connection.close());
-    const topology = await startTraceTopology({
+    topology = await startTraceTopology({
+      metrics: topologyMetrics(registry),
       client: connection.client,
       registry: connection.registry,
       embedded: connection.brokers.embedded,
