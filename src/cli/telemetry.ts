@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { Settings } from '../config/settings.js';
-import type { ShutdownHandle } from '../kafka/index.js';
+import type { ShutdownHandle } from '../lifecycle/index.js';
 import { startTelemetryServer, type ReadinessCheck, type TelemetryServer } from '../telemetry/index.js';
 
 /**

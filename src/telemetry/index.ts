@@ -5,4 +5,3 @@
  */
 export { startTelemetryServer, type TelemetryServer, type TelemetryServerOptions, type Readiness, type ReadinessCheck } from './server.js';
 export { createMetricsRegistry, topologyMetrics, deadLetterReason, type TopologyMetrics } from './metrics.js';
-export { TopologyProbe } from './topology-probe.js';

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { TRACESTREAM_CLIENT_PROPERTIES } from '../../src/cli/connect.js';
+import { TRACESTREAM_CLIENT_PROPERTIES } from '../../src/kafka/index.js';
 import { createProducer, type KafkaClientConfig } from '../../src/kafka/index.js';
-import { DEFAULT_TRACE_TOPICS } from '../../src/topology/index.js';
+import { DEFAULT_TRACE_TOPICS } from '../../src/pipeline/index.js';
 import { startTestBroker, uniqueName, type TestBroker } from '../helpers/broker.js';
 import { parsePrometheusText, type Exposition } from '../helpers/prometheus.js';
 

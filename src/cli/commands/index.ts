@@ -1,9 +1,9 @@
-import type { Command } from '../command.js';
+import type { CommandFactory } from '../command.js';
 import { brokerCommand } from './broker.js';
 import { produceCommand } from './produce.js';
 import { runCommand } from './run.js';
 import { topologyCommand } from './topology.js';
 import { traceCommand } from './trace.js';
 
-/** Every sub-command, in the order `tracestream help` lists them. */
-export const COMMANDS: readonly Command[] = [traceCommand, runCommand, produceCommand, topologyCommand, brokerCommand];
+/** Every sub-command, in the order `tracestream --help` lists them. A new command: one file, one line here. */
+export const COMMANDS: readonly CommandFactory[] = [traceCommand, runCommand, produceCommand, topologyCommand, brokerCommand];

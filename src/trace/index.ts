@@ -1,6 +1,0 @@
-export type { ChangeKind, ExceptionInfo, Step, StepEvent, VariableChange } from './types.js';
-export { renderSnoop } from './snoop.js';
-export type { SnoopOptions } from './snoop.js';
-export { renderCompact, parseCompact } from './compact.js';
-export type { CompactOptions, CompactTrace } from './compact.js';
-export { renderJson } from './json.js';

@@ -1,0 +1,242 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { createAvroCodec, openSchemaRegistry, type AvroCodec, type EventType, type EventTypes, type SchemaRegistry } from '../../src/avro/index.js';
+import { createProducer, kafkaSource, TRACESTREAM_CLIENT_PROPERTIES, type KafkaClientConfig } from '../../src/kafka/index.js';
+import { DEFAULT_TRACE_TOPICS, collectTraces, readEvents, runIdOf } from '../../src/pipeline/index.js';
+import { startTestBroker, uniqueName, type TestBroker } from '../helpers/broker.js';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const TOPICS = DEFAULT_TRACE_TOPICS;
+
+/** A `tracestream` child process; `exited` settles with its exit code (or signal name). */
+interface Cli {
+  child: ChildProcess;
+  exited: Promise<number | string | null>;
+  output(): string;
+}
+
+function cli(args: readonly string[]): Cli {
+  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KAFKA_BROKERS: '' } });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  return { child, exited, output: () => output };
+}
+
+/** Reads `topic` from the beginning, decoding every record as `type`, until `done` holds for what was read. */
+async function readAll<T extends EventType>(
+  client: KafkaClientConfig,
+  codec: AvroCodec,
+  topic: string,
+  type: T,
+  done: (events: readonly EventTypes[T][]) => boolean,
+): Promise<EventTypes[T][]> {
+  const events: EventTypes[T][] = [];
+  await readEvents({
+    client, codec, topic, eventType: type,
+    onEvent: (event) => {
+      events.push(event);
+      return done(events);
+    },
+  });
+  return events;
+}
+
+describe('trace topology, each part its own process', () => {
+  let broker: TestBroker;
+  let client: KafkaClientConfig;
+  let registry: SchemaRegistry;
+  let codec: AvroCodec;
+  let dir: string;
+  const running = new Set<Cli>();
+
+  const start = (args: readonly string[]): Cli => {
+    const proc = cli([...args, '--brokers', broker.bootstrapServers]);
+    running.add(proc);
+    void proc.exited.then(() => running.delete(proc));
+    return proc;
+  };
+
+  /** Writes `programs` (file name → source, and optional stdin) into a fresh directory and produces them with the CLI. */
+  const produce = async (programs: Record<string, { source: string; stdin?: string }>): Promise<string> => {
+    const programDir = await mkdtemp(join(dir, 'programs-'));
+    for (const [name, program] of Object.entries(programs)) {
+      await writeFile(join(programDir, name), program.source);
+      if (program.stdin !== undefined) await writeFile(join(programDir, name.replace(/\.py$/, '.in')), program.stdin);
+    }
+    const producer = start(['produce', programDir]);
+    assert.equal(await producer.exited, 0, producer.output());
+    assert.match(producer.output(), new RegExp(`produced ${Object.keys(programs).length} solutions to ${TOPICS.solutions}`));
+    return programDir;
+  };
+
+  const stopTopology = async (topology: Cli): Promise<void> => {
+    topology.child.kill('SIGTERM');
+    assert.equal(await topology.exited, 0, `topology exits 0 on SIGTERM; output:\n${topology.output()}`);
+  };
+
+  before(async () => {
+    broker = await startTestBroker();
+    // The CLI's client properties: among them a metadata refresh that sees topics other processes create.
+    client = { bootstrapServers: broker.bootstrapServers, clientId: 'tracestream-test', librdkafka: TRACESTREAM_CLIENT_PROPERTIES };
+    registry = await openSchemaRegistry({ brokers: broker.bootstrapServers });
+    codec = createAvroCodec(registry);
+    dir = await mkdtemp(join(tmpdir(), 'tracestream-topology-test-'));
+  });
+
+  after(async () => {
+    for (const proc of running) proc.child.kill('SIGKILL');
+    await Promise.all([...running].map((p) => p.exited));
+    await registry.close();
+    await rm(dir, { recursive: true, force: true });
+    assert.equal(await broker.stop(), 0, 'tracestream broker exits 0 on SIGTERM');
+  });
+
+  it('writes one trace per solution input with its outcome and stdout, and one diff per step in order', { timeout: 180_000 }, async () => {
+    const programs = {
+      'e2e_ok.py': { source: 'a = 2\nb = a * 3\nprint(b)\n' },
+      'e2e_error.py': { source: 'x = 1\nraise ValueError("boom")\n' },
+      'e2e_syntax.py': { source: 'def f(:\n    return 1\n' },
+      'e2e_forever.py': { source: 'import time\nwhile True:\n    time.sleep(0.05)\n' },
+      'e2e_stdin.py': { source: 'name = input()\nprint("hello", name)\n', stdin: 'world\n' },
+      'e2e_loop.py': { source: 'total = 0\nfor i in range(3):\n    total += i\n    print(i)\n' },
+    };
+    await produce(programs);
+    const topology = start(['topology', 'trace', '--group-id', uniqueName('e2e'), '--wall-time-ms', '1000']);
+    try {
+      const runIds = new Set(Object.keys(programs).map((file) => runIdOf(file, 0)));
+      const traces = await collectTraces({ client, codec, topic: TOPICS.traces, runIds });
+      assert.deepEqual([...traces.keys()].sort(), [...runIds].sort());
+
+      const expected: Record<string, { outcome: string; stdout: string }> = {
+        'e2e_ok.py': { outcome: 'ok', stdout: '6\n' },
+        'e2e_error.py': { outcome: 'error', stdout: '' },
+        'e2e_syntax.py': { outcome: 'syntax_error', stdout: '' },
+        'e2e_forever.py': { outcome: 'timeout', stdout: '' },
+        'e2e_stdin.py': { outcome: 'ok', stdout: 'hello world\n' },
+        'e2e_loop.py': { outcome: 'ok', stdout: '0\n1\n2\n' },
+      };
+      for (const [file, want] of Object.entries(expected)) {
+        const trace = traces.get(`${file}#0`)!;
+        assert.equal(trace.runId, `${file}#0`);
+        assert.equal(trace.solutionId, file);
+        assert.equal(trace.problemId, file.replace(/\.py$/, ''));
+        assert.equal(trace.inputIndex, 0);
+        assert.equal(trace.outcome, want.outcome, `${file}: ${trace.reason}`);
+        assert.equal(trace.stdout, want.stdout, file);
+        assert.equal(trace.schemaVersion, 1);
+        assert.notEqual(trace.tracerVersion, '', `${file}: tracerVersion set`);
+        assert.equal(trace.limits.wallTimeMs, 1000, `${file}: the topology's --wall-time-ms applies`);
+      }
+      assert.equal(traces.get('e2e_error.py#0')!.exception?.type, 'ValueError');
+
+      const loop = traces.get('e2e_loop.py#0')!;
+      assert.equal(loop.traceTruncated, false);
+      assert.ok(loop.stepCount > 3, `the loop run records its steps (got ${loop.stepCount})`);
+      const diffs = await readAll(client, codec, TOPICS.diffs, 'LineDiff', (events) => events.filter((d) => d.runId === loop.runId).length >= loop.stepCount);
+      const loopDiffs = diffs.filter((d) => d.runId === loop.runId);
+      const lines = programs['e2e_loop.py'].source.split('\n');
+      assert.equal(loopDiffs.length, loop.stepCount);
+      assert.deepEqual(loopDiffs.map((d) => d.stepIndex), Array.from({ length: loop.stepCount }, (_, i) => i));
+      for (const [i, diff] of loopDiffs.entries()) {
+        const step = loop.steps[i]!;
+        assert.equal(diff.solutionId, 'e2e_loop.py');
+        assert.equal(diff.stepCount, loop.stepCount);
+        assert.equal(diff.line, step.line);
+        assert.equal(diff.event, step.event);
+        assert.equal(diff.sourceLine, lines[step.line - 1], `step ${i} names line ${step.line}`);
+        // Spread: decoded records are instances of avsc's generated classes, not plain objects.
+        assert.deepEqual(diff.changes.map((c) => ({ ...c })), step.changes.map((c) => ({ ...c })));
+      }
+    } finally {
+      await stopTopology(topology);
+    }
+  });
+
+  it('a topology process SIGKILLed mid-stream loses no solution: a restarted one in the same group traces the rest', { timeout: 300_000 }, async () => {
+    const programs = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [
+      `kill_${String(i).padStart(2, '0')}.py`,
+      { source: `import time\ntime.sleep(0.5)\nprint(${i})\n` },
+    ]));
+    await produce(programs);
+    const groupId = uniqueName('kill');
+    const runIds = new Set(Object.keys(programs).map((file) => runIdOf(file, 0)));
+    // Two executors, so most solutions are still waiting when the third trace arrives.
+    // A short session timeout: the restarted member gets the killed one's partitions in seconds.
+    const first = start(['topology', 'trace', '--group-id', groupId, '--wall-time-ms', '5000', '--concurrency', '2', '--session-timeout-ms', '6000']);
+    let second: Cli | undefined;
+    let seen = 0;
+    try {
+      const traces = await collectTraces({
+        client, codec, topic: TOPICS.traces, runIds,
+        onTrace: () => {
+          seen++;
+          if (seen === 3) {
+            first.child.kill('SIGKILL');
+            void first.exited.then(() => {
+              second = start(['topology', 'trace', '--group-id', groupId, '--wall-time-ms', '5000', '--session-timeout-ms', '6000']);
+            });
+          }
+        },
+      });
+      assert.equal(await first.exited, 'SIGKILL', 'the first topology was killed before every trace arrived');
+      assert.deepEqual([...traces.keys()].sort(), [...runIds].sort());
+      for (const [runId, trace] of traces) {
+        assert.equal(trace.outcome, 'ok', `${runId}: ${trace.reason}`);
+        assert.equal(trace.stdout, `${Number(runId.slice('kill_'.length, 'kill_'.length + 2))}\n`);
+      }
+      assert.ok(second !== undefined, 'a second topology process was started after the kill');
+    } finally {
+      if (second !== undefined) await stopTopology(second);
+    }
+  });
+
+  it('dead-letters an undecodable solution with its origin and bytes and goes on with the next one', { timeout: 180_000 }, async () => {
+    const garbage = Buffer.from('definitely not avro wire format');
+    const producer = await createProducer({ client });
+    try {
+      await producer.send([{ topic: TOPICS.solutions, key: 'dlq_garbage', value: garbage }]);
+    } finally {
+      await producer.close();
+    }
+    await produce({ 'dlq_valid.py': { source: 'print("still here")\n' } });
+    const [raw] = await new Promise<{ partition: number; offset: string }[]>((resolve, reject) => {
+      const source = kafkaSource({ client, groupId: uniqueName('test-raw'), topics: [TOPICS.solutions] });
+      const subscription = source.records.subscribe({
+        next: (record) => {
+          record.ack();
+          if (record.value?.equals(garbage) === true) {
+            subscription.unsubscribe();
+            resolve([{ partition: record.partition, offset: record.offset }]);
+          }
+        },
+        error: reject,
+      });
+    });
+
+    const topology = start(['topology', 'trace', '--group-id', uniqueName('dlq'), '--wall-time-ms', '5000']);
+    try {
+      const letters = await readAll(client, codec, TOPICS.deadLetters, 'DeadLetter', (events) => events.some((l) => l.value?.equals(garbage) === true));
+      const letter = letters.find((l) => l.value?.equals(garbage) === true)!;
+      assert.match(letter.reason, /undecodable SolutionSubmitted/);
+      assert.equal(letter.sourceTopic, TOPICS.solutions);
+      assert.equal(letter.sourcePartition, raw!.partition);
+      assert.equal(letter.sourceOffset, raw!.offset);
+      assert.equal(letter.key?.toString(), 'dlq_garbage');
+      assert.deepEqual(letter.value, garbage);
+
+      const traces = await collectTraces({ client, codec, topic: TOPICS.traces, runIds: new Set(['dlq_valid.py#0']) });
+      const trace = traces.get('dlq_valid.py#0')!;
+      assert.equal(trace.outcome, 'ok', trace.reason);
+      assert.equal(trace.stdout, 'still here\n');
+    } finally {
+      await stopTopology(topology);
+    }
+  });
+});
