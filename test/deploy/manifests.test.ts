@@ -112,6 +112,7 @@ describe('deploy manifests', () => {
         assert.ok(can('tracestream-trace', 'Read', 'solutions') && can('tracestream-trace', 'Write', 'traces') && !can('tracestream-trace', 'Write', 'solutions'));
         assert.ok(can('tracestream-model', 'Read', 'traces') && !can('tracestream-model', 'Write', 'traces'));
         assert.ok(!['traces', 'diffs', 'solutions'].some((t) => can('tracestream-serve', 'Write', t)), 'serve writes nothing');
+        assert.ok(can('tracestream-submit', 'Write', 'solutions') && !can('tracestream-submit', 'Read', 'traces'), 'submitters only submit');
         for (const workload of workloads()) {
           const container = workload.spec.template.spec.containers[0];
           const username = container.env.find((e: Obj) => e.name === 'KAFKA_SASL_USERNAME')?.value;
