@@ -13,7 +13,7 @@ import { RuntimeClass } from 'kubernetes-models/node.k8s.io/v1';
 import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { DEFAULT_TRACE_TOPICS } from '../../src/pipeline/index.js';
 import { DEFAULT_SCHEMA_TOPIC } from '../../src/avro/kafka-registry.js';
-import { kafkaTopicSchema, kafkaUserSchema, type KafkaTopic, type KafkaUser } from './strimzi-schemas.js';
+import { kafkaNodePoolSchema, kafkaSchema, kafkaTopicSchema, kafkaUserSchema, type KafkaTopic, type KafkaUser } from './strimzi-schemas.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const OVERLAYS = join(REPO, 'deploy', 'kustomize', 'overlays');
@@ -35,6 +35,8 @@ const VALIDATORS: Record<string, (object: Obj) => void> = {
   'keda.sh/v1alpha1/TriggerAuthentication': (o) => new TriggerAuthentication(o as never).validate(),
   'kafka.strimzi.io/v1beta2/KafkaTopic': (o) => kafkaTopicSchema.parse(o),
   'kafka.strimzi.io/v1beta2/KafkaUser': (o) => kafkaUserSchema.parse(o),
+  'kafka.strimzi.io/v1beta2/Kafka': (o) => kafkaSchema.parse(o),
+  'kafka.strimzi.io/v1beta2/KafkaNodePool': (o) => kafkaNodePoolSchema.parse(o),
 };
 
 /** What the sandbox needs of an executor pod, and nothing more (see deploy/kustomize/base/trace-topology.yaml). */
@@ -154,6 +156,22 @@ describe('deploy manifests', () => {
         assert.ok(scaled.spec.maxReplicaCount <= topic.spec.partitions, `maxReplicaCount ${scaled.spec.maxReplicaCount} <= ${topic.spec.partitions} partitions`);
         const auth = named('TriggerAuthentication', trigger.metadata.authenticationRef?.name ?? scaled.spec.triggers[0].authenticationRef.name);
         assert.ok(auth.spec.secretTargetRef.some((r: Obj) => r.parameter === 'password'));
+      });
+
+      it('a Kafka cluster it brings (dev) has the listener, authentication and authorization the base expects', () => {
+        const clusters = ofKind('Kafka');
+        if (overlay === 'dev') assert.equal(clusters.length, 1, 'dev brings its own Kafka cluster');
+        for (const kafka of clusters) {
+          assert.equal(kafka.metadata.name, 'tracestream', 'the cluster the KafkaTopics and KafkaUsers name');
+          const config = named('ConfigMap', 'tracestream-config').data;
+          const port = Number(config.KAFKA_BROKERS.split(':')[1]);
+          const listener = kafka.spec.kafka.listeners.find((l: Obj) => l.port === port);
+          assert.ok(listener?.tls && listener.authentication.type === 'scram-sha-512', 'the brokers the workloads use speak TLS with SCRAM logins');
+          assert.equal(kafka.spec.kafka.authorization.type, 'simple', 'KafkaUser ACLs are enforced');
+          const pools = ofKind('KafkaNodePool');
+          const brokers = pools.filter((p) => p.spec.roles.includes('broker')).reduce((n, p) => n + p.spec.replicas, 0);
+          for (const topic of ofKind('KafkaTopic') as KafkaTopic[]) assert.ok(topic.spec.replicas <= brokers, `${topic.metadata.name}: ${topic.spec.replicas} replicas on ${brokers} broker(s)`);
+        }
       });
 
       it('runs the model consumer as a StatefulSet with a checkpoint volume, and serve behind a Service with its token from a Secret', () => {

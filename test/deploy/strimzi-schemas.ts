@@ -52,3 +52,51 @@ export const kafkaUserSchema = z.object({
 
 export type KafkaTopic = z.output<typeof kafkaTopicSchema>;
 export type KafkaUser = z.output<typeof kafkaUserSchema>;
+
+const clusterMetadata = z.object({
+  name: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/),
+  namespace: z.string().optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+}).strict();
+
+const persistentVolume = z.object({
+  id: z.number().int().nonnegative(),
+  type: z.literal('persistent-claim'),
+  size: z.string().regex(/^\d+(Ki|Mi|Gi|Ti)$/),
+  class: z.string().optional(),
+  deleteClaim: z.boolean().optional(),
+  kraftMetadata: z.literal('shared').optional(),
+}).strict();
+
+export const kafkaNodePoolSchema = z.object({
+  apiVersion: z.literal('kafka.strimzi.io/v1beta2'),
+  kind: z.literal('KafkaNodePool'),
+  metadata,
+  spec: z.object({
+    replicas: z.number().int().min(1),
+    roles: z.array(z.enum(['controller', 'broker'])).min(1),
+    storage: z.object({ type: z.literal('jbod'), volumes: z.array(persistentVolume).min(1) }).strict(),
+  }).strict(),
+}).strict();
+
+export const kafkaSchema = z.object({
+  apiVersion: z.literal('kafka.strimzi.io/v1beta2'),
+  kind: z.literal('Kafka'),
+  metadata: clusterMetadata,
+  spec: z.object({
+    kafka: z.object({
+      version: z.string().regex(/^\d+\.\d+\.\d+$/),
+      listeners: z.array(z.object({
+        name: z.string().regex(/^[a-z0-9]{1,11}$/),
+        port: z.number().int().min(9092),
+        type: z.enum(['internal', 'route', 'loadbalancer', 'nodeport', 'ingress', 'cluster-ip']),
+        tls: z.boolean(),
+        authentication: z.object({ type: z.enum(['tls', 'scram-sha-512', 'oauth', 'custom']) }).strict().optional(),
+      }).strict()).min(1),
+      authorization: z.object({ type: z.enum(['simple', 'keycloak', 'opa', 'custom']) }).strict().optional(),
+      config: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+    }).strict(),
+    entityOperator: z.object({ topicOperator: z.object({}).strict().optional(), userOperator: z.object({}).strict().optional() }).strict().optional(),
+  }).strict(),
+}).strict();
