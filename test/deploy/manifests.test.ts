@@ -217,6 +217,8 @@ describe('deploy manifests', () => {
             assert.ok(tmp, `${name}/${container.name} writes run dirs to /tmp`);
             const volume = pod.volumes.find((v: Obj) => v.name === tmp.name);
             assert.ok(volume.emptyDir?.sizeLimit, 'an emptyDir with a size limit');
+            const locks = container.volumeMounts.find((m: Obj) => m.mountPath === '/run/lock');
+            assert.ok(locks && pod.volumes.find((v: Obj) => v.name === locks.name).emptyDir, `${name}/${container.name}: slots claim their uids with lock files in a writable /run/lock`);
           }
           const policies = ofKind('NetworkPolicy').filter((p) => Object.entries(p.spec.podSelector.matchLabels ?? {}).every(([k, v]) => workload.spec.template.metadata.labels[k] === v));
           assert.equal(policies.length, 1, `${name} has one NetworkPolicy`);
