@@ -1,40 +1,44 @@
 /**
  * The trace topology: solutions in, one trace per (solution, input) and one diff per executed step
- * out. It reads top to bottom like the flow it is:
+ * out. The flow, top to bottom:
  *
- *   solutions ─ (one at a time per key) decode ─┬─ execute (isolated processes) ─ encode ─▶ traces, diffs
- *                                               └─ (undecodable) ─────────────────────────▶ dead letters
+ *   solutions ─ decode ─┬─ execute (sandboxed, traced) ─ to events ─▶ traces, diffs
+ *                       └─ (undecodable) ─ dead letter ───────────▶ solutions.dead-letter
  *
- * Offsets of `solutions` are committed only once every output of a record was delivered
+ * Two records with the same solution id go through it one after the other; different ones in
+ * parallel. Offsets of `solutions` are committed only once every output of a record was delivered
  * (at-least-once, the default) or atomically with the outputs (exactly-once).
  */
-import { availableParallelism } from 'node:os';
 import {
-  DEFAULT_TRACE_TOPICS,
   DEFAULT_MAX_DIFFS_PER_RUN,
+  DEFAULT_TRACE_TOPICS,
   TopologyProbe,
-  createMetricsRegistry,
-  deadLetterReason,
-  topologyMetrics,
   createAvroCodec,
+  createMetricsRegistry,
   createExecutorPool,
+  deadLetterReason,
   decodeSolution,
-  traceTopicSpecs,
   encodeDeadLetter,
   encodeOutputs,
   ensureTopics,
   executeSolution,
   serializeByKey,
   startProcessor,
+  startTopology,
+  traceTopicSpecs,
+  topologyMetrics,
+  traceTuning,
   type ConsumedRecord,
   type DeliveryGuarantee,
-  type ExecutorPool,
+  type ExecutionTrace,
   type ExecutorPoolOptions,
   type KafkaClientConfig,
   type Limits,
   type OutgoingRecord,
   type Readiness,
+  type RunningTopology,
   type SchemaRegistry,
+  type SolutionSubmitted,
   type TopologyMetrics,
   type TraceTopics,
 } from '../src/index.js';
@@ -62,94 +66,77 @@ export interface TraceTopologyOptions {
   metrics?: TopologyMetrics;
 }
 
-export interface RunningTraceTopology {
-  /** Settles when the topology stops (after close, or with the error that stopped it). */
-  readonly done: Promise<void>;
-  /** Drains in-flight solutions, commits, disconnects, stops the executors. Idempotent. */
-  close(): Promise<void>;
+export interface RunningTraceTopology extends RunningTopology {
   /** Ready once executors run, schemas are registered and partitions of `solutions` are assigned; for /readyz. */
   readiness(): Readiness;
 }
+
+const OUTPUT_EVENTS = ['ExecutionTrace', 'LineDiff', 'DeadLetter'] as const;
 
 export async function startTraceTopology(options: TraceTopologyOptions): Promise<RunningTraceTopology> {
   const topics: TraceTopics = { ...DEFAULT_TRACE_TOPICS, ...options.topics };
   const codec = createAvroCodec(options.registry);
   const limits = options.limits ?? {};
   const maxDiffsPerRun = options.maxDiffsPerRun ?? DEFAULT_MAX_DIFFS_PER_RUN;
-  const concurrency = options.pool?.concurrency ?? availableParallelism();
+  const tuning = traceTuning({
+    concurrency: options.pool?.concurrency, maxQueued: options.pool?.maxQueued, embedded: options.embedded ?? false,
+    groupProtocol: options.groupProtocol, sessionTimeoutMs: options.sessionTimeoutMs,
+  });
+
+  // What the topology does, counted for /metrics, and whether it can work, for /readyz.
   const probe = new TopologyProbe(options.metrics ?? topologyMetrics(createMetricsRegistry({ processMetrics: false })), topics.solutions);
-  // The interpreters start, and the writer schemas are registered, while the consumer joins its
-  // group: none needs the others, and a solution needs the schemas only once it has run.
-  const poolStarting = createExecutorPool({ ...options.pool, concurrency });
-  poolStarting.catch(() => undefined);
-  const schemasRegistered = codec.prepare(['ExecutionTrace', 'LineDiff', 'DeadLetter']);
-  schemasRegistered.catch(() => undefined);
-  try {
+
+  const topology = await startTopology('trace', async (scope) => {
+    // The interpreters start and the writer schemas register while the topics are made and the
+    // consumer joins its group: none needs the others, and a solution needs them only once it runs.
+    const pool = scope.open('executor pool', createExecutorPool({ ...options.pool, concurrency: tuning.concurrency }), (p) => p.close());
+    const schemasRegistered = scope.open('writer schemas', codec.prepare([...OUTPUT_EVENTS]));
     await ensureTopics({ client: options.client, topics: traceTopicSpecs(topics), embedded: options.embedded ?? false });
-  } catch (error) {
-    await poolStarting.then((pool) => pool.close(), () => undefined);
-    throw error;
-  }
 
-  // Solutions are traced in parallel, but two events of one solution id keep their order.
-  const traceSolution = serializeByKey(async (record: ConsumedRecord): Promise<OutgoingRecord[]> => {
-    probe.consumed(record);
-    const solution = await decodeSolution(codec, record);
-    if ('invalid' in solution) {
-      const letter = [await encodeDeadLetter(codec, topics, record, solution.invalid, solution.error)];
-      probe.produced(record, letter, deadLetterReason(solution.invalid, solution.error));
-      return letter;
-    }
-    const traces = await executeSolution(await poolStarting, solution, limits);
-    for (const trace of traces) probe.ran(trace.outcome.replaceAll('_', '-'), trace.wallTimeMs);
-    await schemasRegistered;
-    const outputs = await encodeOutputs(codec, topics, solution, traces, maxDiffsPerRun);
-    probe.produced(record, outputs);
-    return outputs;
+    // The steps, named as in the diagram above.
+    const decode = (record: ConsumedRecord) => decodeSolution(codec, record);
+    const deadLetter = (record: ConsumedRecord, refused: { invalid: string; error: unknown }) =>
+      encodeDeadLetter(codec, topics, record, refused.invalid, refused.error);
+    const execute = async (solution: SolutionSubmitted) => executeSolution(await pool, solution, limits);
+    const toEvents = async (solution: SolutionSubmitted, traces: readonly ExecutionTrace[]) => {
+      await schemasRegistered;
+      return encodeOutputs(codec, topics, solution, traces, maxDiffsPerRun);
+    };
+
+    const traceSolution = async (record: ConsumedRecord): Promise<OutgoingRecord[]> => {
+      probe.consumed(record);
+      const solution = await decode(record);
+      if ('invalid' in solution) {
+        const letter = [await deadLetter(record, solution)];
+        probe.produced(record, letter, deadLetterReason(solution.invalid, solution.error));
+        return letter;
+      }
+      const traces = await execute(solution);
+      for (const trace of traces) probe.ran(trace.outcome.replaceAll('_', '-'), trace.wallTimeMs);
+      const outputs = await toEvents(solution, traces);
+      probe.produced(record, outputs);
+      return outputs;
+    };
+
+    return scope.open('processor', Promise.resolve(startProcessor({
+      client: options.client,
+      groupId: options.groupId ?? 'tracestream-trace',
+      topics: [topics.solutions],
+      transform: serializeByKey(traceSolution),
+      delivered: (record) => probe.delivered(record),
+      guarantee: options.guarantee ?? 'at-least-once',
+      ...(options.transactionalId === undefined ? {} : { transactionalId: options.transactionalId }),
+      ...tuning.processor,
+      source: { ...tuning.processor.source, observer: probe.observer },
+    })), (processor) => processor.close());
   });
-
-  const processor = startProcessor({
-    client: options.client,
-    groupId: options.groupId ?? 'tracestream-trace',
-    topics: [topics.solutions],
-    transform: traceSolution,
-    delivered: (record) => probe.delivered(record),
-    guarantee: options.guarantee ?? 'at-least-once',
-    ...(options.transactionalId === undefined ? {} : { transactionalId: options.transactionalId }),
-    // Enough solutions in flight that every executor has a run waiting while other solutions' outputs
-    // are encoded and delivered; never more than the pool's slots plus its queue, since a solution's
-    // inputs run one by one (so the pool never refuses a run).
-    maxInFlight: Math.min(concurrency * 4, concurrency + (options.pool?.maxQueued ?? 4 * concurrency)),
-    source: {
-      // The embedded mock cluster speaks KIP-848, which joins without the classic 3 s delay.
-      groupProtocol: options.groupProtocol ?? (options.embedded ? 'consumer' : 'classic'),
-      observer: probe.observer,
-      ...(options.sessionTimeoutMs === undefined ? {} : {
-        sessionTimeoutMs: options.sessionTimeoutMs, heartbeatIntervalMs: Math.min(3_000, Math.floor(options.sessionTimeoutMs / 3)),
-      }),
-    },
-  });
-  let pool: ExecutorPool;
-  try {
-    [pool] = await Promise.all([poolStarting, schemasRegistered]);
-  } catch (error) {
-    await processor.close().catch(() => undefined);
-    await poolStarting.then((started) => started.close(), () => undefined);
-    throw error;
-  }
-
   probe.started();
-  let closing: Promise<void> | undefined;
-  const done = processor.done.finally(() => {
-    probe.stopping();
-    return pool.close();
-  });
+  void topology.done.finally(() => probe.stopping()).catch(() => undefined);
   return {
-    done,
+    done: topology.done,
     close() {
       probe.stopping();
-      closing ??= processor.close().then(() => done);
-      return closing;
+      return topology.close();
     },
     readiness: () => probe.readiness(),
   };

@@ -9,4 +9,4 @@ export { ensureTopics, type TopicSpec, type EnsureTopicsOptions, type EnsuredTop
 export { deadLetter, deadLetterHeaders, DEAD_LETTER_HEADERS, type DeadLetter, type DeadLetterFn } from './dead-letter.js';
 export { waitOnlyForFirstMessage } from './client.js';
 export { partitionOfKey } from './partitioner.js';
-export { parseConsumerStatistics, type ConsumerObserver, type ConsumerStatistics, type PartitionLag } from './consumer-observer.js';
+export { parseConsumerStatistics, type ConsumerObserver, type ConsumerStatistics, type PartitionLag } from './consumer/observer.js';

@@ -5,7 +5,7 @@ import { AggregateTracestreamError, TracestreamError, describeError } from '../e
 import { AckWindow, type AckEntry } from './ack-window.js';
 import { CODES, KafkaConsumer, callbackToPromise, isLibrdKafkaError, kafkaError, waitOnlyForFirstMessage, type NativeConsumer } from './client.js';
 import { clientConfigSchema, nativeClientConfig, parseOptions, stderrLogger, topicNameSchema, type KafkaLogger } from './config.js';
-import { attachObserver, consumerObserverSchema, observerClientConfig } from './consumer-observer.js';
+import { attachObserver, consumerObserverSchema, observerClientConfig } from './observer.js';
 import { OffsetCommits, commitNeedsRejoin } from './offset-commits.js';
 import { MessageRecord, type ConsumedRecord } from './record.js';
 

@@ -3,7 +3,7 @@ import type { LibrdKafkaError, Message, TopicPartition, TopicPartitionOffset } f
 import { AggregateTracestreamError, TracestreamError } from '../errors/index.js';
 import { CODES, KafkaConsumer, callbackToPromise, kafkaError, type NativeConsumer } from './client.js';
 import { clientConfigSchema, nativeClientConfig, parseOptions, stderrLogger, topicNameSchema, type KafkaLogger } from './config.js';
-import { attachObserver, consumerObserverSchema, observerClientConfig } from './consumer-observer.js';
+import { attachObserver, consumerObserverSchema, observerClientConfig } from '../consumer/observer.js';
 import { toConsumedRecord, type ConsumedRecord, type OutgoingRecord } from './record.js';
 import { connectProducer, type NativeProducerHandle } from './sink.js';
 

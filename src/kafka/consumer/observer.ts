@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { NativeConsumer } from './client.js';
+import type { NativeConsumer } from '../client/native.js';
 
 /** A partition this consumer owns and how far it is behind the partition's end. */
 export interface PartitionLag {
