@@ -359,6 +359,7 @@ function zygoteRequest(request: ExecutionRequest, limits: Limits, trace: boolean
     job: {
       filename: request.filename ?? 'main.py',
       trace,
+      full_frame: request.compareWholeFrame ?? false,
       max_steps: limits.maxSteps,
       trace_bytes: limits.traceBytes,
       repr_chars: limits.reprChars,

@@ -9,6 +9,7 @@ export interface ZygoteRequest {
   job: {
     filename: string;
     trace: boolean;
+    full_frame: boolean;
     max_steps: number;
     trace_bytes: number;
     repr_chars: number;

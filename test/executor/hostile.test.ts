@@ -149,8 +149,12 @@ test('a program lists no host process, reads no host command line, sees no proje
   if (test_.pool.isolation === 'box') assert.equal(e.stdout, '0 0 False\n');
 });
 
-test('a symlink at OUTPUT_PATH to a file the pool can read is not followed', async () => {
+test('a symlink at OUTPUT_PATH to a file the pool can read is refused by the audit hook, and no output file is read', async () => {
+  // The layer below (the pool not following a link it finds) is tested on its own in layers.test.ts.
   const e = await contained({ source: 'import os\nos.symlink("/etc/hostname", os.environ["OUTPUT_PATH"])\n' });
+  assert.equal(e.outcome, 'error');
+  assert.equal(e.exception?.type, 'PermissionError');
+  assert.match(e.exception?.message ?? '', /os\.symlink/);
   assert.equal(e.outputFile, null);
 });
 

@@ -32,7 +32,7 @@ function request(source: string, runDir: { path: string; workDir: string; stdinP
   writeFileSync(runDir.sourcePath, source);
   return {
     job: {
-      filename: 'main.py', trace: true, max_steps: 10_000, trace_bytes: 1 << 20,
+      filename: 'main.py', trace: true, full_frame: false, max_steps: 10_000, trace_bytes: 1 << 20,
       repr_chars: 200, output_bytes: 1 << 16, wall_time_ms: 5_000, cpu_time_ms: 5_000, audit_hook: true,
     },
     source_path: runDir.sourcePath,

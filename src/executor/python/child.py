@@ -312,6 +312,7 @@ def run_job(job, trace_fd, signal_fd=None):
             trace_bytes=int(job.get("trace_bytes", 2 * 1024 * 1024)),
             repr_chars=int(job.get("repr_chars", 200)),
             backend=job.get("tracer_backend", "auto"),
+            full_frame=bool(job.get("full_frame", False)),
         )
         _Run.tracer.settrace = _switch_tracer
         _Run.tracer.on_limit = lambda reason: _end(reason, 1, frame=sys._getframe(2))
