@@ -7,11 +7,12 @@
 #   and python3-seccomp for the sandbox's per-run seccomp filter;
 # - util-linux for `unshare -n` (no network for traced programs); CA certificates for TLS to brokers.
 # Build: the -dev libraries that @confluentinc/kafka-javascript links librdkafka against (its
-# prebuilt binary and its static build both download from the internet), and a compiler.
+# prebuilt binary and its static build both download from the internet), a compiler, and
+# chromium, the browser the live page's tests drive (playwright-core, /usr/bin/chromium).
 set -euo pipefail
 runtime=(python3 python3-numpy python3-seccomp util-linux ca-certificates
   libcurl4 libsasl2-2 libzstd1 liblz4-1 zlib1g)
-build=(build-essential libcurl4-openssl-dev libsasl2-dev libzstd-dev liblz4-dev libssl-dev zlib1g-dev)
+build=(build-essential chromium libcurl4-openssl-dev libsasl2-dev libzstd-dev liblz4-dev libssl-dev zlib1g-dev)
 case "${1:-}" in
   --runtime) packages=("${runtime[@]}") ;;
   "") packages=("${runtime[@]}" "${build[@]}") ;;

@@ -58,3 +58,10 @@ export {
   startTelemetryServer, createMetricsRegistry, topologyMetrics, deadLetterReason,
   type TelemetryServer, type TelemetryServerOptions, type Readiness, type ReadinessCheck, type TopologyMetrics,
 } from './telemetry/index.js';
+
+// Live streams: subscribe to traces and diffs as they are written; the tail and serve behind the CLI.
+export {
+  subscribe, startTail, startLiveServer, parseLiveFrom, wantsColour, LIVE_STREAMS,
+  type LiveStream, type LiveEvent, type LiveEventOf, type LiveFrom, type LiveFilter, type LiveReaderOptions,
+  type LiveServer, type LiveServerOptions, type RunningTail, type TailOptions,
+} from './live/index.js';

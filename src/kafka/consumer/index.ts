@@ -2,3 +2,4 @@
 export { kafkaSource, type KafkaSource, type KafkaSourceOptions } from './source.js';
 export { heartbeatIntervalOf, type ConsumerGroupTuning } from './group.js';
 export { parseConsumerStatistics, type ConsumerObserver, type ConsumerStatistics, type PartitionLag } from './observer.js';
+export { resolveStartOffsets, startPositionSchema, startsAtTime, type StartPosition, type PartitionStart } from './start-offsets.js';
