@@ -65,6 +65,7 @@ async function main(argv: readonly string[]): Promise<void> {
       const [first, second] = [await traceOnce(pool, program, order[0]!), await traceOnce(pool, program, order[1]!)];
       const [fast, whole] = order[0] ? [second, first] : [first, second];
       done += 1;
+      if (done % 100 === 0) process.stderr.write(`${done}/${programs.length} programs, ${differences.length} differences so far\n`);
       outcomes.set(fast.outcome, (outcomes.get(fast.outcome) ?? 0) + 1);
       fastCpuMs += fast.cpuTimeMs;
       wholeCpuMs += whole.cpuTimeMs;
