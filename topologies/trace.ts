@@ -9,6 +9,7 @@
  * parallel. Offsets of `solutions` are committed only once every output of a record was delivered
  * (at-least-once, the default) or atomically with the outputs (exactly-once).
  */
+import { z } from 'zod';
 import {
   DEFAULT_MAX_DIFFS_PER_RUN,
   DEFAULT_TRACE_TOPICS,
@@ -19,13 +20,13 @@ import {
   encodeOutputs,
   ensureTopics,
   executeSolution,
+  parseOptions,
   serializeByKey,
   startProcessor,
   startTopology,
   traceTopicSpecs,
   traceTuning,
   type ConsumedRecord,
-  type DeliveryGuarantee,
   type ExecutionTrace,
   type ExecutorPoolOptions,
   type KafkaClientConfig,
@@ -37,36 +38,42 @@ import {
   type TraceTopics,
 } from '../src/index.js';
 
-export interface TraceTopologyOptions {
-  client: KafkaClientConfig;
-  registry: SchemaRegistry;
+const traceTopologySchema = z.object({
+  client: z.custom<KafkaClientConfig>((v) => typeof v === 'object' && v !== null, 'a KafkaClientConfig'),
+  registry: z.custom<SchemaRegistry>((v) => typeof v === 'object' && v !== null, 'a SchemaRegistry'),
   /** True on the embedded mock cluster (topics are auto-created there, not created). */
-  embedded?: boolean;
-  groupId?: string;
-  topics?: Partial<TraceTopics>;
+  embedded: z.boolean().default(false),
+  groupId: z.string().min(1).default('tracestream-trace'),
+  topics: z.object({
+    solutions: z.string().min(1), traces: z.string().min(1), diffs: z.string().min(1), deadLetters: z.string().min(1),
+  }).partial().default({}),
   /** Consumer group protocol; default: 'consumer' (KIP-848) on the embedded broker, 'classic' elsewhere. */
-  groupProtocol?: 'classic' | 'consumer';
+  groupProtocol: z.enum(['classic', 'consumer']).optional(),
   /** Consumer group session timeout (how soon a crashed member's partitions move). Default 45 s. */
-  sessionTimeoutMs?: number;
-  /** LineDiff events per run (its first steps); 0: one per step. Default: DEFAULT_MAX_DIFFS_PER_RUN. */
-  maxDiffsPerRun?: number;
-  /** Limits applied to every run (the rest from DEFAULT_LIMITS). */
-  limits?: Partial<Limits>;
-  pool?: ExecutorPoolOptions;
-  guarantee?: DeliveryGuarantee;
+  sessionTimeoutMs: z.number().int().positive().optional(),
+  /** LineDiff events per run (its first steps); 0: one per step. */
+  maxDiffsPerRun: z.number().int().nonnegative().default(DEFAULT_MAX_DIFFS_PER_RUN),
+  /** Limits applied to every run (the rest from DEFAULT_LIMITS; checked by the pool). */
+  limits: z.custom<Partial<Limits>>((v) => typeof v === 'object' && v !== null).default({}),
+  /** Executor pool options (checked by the pool). */
+  pool: z.custom<ExecutorPoolOptions>((v) => typeof v === 'object' && v !== null).default({}),
+  guarantee: z.enum(['at-least-once', 'exactly-once']).default('at-least-once'),
   /** Required with guarantee 'exactly-once': unique per running instance. */
-  transactionalId?: string;
-}
+  transactionalId: z.string().min(1).optional(),
+}).refine((o) => o.guarantee !== 'exactly-once' || o.transactionalId !== undefined, {
+  message: "required when guarantee is 'exactly-once'", path: ['transactionalId'],
+});
+
+export type TraceTopologyOptions = z.input<typeof traceTopologySchema>;
 
 const OUTPUT_EVENTS = ['ExecutionTrace', 'LineDiff', 'DeadLetter'] as const;
 
-export function startTraceTopology(options: TraceTopologyOptions): Promise<RunningTopology> {
+export async function startTraceTopology(input: TraceTopologyOptions): Promise<RunningTopology> {
+  const options = parseOptions(traceTopologySchema, input, 'startTraceTopology');
   const topics: TraceTopics = { ...DEFAULT_TRACE_TOPICS, ...options.topics };
   const codec = createAvroCodec(options.registry);
-  const limits = options.limits ?? {};
-  const maxDiffsPerRun = options.maxDiffsPerRun ?? DEFAULT_MAX_DIFFS_PER_RUN;
   const tuning = traceTuning({
-    concurrency: options.pool?.concurrency, maxQueued: options.pool?.maxQueued, embedded: options.embedded ?? false,
+    concurrency: options.pool.concurrency, maxQueued: options.pool.maxQueued, embedded: options.embedded,
     groupProtocol: options.groupProtocol, sessionTimeoutMs: options.sessionTimeoutMs,
   });
 
@@ -75,16 +82,16 @@ export function startTraceTopology(options: TraceTopologyOptions): Promise<Runni
     // consumer joins its group: none needs the others, and a solution needs them only once it runs.
     const pool = scope.open('executor pool', createExecutorPool({ ...options.pool, concurrency: tuning.concurrency }), (p) => p.close());
     const schemasRegistered = scope.open('writer schemas', codec.prepare([...OUTPUT_EVENTS]));
-    await ensureTopics({ client: options.client, topics: traceTopicSpecs(topics), embedded: options.embedded ?? false });
+    await ensureTopics({ client: options.client, topics: traceTopicSpecs(topics), embedded: options.embedded });
 
     // The steps, named as in the diagram above.
     const decode = (record: ConsumedRecord) => decodeSolution(codec, record);
     const deadLetter = (record: ConsumedRecord, refused: { invalid: string; error: unknown }) =>
       encodeDeadLetter(codec, topics, record, refused.invalid, refused.error);
-    const execute = async (solution: SolutionSubmitted) => executeSolution(await pool, solution, limits);
+    const execute = async (solution: SolutionSubmitted) => executeSolution(await pool, solution, options.limits);
     const toEvents = async (solution: SolutionSubmitted, traces: readonly ExecutionTrace[]) => {
       await schemasRegistered;
-      return encodeOutputs(codec, topics, solution, traces, maxDiffsPerRun);
+      return encodeOutputs(codec, topics, solution, traces, options.maxDiffsPerRun);
     };
 
     const traceSolution = async (record: ConsumedRecord): Promise<OutgoingRecord[]> => {
@@ -96,10 +103,10 @@ export function startTraceTopology(options: TraceTopologyOptions): Promise<Runni
 
     return scope.open('processor', Promise.resolve(startProcessor({
       client: options.client,
-      groupId: options.groupId ?? 'tracestream-trace',
+      groupId: options.groupId,
       topics: [topics.solutions],
       transform: serializeByKey(traceSolution),
-      guarantee: options.guarantee ?? 'at-least-once',
+      guarantee: options.guarantee,
       ...(options.transactionalId === undefined ? {} : { transactionalId: options.transactionalId }),
       ...tuning.processor,
     })), (processor) => processor.close());

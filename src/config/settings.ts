@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TracestreamError } from '../errors/index.js';
+import { DEFAULT_SANDBOX_UID_BASE } from '../executor/index.js';
 import { DEFAULT_LIMITS } from '../runs/index.js';
 import { DEFAULT_MAX_DIFFS_PER_RUN } from '../pipeline/events.js';
 
@@ -64,7 +65,7 @@ export const SETTINGS = {
   sandboxUidBase: setting({
     env: 'TRACESTREAM_SANDBOX_UID_BASE', flag: '--sandbox-uid-base',
     description: 'When started as root, pool slot N runs programs as uid and gid BASE+N (no account needed; one uid per slot lets the process limit forbid fork).',
-    schema: z.coerce.number().int().min(1000).max(2 ** 31 - 1024), default: 61_000,
+    schema: z.coerce.number().int().min(1000).max(2 ** 31 - 1024), default: DEFAULT_SANDBOX_UID_BASE,
   }),
   concurrency: setting({
     env: 'TRACESTREAM_CONCURRENCY', flag: '--concurrency',

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { execa } from 'execa';
 import { TracestreamError } from '../errors/index.js';
+import { parsePoolOptions, type ExecutorPoolOptions } from './pool-options.js';
 import { chooseInterpreter, type Interpreter, type SandboxIdentity } from './interpreter.js';
 import { DEFAULT_LIMITS, resolveLimits } from '../runs/index.js';
 import { decideOutcome } from './outcome.js';
@@ -10,32 +11,6 @@ import { parseTraceChannel } from './trace-channel.js';
 import { TRACER_VERSION } from './tracer-version.js';
 import type { Execution, ExecutionRequest, Limits } from '../runs/index.js';
 import { Worker, type JobHandle, type JobResult, type ZygoteRequest } from './worker.js';
-
-export interface ExecutorPoolOptions {
-  /** Programs run at once, one zygote each. Default: `os.availableParallelism()`. */
-  concurrency?: number;
-  /** Runs that may wait for a free slot; past it `run` refuses (EXECUTOR_SATURATED). Default: 4 × concurrency. */
-  maxQueued?: number;
-  /** Interpreter path or name (the `python` setting); unset: see `chooseInterpreter`. */
-  python?: string;
-  /**
-   * As root, each slot claims the first uid from `sandboxUidBase` up that no other executor on the
-   * host holds (a lock per uid), and runs its programs as that uid/gid. Default 61000.
-   */
-  sandboxUidBase?: number;
-  /** How many uids from `sandboxUidBase` slots may claim. Default 1000. */
-  sandboxUidCount?: number;
-  /** Defaults for every run; a request's own `limits` override them. */
-  limits?: Partial<Limits>;
-  /** Where run dirs are made. Default: `os.tmpdir()`. */
-  runDirParent?: string;
-  /** Put the zygotes in an empty network namespace when possible (root + `unshare -n`). Default true. */
-  isolateNetwork?: boolean;
-  /** As root, run each program in a box: its own pid, mount and IPC namespaces and file system (box.py). Default true. */
-  box?: boolean;
-  /** The audit hooks, the sandbox's second layer. Default true; false only to test the kernel's layer alone. */
-  auditHooks?: boolean;
-}
 
 export interface RunOptions {
   /** Aborting drops a queued run, or kills a running one; either way `run` rejects with RUN_CANCELLED. */
@@ -113,31 +88,17 @@ const RUN_PROCESSES = 64;
 /** Caps of a boxed run's tmpfs: its work dir, /tmp and /dev/shm together. */
 const RUN_DISK_BYTES = 64 * 1024 * 1024;
 const RUN_DISK_FILES = 4096;
-const DEFAULT_SANDBOX_UID_BASE = 61_000;
-const DEFAULT_SANDBOX_UID_COUNT = 1_000;
 /** An unprivileged identity no slot claims: the interpreter probe runs as it, as programs will run. */
 const PROBE_IDENTITY: SandboxIdentity = { uid: 65_534, gid: 65_534 };
 
 export async function createExecutorPool(options: ExecutorPoolOptions = {}): Promise<ExecutorPool> {
-  const concurrency = options.concurrency ?? availableParallelism();
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new TracestreamError('CONFIG_INVALID', `concurrency: must be a positive integer, got ${concurrency}`);
-  }
-  const maxQueued = options.maxQueued ?? 4 * concurrency;
-  if (!Number.isInteger(maxQueued) || maxQueued < 0) {
-    throw new TracestreamError('CONFIG_INVALID', `maxQueued: must be a non-negative integer, got ${maxQueued}`);
-  }
-  const limits = resolveLimits(DEFAULT_LIMITS, options.limits);
+  const { concurrency, maxQueued, sandboxUidBase, sandboxUidCount, ...rest } = parsePoolOptions(options);
+  const limits = resolveLimits(DEFAULT_LIMITS, rest.limits);
   const root = process.getuid?.() === 0;
-  const sandboxUids = root
-    ? { first: options.sandboxUidBase ?? DEFAULT_SANDBOX_UID_BASE, count: options.sandboxUidCount ?? DEFAULT_SANDBOX_UID_COUNT }
-    : undefined;
-  if (sandboxUids !== undefined && (!Number.isInteger(sandboxUids.count) || sandboxUids.count < concurrency)) {
-    throw new TracestreamError('CONFIG_INVALID', `sandboxUidCount: must be an integer of at least concurrency (${concurrency}), got ${sandboxUids.count}`);
-  }
-  const interpreter = await chooseInterpreter({ python: options.python, sandbox: root ? PROBE_IDENTITY : undefined });
-  const isolateNetwork = (options.isolateNetwork ?? true) && root && (await canUnshareNetwork());
-  const box = options.box ?? true;
+  const sandboxUids = root ? { first: sandboxUidBase, count: sandboxUidCount } : undefined;
+  const interpreter = await chooseInterpreter({ python: rest.python, sandbox: root ? PROBE_IDENTITY : undefined });
+  const isolateNetwork = rest.isolateNetwork && root && (await canUnshareNetwork());
+  const box = rest.box;
   const slots: Slot[] = Array.from({ length: concurrency }, () => ({
     worker: new Worker({ interpreter, sandboxUids, isolateNetwork, box }),
     jobs: [],
@@ -157,8 +118,8 @@ export async function createExecutorPool(options: ExecutorPoolOptions = {}): Pro
     limits,
     interpreter,
     networkIsolation: isolateNetwork ? 'namespace' : 'audit-hooks',
-    runDirParent: options.runDirParent ?? tmpdir(),
-    auditHooks: options.auditHooks ?? true,
+    runDirParent: rest.runDirParent ?? tmpdir(),
+    auditHooks: rest.auditHooks,
   });
 }
 

@@ -34,9 +34,8 @@ export function traceTuning(input: TraceTuningInput): TraceTuning {
       source: {
         // The embedded mock cluster speaks KIP-848, which joins without the classic 3 s delay.
         groupProtocol: input.groupProtocol ?? (input.embedded ? 'consumer' : 'classic'),
-        ...(input.sessionTimeoutMs === undefined ? {} : {
-          sessionTimeoutMs: input.sessionTimeoutMs, heartbeatIntervalMs: Math.min(3_000, Math.floor(input.sessionTimeoutMs / 3)),
-        }),
+        // Heartbeats follow from it by the consumer base's one rule.
+        ...(input.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: input.sessionTimeoutMs }),
       },
     },
   };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { LibrdKafkaError } from '@confluentinc/kafka-javascript';
-import { AdminClient, CODES, Producer, awaitPartitionCount, callbackToPromise, isTimeout, kafkaError } from './client.js';
-import { clientConfigSchema, nativeClientConfig, parseOptions, stderrLogger, topicNameSchema, type KafkaClientConfig, type KafkaLogger } from './config.js';
+import { AdminClient, CODES, Producer, awaitPartitionCount, callbackToPromise, isTimeout, kafkaError } from '../client/native.js';
+import { clientConfigSchema, nativeClientConfig, parseOptions, stderrLogger, topicNameSchema, type KafkaClientConfig, type KafkaLogger } from '../client/config.js';
 
 const topicSpecSchema = z.object({
   name: topicNameSchema,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Metadata, ProducerGlobalConfig } from '@confluentinc/kafka-javascript';
-import { Producer, callbackToPromise, kafkaError } from './client.js';
-import { parseOptions } from './config.js';
+import { Producer, callbackToPromise, kafkaError } from '../client/native.js';
+import { parseOptions } from '../client/config.js';
 
 /** A librdkafka mock cluster running in this process; other processes reach it over loopback. */
 export interface EmbeddedBroker {
@@ -11,7 +11,11 @@ export interface EmbeddedBroker {
   close(): Promise<void>;
 }
 
-const embeddedBrokerSchema = z.object({ brokers: z.number().int().min(1).max(16).default(1) });
+const embeddedBrokerSchema = z.object({
+  brokers: z.number().int().min(1).max(16).default(1),
+  /** How long the mock cluster may take to come up. */
+  startTimeoutMs: z.number().int().positive().default(10_000),
+});
 
 /**
  * Starts librdkafka's built-in mock cluster (`test.mock.num.brokers`). It speaks the Kafka protocol
@@ -22,13 +26,13 @@ const embeddedBrokerSchema = z.object({ brokers: z.number().int().min(1).max(16)
  * const broker = await startEmbeddedBroker({ brokers: 1 })
  * try { run(broker.bootstrapServers) } finally { await broker.close() }
  */
-export async function startEmbeddedBroker(options: { brokers?: number } = {}): Promise<EmbeddedBroker> {
-  const { brokers } = parseOptions(embeddedBrokerSchema, options, 'startEmbeddedBroker');
+export async function startEmbeddedBroker(options: z.input<typeof embeddedBrokerSchema> = {}): Promise<EmbeddedBroker> {
+  const { brokers, startTimeoutMs } = parseOptions(embeddedBrokerSchema, options, 'startEmbeddedBroker');
   // The mock-cluster property is a testing property the config type declarations leave out.
   const mockConfig: Record<string, string | number> = { 'test.mock.num.brokers': brokers, 'client.id': 'tracestream-embedded-broker' };
   const owner = new Producer(mockConfig as ProducerGlobalConfig);
   const metadata = await callbackToPromise<Metadata>(
-    (done) => owner.connect({ timeout: 10_000 }, done),
+    (done) => owner.connect({ timeout: startTimeoutMs }, done),
     (err) => kafkaError('KAFKA_CONNECT_FAILED', 'could not start the embedded mock cluster', err),
   );
   const bootstrapServers = metadata.brokers.map((b) => `${b.host}:${b.port}`).join(',');

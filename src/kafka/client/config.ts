@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { TracestreamError } from '../errors/index.js';
 
 /** What every Kafka client of ours needs: where the cluster is and how we name ourselves to it. */
 export interface KafkaClientConfig {
@@ -48,20 +47,7 @@ export const stderrLogger: KafkaLogger = {
   },
 };
 
-/**
- * Validates options against their schema; the error names the option (`what.field`) and the rule
- * it broke, so the caller sees which argument to fix.
- */
-export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
-  const parsed = schema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => {
-    const path = issue.path.length === 0 ? what : `${what}.${issue.path.join('.')}`;
-    return `${path}: ${issue.message}`;
-  });
-  throw new TracestreamError('CONFIG_INVALID', `invalid ${what} options: ${problems.join('; ')}`, {
-    details: { issues: parsed.error.issues },
-  });
-}
+/** Options are validated the one way every layer validates them (src/errors/options.ts). */
+export { parseOptions } from '../../errors/index.js';
 
 export const topicNameSchema = z.string().min(1).max(249).regex(/^[a-zA-Z0-9._-]+$/, 'a topic name uses only letters, digits, ".", "_" and "-"');

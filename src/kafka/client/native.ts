@@ -1,6 +1,6 @@
 import Kafka from '@confluentinc/kafka-javascript';
 import type { LibrdKafkaError, Metadata } from '@confluentinc/kafka-javascript';
-import { TracestreamError, type ErrorCode } from '../errors/index.js';
+import { TracestreamError, type ErrorCode } from '../../errors/index.js';
 
 /**
  * The native (node-rdkafka style) classes of @confluentinc/kafka-javascript. We use the native API
@@ -33,19 +33,34 @@ export function isTimeout(error: unknown): boolean {
   return isLibrdKafkaError(error) && error.code === ERR.ERR__TIMED_OUT;
 }
 
-/** Wraps a librdkafka error, keeping its retriable flag and code for the caller's decision. */
+/**
+ * librdkafka codes that mean the group moved on without this member: only rejoining helps. This is
+ * the one place they are decoded; callers read `needsRejoin` on the error.
+ */
+const NEEDS_REJOIN: ReadonlySet<number> = new Set([
+  ERR.ERR_REBALANCE_IN_PROGRESS, ERR.ERR_ILLEGAL_GENERATION, ERR.ERR_UNKNOWN_MEMBER_ID,
+  ERR.ERR_FENCED_INSTANCE_ID, ERR.ERR__ASSIGNMENT_LOST, ERR.ERR__FATAL,
+]);
+
+/**
+ * Wraps a librdkafka error: its retriable flag (unless `retriable` overrides it), whether only a
+ * rejoin helps (`needsRejoin`), and its code in `details` for logs.
+ */
 export function kafkaError(
   code: ErrorCode,
   message: string,
   cause: unknown,
   details: Record<string, unknown> = {},
+  flags: { retriable?: boolean } = {},
 ): TracestreamError {
   const native = isLibrdKafkaError(cause) ? cause : undefined;
-  const retriable = native !== undefined && native.isRetriable === true;
+  const retriable = flags.retriable ?? (native !== undefined && native.isRetriable === true);
+  const needsRejoin = native !== undefined && NEEDS_REJOIN.has(native.code);
   const suffix = native === undefined ? (cause instanceof Error ? `: ${cause.message}` : '') : `: ${native.message} (librdkafka code ${native.code})`;
   return new TracestreamError(code, `${message}${suffix}`, {
     cause,
     retriable,
+    needsRejoin,
     details: native === undefined ? details : { ...details, librdkafkaCode: native.code, fatal: native.isFatal === true },
   });
 }

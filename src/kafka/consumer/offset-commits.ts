@@ -1,8 +1,6 @@
 import type { LibrdKafkaError, TopicPartitionOffset } from '@confluentinc/kafka-javascript';
-import { TracestreamError } from '../errors/index.js';
-import { CODES, isLibrdKafkaError, kafkaError } from './client.js';
-
-const ERR = CODES.ERRORS;
+import { TracestreamError } from '../../errors/index.js';
+import { kafkaError } from '../client/native.js';
 
 /** Queues a commit; its callback reports only whether librdkafka accepted it into its queue. */
 export type QueueCommit = (offsets: TopicPartitionOffset[], queued: (err: LibrdKafkaError | null) => void) => void;
@@ -79,20 +77,4 @@ export class OffsetCommits {
     if (err) waiter.reject(kafkaError('KAFKA_COMMIT_FAILED', `commit of group ${this.groupId} was refused`, err, { offsets }));
     else waiter.resolve();
   };
-}
-
-/**
- * Refusals that no retry can fix while this member keeps its current assignment: the group moved
- * on (classic rebalance, new generation, member evicted), so only rejoining helps. Retrying them
- * before a revoke completes would only hold the rebalance up.
- */
-export function commitNeedsRejoin(error: unknown): boolean {
-  const cause = error instanceof TracestreamError ? error.cause : error;
-  if (!isLibrdKafkaError(cause)) return false;
-  return cause.code === ERR.ERR_REBALANCE_IN_PROGRESS
-    || cause.code === ERR.ERR_ILLEGAL_GENERATION
-    || cause.code === ERR.ERR_UNKNOWN_MEMBER_ID
-    || cause.code === ERR.ERR_FENCED_INSTANCE_ID
-    || cause.code === ERR.ERR__ASSIGNMENT_LOST
-    || cause.code === ERR.ERR__FATAL;
 }

@@ -1,15 +1,14 @@
 import { z } from 'zod';
 import type { LibrdKafkaError, Message, TopicPartition, TopicPartitionOffset } from '@confluentinc/kafka-javascript';
-import { AggregateTracestreamError, TracestreamError } from '../errors/index.js';
-import { CODES, KafkaConsumer, callbackToPromise, kafkaError, type NativeConsumer } from './client.js';
-import { clientConfigSchema, nativeClientConfig, parseOptions, stderrLogger, topicNameSchema, type KafkaLogger } from './config.js';
-import { toConsumedRecord, type ConsumedRecord, type OutgoingRecord } from './record.js';
-import { connectProducer, type NativeProducerHandle } from './sink.js';
+import { AggregateTracestreamError, TracestreamError } from '../../errors/index.js';
+import { CODES, callbackToPromise, kafkaError, type NativeConsumer } from '../client/native.js';
+import { parseOptions, stderrLogger } from '../client/config.js';
+import { connectGroupConsumer, consumerGroupShape, createGroupConsumer, disconnectGroupConsumer, withHeartbeatRule } from '../consumer/group.js';
+import { toConsumedRecord, type ConsumedRecord, type OutgoingRecord } from '../client/record.js';
+import { connectProducer, type NativeProducerHandle } from '../producer/sink.js';
 
-const exactlyOnceSchema = z.object({
-  client: clientConfigSchema,
-  groupId: z.string().min(1),
-  topics: z.array(topicNameSchema).min(1),
+const exactlyOnceSchema = withHeartbeatRule(z.object({
+  ...consumerGroupShape,
   /** Unique per running instance; a restarted instance reusing it fences its predecessor. */
   transactionalId: z.string().min(1),
   /** Records per transaction. Each transaction costs several broker round trips (measured ~370 ms in an earlier session), so batch generously. */
@@ -20,11 +19,7 @@ const exactlyOnceSchema = z.object({
   transactionTimeoutMs: z.number().int().positive().default(30_000),
   /** Failed transactions in a row (each aborted and rewound) before the processor gives up. */
   maxAttempts: z.number().int().positive().default(5),
-  fromBeginning: z.boolean().default(true),
-  /** See kafkaSource: a rejoin on the mock cluster waits this long for a departed member. */
-  sessionTimeoutMs: z.number().int().positive().default(45_000),
-  log: z.custom<KafkaLogger>((v) => typeof v === 'object' && v !== null).optional(),
-});
+}));
 
 export type Transform = (record: ConsumedRecord) => readonly OutgoingRecord[] | Promise<readonly OutgoingRecord[]>;
 export type ExactlyOnceOptions = z.input<typeof exactlyOnceSchema> & { transform: Transform };
@@ -61,24 +56,15 @@ export function startExactlyOnce(options: ExactlyOnceOptions): RunningProcessor 
   const owned = new Set<string>();
   const key = (tp: TopicPartition): string => `${tp.partition}:${tp.topic}`;
 
-  const consumer = new KafkaConsumer(
-    {
-      ...nativeClientConfig(config.client, 'txn-consumer'),
-      'group.id': config.groupId,
-      'enable.auto.commit': false,
-      'isolation.level': 'read_committed',
-      'fetch.wait.max.ms': 100, // see kafkaSource's fetchWaitMaxMs
-      'session.timeout.ms': config.sessionTimeoutMs,
-      'heartbeat.interval.ms': Math.max(100, Math.floor(config.sessionTimeoutMs / 10)),
-      rebalance_cb: (err: LibrdKafkaError, assignment: TopicPartition[]) => {
-        // A rebalance delivered mid-transaction waits for the transaction to finish first.
-        const apply = (): void => applyRebalance(err, assignment);
-        if (busy) deferred.push(apply);
-        else apply();
-      },
+  const consumer = createGroupConsumer(config, {
+    role: 'txn-consumer',
+    rebalance: (err, assignment) => {
+      // A rebalance delivered mid-transaction waits for the transaction to finish first.
+      const apply = (): void => applyRebalance(err, assignment);
+      if (busy) deferred.push(apply);
+      else apply();
     },
-    { 'auto.offset.reset': config.fromBeginning ? 'earliest' : 'latest' },
-  ) as NativeConsumer & ConsumerExtras;
+  }) as NativeConsumer & ConsumerExtras;
   consumer.setDefaultConsumeTimeout(config.batchTimeoutMs);
 
   function applyRebalance(err: LibrdKafkaError, assignment: TopicPartition[]): void {
@@ -131,10 +117,7 @@ export function startExactlyOnce(options: ExactlyOnceOptions): RunningProcessor 
   }
 
   async function run(): Promise<void> {
-    await callbackToPromise(
-      (done) => consumer.connect({ timeout: 30_000 }, (err) => done(err)),
-      (err) => kafkaError('KAFKA_CONNECT_FAILED', `consumer of group ${config.groupId} could not connect`, err),
-    );
+    await connectGroupConsumer(consumer, config);
     const producer = await connectProducer({ client: config.client, transactionalId: config.transactionalId, lingerMs: 5 });
     const errors: unknown[] = [];
     try {
@@ -167,10 +150,7 @@ export function startExactlyOnce(options: ExactlyOnceOptions): RunningProcessor 
       errors.push(error);
     } finally {
       await producer.close().catch((error: unknown) => errors.push(error));
-      await callbackToPromise(
-        (done) => consumer.disconnect((err: LibrdKafkaError | null) => done(err)),
-        (err) => kafkaError('KAFKA_CONNECT_FAILED', 'transactional consumer did not disconnect cleanly', err),
-      ).catch((error: unknown) => errors.push(error));
+      await disconnectGroupConsumer(consumer, config).catch((error: unknown) => errors.push(error));
     }
     if (errors.length === 1) throw errors[0];
     if (errors.length > 1) throw new AggregateTracestreamError('KAFKA_TRANSACTION_FAILED', `exactly-once processor ${config.transactionalId} failed`, errors);

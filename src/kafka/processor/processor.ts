@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { kafkaSource, type KafkaSourceOptions } from './source.js';
-import { createProducer, produceTo } from './sink.js';
-import { startExactlyOnce, type RunningProcessor, type Transform } from './transactions.js';
-import type { KafkaClientConfig } from './config.js';
-import { TracestreamError } from '../errors/index.js';
+import { kafkaSource, type KafkaSourceOptions } from '../consumer/source.js';
+import { createProducer, produceTo } from '../producer/sink.js';
+import { startExactlyOnce, type RunningProcessor, type Transform } from './exactly-once.js';
+import type { ConsumerGroupTuning } from '../consumer/group.js';
+import type { KafkaClientConfig } from '../client/config.js';
+import { TracestreamError } from '../../errors/index.js';
 
 /**
  * How outputs and input offsets are tied together.
@@ -25,7 +26,12 @@ export interface ProcessorOptions {
   transactionalId?: string;
   /** at-least-once: records whose outputs are being delivered at once. */
   maxInFlight?: number;
-  /** at-least-once source tuning (maxInFlightPerPartition, commitIntervalMs, ...). */
+  /**
+   * Consumer tuning. Group membership (groupProtocol, sessionTimeoutMs, heartbeatIntervalMs,
+   * fromBeginning, fetchWaitMaxMs, connectTimeoutMs, log) applies under both guarantees, through the
+   * one consumer base; the rest (maxInFlightPerPartition, commitIntervalMs, ...) is the
+   * at-least-once source's.
+   */
   source?: Omit<KafkaSourceOptions, 'client' | 'groupId' | 'topics'>;
   /** exactly-once batching. */
   maxBatch?: number;
@@ -48,13 +54,11 @@ export function startProcessor(options: ProcessorOptions): RunningProcessor {
       throw new TracestreamError('CONFIG_INVALID', "startProcessor.transactionalId is required when guarantee is 'exactly-once'");
     }
     return startExactlyOnce({
+      ...groupTuningOf(options.source ?? {}),
       client: options.client, groupId: options.groupId, topics: options.topics, transform: options.transform,
       transactionalId: options.transactionalId,
       ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch }),
       ...(options.batchTimeoutMs === undefined ? {} : { batchTimeoutMs: options.batchTimeoutMs }),
-      // The same group membership setting as the at-least-once source: how soon a crashed
-      // instance's partitions move to another.
-      ...(options.source?.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.source.sessionTimeoutMs }),
     });
   }
   const source = kafkaSource({ ...options.source, client: options.client, groupId: options.groupId, topics: options.topics });
@@ -82,3 +86,16 @@ export function startProcessor(options: ProcessorOptions): RunningProcessor {
     },
   };
 }
+
+/** The consumer group settings of source options: the same membership under either guarantee. */
+function groupTuningOf(source: NonNullable<ProcessorOptions['source']>): ConsumerGroupTuning {
+  const tuning: ConsumerGroupTuning = {};
+  for (const key of GROUP_TUNING_KEYS) {
+    if (source[key] !== undefined) Object.assign(tuning, { [key]: source[key] });
+  }
+  return tuning;
+}
+
+const GROUP_TUNING_KEYS = [
+  'fromBeginning', 'sessionTimeoutMs', 'heartbeatIntervalMs', 'groupProtocol', 'fetchWaitMaxMs', 'connectTimeoutMs', 'log',
+] as const satisfies readonly (keyof ConsumerGroupTuning)[];

@@ -1,20 +1,6 @@
-import { describeError } from '../errors/index.js';
-import type { ConsumedRecord } from './record.js';
+import { describeError } from '../../errors/index.js';
+import type { ConsumedRecord } from '../client/record.js';
 import type { KafkaProducer } from './sink.js';
-
-/** Why a record could not be processed, and where it came from. */
-export interface DeadLetter {
-  reason: string;
-  /** `describeError` of the error, when there was one. */
-  error: string | undefined;
-  sourceTopic: string;
-  sourcePartition: number;
-  sourceOffset: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: Readonly<Record<string, Buffer>>;
-  timestampMs: number;
-}
 
 /** Header names of a dead-letter record; the original headers are kept beside them. */
 export const DEAD_LETTER_HEADERS = {
@@ -40,10 +26,13 @@ export function deadLetterHeaders(record: ConsumedRecord, reason: string, error?
 
 export type DeadLetterFn = (record: ConsumedRecord, reason: string, error?: unknown) => Promise<void>;
 
+/** Builds a dead letter's value from the refused record (e.g. the Avro DeadLetter event). */
+export type EncodeDeadLetter = (record: ConsumedRecord, reason: string, error: string | undefined) => Buffer;
+
 /**
  * Returns a function that sends a record to `topic` with its original key and value bytes (or
- * `encode(deadLetter)` when given, e.g. the Avro DeadLetter event) and headers naming the reason
- * and the origin. It resolves only once the record is delivered, so the caller may ack the source
+ * `encode(record, reason, error)` when given, e.g. the Avro DeadLetter event) and headers naming
+ * the reason and the origin. It resolves only once the record is delivered, so the caller may ack the source
  * record afterwards.
  *
  * @example
@@ -54,25 +43,15 @@ export type DeadLetterFn = (record: ConsumedRecord, reason: string, error?: unkn
 export function deadLetter(
   producer: KafkaProducer,
   topic: string,
-  options: { encode?: (deadLetter: DeadLetter) => Buffer } = {},
+  options: { encode?: EncodeDeadLetter } = {},
 ): DeadLetterFn {
   return async (record, reason, error) => {
-    const letter: DeadLetter = {
-      reason,
-      error: error === undefined ? undefined : describeError(error),
-      sourceTopic: record.topic,
-      sourcePartition: record.partition,
-      sourceOffset: record.offset,
-      key: record.key,
-      value: record.value,
-      headers: record.headers,
-      timestampMs: record.timestampMs,
-    };
+    const described = error === undefined ? undefined : describeError(error);
     await producer.send([{
       topic,
       key: record.key,
-      value: options.encode === undefined ? record.value : options.encode(letter),
-      headers: deadLetterHeaders(record, reason, letter.error),
+      value: options.encode === undefined ? record.value : options.encode(record, reason, described),
+      headers: deadLetterHeaders(record, reason, described),
     }]);
   };
 }

@@ -1,6 +1,6 @@
 import type { DeliveryReport, LibrdKafkaError } from '@confluentinc/kafka-javascript';
-import { TracestreamError } from '../errors/index.js';
-import { kafkaError } from './client.js';
+import { TracestreamError } from '../../errors/index.js';
+import { kafkaError } from '../client/native.js';
 
 /** The records of one `send`/`deliver` call, settled once every one of them was reported. */
 export interface DeliveryBatch {

@@ -1,6 +1,6 @@
-import { TracestreamError } from '../errors/index.js';
-import { awaitPartitionCount, kafkaError, type NativeProducer } from './client.js';
-import type { OutgoingRecord } from './record.js';
+import { TracestreamError } from '../../errors/index.js';
+import { awaitPartitionCount, kafkaError, type NativeProducer } from '../client/native.js';
+import type { OutgoingRecord } from '../client/record.js';
 
 /**
  * Kafka's default partitioner for keyed records, as the Java client computes it (murmur2 of the key

@@ -1,12 +1,12 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { z } from 'zod';
 import type { LibrdKafkaError, MessageHeader, ProducerGlobalConfig } from '@confluentinc/kafka-javascript';
-import { TracestreamError } from '../errors/index.js';
-import { CODES, Producer, callbackToPromise, kafkaError, type NativeProducer } from './client.js';
-import { clientConfigSchema, nativeClientConfig, parseOptions } from './config.js';
+import { TracestreamError } from '../../errors/index.js';
+import { CODES, Producer, callbackToPromise, kafkaError, type NativeProducer } from '../client/native.js';
+import { clientConfigSchema, nativeClientConfig, parseOptions } from '../client/config.js';
 import { DeliveryTracker, newBatch, recordFailed, type DeliveryBatch } from './deliveries.js';
 import { PartitionCounts } from './partitioner.js';
-import type { OutgoingRecord } from './record.js';
+import type { OutgoingRecord } from '../client/record.js';
 
 const producerSchema = z.object({
   client: clientConfigSchema,
@@ -19,12 +19,14 @@ const producerSchema = z.object({
   deliveryTimeoutMs: z.number().int().positive().default(30_000),
   /** Records buffered in librdkafka; past it `send` waits for deliveries to make room. */
   maxQueuedRecords: z.number().int().positive().max(10_000_000).default(100_000),
-  /** Set for a transactional producer (see transactions.ts); unset: idempotent, not transactional. */
+  /** Set for a transactional producer (see processor/exactly-once.ts); unset: idempotent, not transactional. */
   transactionalId: z.string().min(1).optional(),
   /** How long `close()` waits for queued records before disconnecting. */
   closeTimeoutMs: z.number().int().positive().default(10_000),
   /** How often the partition counts of the topics produced to are read again (a topic may grow). */
   metadataMaxAgeMs: z.number().int().positive().default(5 * 60_000),
+  /** How long connecting (the first metadata answer) may take before it fails. */
+  connectTimeoutMs: z.number().int().positive().default(30_000),
 });
 
 export type ProducerOptions = z.input<typeof producerSchema>;
@@ -83,7 +85,7 @@ export async function connectProducer(options: ProducerOptions): Promise<NativeP
   const tracker = new DeliveryTracker();
   native.on('delivery-report', (err, report) => tracker.report(err, report));
   await callbackToPromise(
-    (done) => native.connect({ timeout: 30_000 }, (err) => done(err)),
+    (done) => native.connect({ timeout: config.connectTimeoutMs }, (err) => done(err)),
     (err) => kafkaError('KAFKA_CONNECT_FAILED', `producer could not connect to ${config.client.bootstrapServers}`, err),
   );
   // Delivery reports are served by a librdkafka background thread, not a JS poll timer, so their
@@ -112,7 +114,7 @@ export async function connectProducer(options: ProducerOptions): Promise<NativeP
           (err) => kafkaError('KAFKA_DELIVERY_FAILED', 'records still queued when the producer closed', err),
         ).finally(() => callbackToPromise(
           (done) => native.disconnect((err: LibrdKafkaError | null) => done(err)),
-          (err) => kafkaError('KAFKA_CONNECT_FAILED', 'producer did not disconnect cleanly', err),
+          (err) => kafkaError('KAFKA_DISCONNECTED', 'producer did not disconnect cleanly', err),
         ));
       })();
       return closing;
