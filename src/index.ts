@@ -52,3 +52,10 @@ export {
   traceTuning, openConnection, produceSolutions, collectTraces, readEvents, executionOf,
   type TraceTopics, type Connection, type OpenConnectionOptions, type CollectTracesOptions, type ReadEventsOptions,
 } from './pipeline/index.js';
+
+// Live streams: subscribe to traces and diffs as they are written; the tail and serve behind the CLI.
+export {
+  subscribe, startTail, startLiveServer, parseLiveFrom, wantsColour, LIVE_STREAMS,
+  type LiveStream, type LiveEvent, type LiveEventOf, type LiveFrom, type LiveFilter, type LiveReaderOptions,
+  type LiveServer, type LiveServerOptions, type RunningTail, type TailOptions,
+} from './live/index.js';

@@ -8,6 +8,7 @@ import { AckWindow, type AckEntry } from './ack-window.js';
 import { connectGroupConsumer, createGroupConsumer, disconnectGroupConsumer } from './group.js';
 import { OffsetCommits } from './offset-commits.js';
 import type { SourceConfig } from './source.js';
+import { resolveStartOffsets } from './start-offsets.js';
 
 /** librdkafka's logical offsets: the first and the next record of a partition. */
 const OFFSET_BEGINNING = -2;
@@ -129,11 +130,16 @@ export class ConsumerSession {
   }
 
   private async assignAll(): Promise<void> {
-    const assignment: TopicPartitionOffset[] = [];
+    let assignment: TopicPartitionOffset[] = [];
     for (const topic of this.config.topics) {
       for (const id of await this.partitionsOf(topic)) {
         assignment.push({ topic, partition: id, offset: this.config.fromBeginning ? OFFSET_BEGINNING : OFFSET_END });
       }
+    }
+    if (this.config.startAt !== undefined) {
+      assignment = await resolveStartOffsets(this.consumer, assignment, this.config.startAt);
+      if (this.stopped) return;
+      this.config.onAssigned?.(assignment);
     }
     for (const { topic, partition } of assignment) {
       this.parts.set(partitionKey(topic, partition), {

@@ -5,6 +5,7 @@ import { parseOptions, stderrLogger } from '../client/config.js';
 import type { ConsumedRecord } from '../client/record.js';
 import { consumerGroupShape, withHeartbeatRule } from './group.js';
 import { ConsumerSession } from './session.js';
+import { startPositionSchema, type PartitionStart } from './start-offsets.js';
 
 const sourceSchema = withHeartbeatRule(z.object({
   ...consumerGroupShape,
@@ -31,7 +32,16 @@ const sourceSchema = withHeartbeatRule(z.object({
   assignAllPartitions: z.boolean().default(false),
   /** With assignAllPartitions: how long to wait for a topic that does not exist yet. */
   topicWaitMs: z.number().int().nonnegative().default(60_000),
-}));
+  /**
+   * With assignAllPartitions: where each partition starts (see `StartPosition`), in place of
+   * fromBeginning. The offsets are resolved to numbers before the first fetch and given to
+   * `onAssigned`, so a reader knows its position before any record arrives.
+   */
+  startAt: startPositionSchema.optional(),
+  onAssigned: z.custom<(starts: readonly PartitionStart[]) => void>((v) => typeof v === 'function').optional(),
+})).refine((o) => o.assignAllPartitions || (o.startAt === undefined && o.onAssigned === undefined), {
+  message: 'startAt and onAssigned need assignAllPartitions (a group member starts where its group committed)', path: ['startAt'],
+});
 
 export type KafkaSourceOptions = z.input<typeof sourceSchema>;
 export type SourceConfig = z.output<typeof sourceSchema>;
