@@ -29,7 +29,7 @@ export { renderSnoop, renderCompact, parseCompact, renderJson, type SnoopOptions
 export {
   EVENT_TYPES, createAvroCodec, openSchemaRegistry,
   type EventType, type EventTypes, type TracestreamEvent, type SolutionSubmitted, type TestInput, type ExecutionTrace,
-  type LineDiff, type DeadLetter, type AvroCodec, type SchemaRegistry, type OpenSchemaRegistryOptions,
+  type LineDiff, type DeadLetter, type ModelMetrics, type AvroCodec, type SchemaRegistry, type OpenSchemaRegistryOptions,
 } from './avro/index.js';
 
 // Kafka: clusters, records, sources, sinks, processors, topics.
@@ -40,7 +40,7 @@ export {
   type EmbeddedBroker, type ResolvedBrokers, type KafkaClientConfig, type KafkaLogger, type ConsumedRecord,
   type OutgoingRecord, type KafkaSource, type KafkaSourceOptions, type KafkaProducer, type ProducerOptions,
   type ProduceToOptions, type ProcessorOptions, type DeliveryGuarantee, type Transform, type RunningProcessor,
-  type TopicSpec, type DeadLetterFn,
+  type TopicSpec, type DeadLetterFn, type ConsumerObserver, type ConsumerStatistics,
 } from './kafka/index.js';
 
 // Lifecycle: how a topology starts, stops and drains.
@@ -51,9 +51,15 @@ export {
   EVENT_SCHEMA_VERSION, DEFAULT_MAX_DIFFS_PER_RUN, DEFAULT_TRACE_TOPICS, runIdOf, contentHashOf, toTraceEvent, toLineDiffs,
   readSolutions, decodeSolution, executeSolution, encodeOutputs, encodeDeadLetter, traceTopicSpecs, serializeByKey,
   traceTuning, openConnection, produceSolutions, collectTraces, readEvents, executionOf,
-  MAX_MESSAGE_BYTES, eventBoundsSchema, fitTrace, fitDeadLetter, cutText, limitConcurrency, type EventBounds, type EventBoundsOptions,
+  MAX_MESSAGE_BYTES, eventBoundsSchema, fitTrace, fitDeadLetter, cutText, limitConcurrency, type EventBounds, type EventBoundsOptions, TopologyProbe,
   type TraceTopics, type Connection, type OpenConnectionOptions, type CollectTracesOptions, type ReadEventsOptions,
 } from './pipeline/index.js';
+
+// Health and metrics: /healthz, /readyz and /metrics of a long-running process.
+export {
+  startTelemetryServer, createMetricsRegistry, topologyMetrics, deadLetterReason,
+  type TelemetryServer, type TelemetryServerOptions, type Readiness, type ReadinessCheck, type TopologyMetrics,
+} from './telemetry/index.js';
 
 // Live streams: subscribe to traces and diffs as they are written; the tail and serve behind the CLI.
 export {
@@ -61,3 +67,11 @@ export {
   type LiveStream, type LiveEvent, type LiveEventOf, type LiveFrom, type LiveFilter, type LiveReaderOptions,
   type LiveServer, type LiveServerOptions, type RunningTail, type TailOptions,
 } from './live/index.js';
+
+// The language-model consumer: backends, the online trainer, its metrics.
+export {
+  BACKENDS, chooseBackend, describeBackend, OnlineTrainer, registerModelGauges, appendMetricsHistory, readMetricsHistory,
+  plotTrainingCurves, openModel, imitate, renderImitation,
+  type BackendName, type ChosenBackend, type TrainerOptions, type ConsumedRun, type ModelConfigInput, type EvaluationResult,
+  type ModelGauges, type Imitation,
+} from './model/index.js';

@@ -32,7 +32,9 @@ export type ErrorCode =
   | 'SHUTDOWN_TIMEOUT'
   | 'SHUTDOWN_FAILED'
   | 'BUFFER_OVERFLOW'
-  | 'EVENT_TOO_LARGE';
+  | 'EVENT_TOO_LARGE'
+  | 'CHECKPOINT_INVALID'
+  | 'BACKEND_UNAVAILABLE';
 
 export interface TracestreamErrorOptions {
   cause?: unknown;

@@ -51,6 +51,7 @@ export function toTraceEvent(solution: SolutionSubmitted, inputIndex: number, ex
     steps: execution.steps,
     producedAtMs: nowMs,
     cut: [],
+    source: solution.source,
   };
 }
 

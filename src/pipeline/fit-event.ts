@@ -55,7 +55,7 @@ function stepBytes(step: Step, bytesOf: (text: string) => number): number {
 function fixedBytes(trace: ExecutionTrace): number {
   let bytes = FIXED_NUMBERS_BYTES;
   for (const text of [trace.runId, trace.solutionId, trace.problemId, trace.contentHash, trace.tracerVersion, trace.pythonVersion,
-    trace.signal ?? '', trace.reason, trace.stdout, trace.stderrTail, trace.outputFile ?? '', ...trace.cut]) {
+    trace.signal ?? '', trace.reason, trace.stdout, trace.stderrTail, trace.outputFile ?? '', trace.source ?? '', ...trace.cut]) {
     bytes += stringBytes(text);
   }
   if (trace.exception !== null) bytes += stringBytes(trace.exception.type) + stringBytes(trace.exception.message);

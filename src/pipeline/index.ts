@@ -12,3 +12,4 @@ export { traceTuning, type TraceTuning, type TraceTuningInput } from './trace-tu
 export { collectTraces, readEvents, executionOf, type CollectTracesOptions, type ReadEventsOptions } from './collect.js';
 export { MAX_MESSAGE_BYTES, eventBoundsSchema, fitTrace, fitDeadLetter, cutText, type EventBounds, type EventBoundsOptions } from './fit-event.js';
 export { limitConcurrency } from './concurrency.js';
+export { TopologyProbe } from './topology-probe.js';

@@ -320,3 +320,16 @@ test('directories nested past PATH_MAX in the work dir are removed and the run e
   assert.equal(e.outcome, 'ok');
   assert.equal(e.stdout, 'deep\n');
 });
+
+test('a program that starts a thread runs it (only the main thread is traced) instead of failing', async () => {
+  const e = await contained({ source: py`
+    import threading
+    box = []
+    worker = threading.Thread(target=lambda: box.append(sum(range(100))))
+    worker.start()
+    worker.join()
+    result = box[0]
+  ` });
+  assert.equal(e.outcome, 'ok', `${e.reason}\n${e.stderrTail}`);
+  assert.ok(changes(e).includes('6:result=4950'), changes(e).join(' '));
+});

@@ -56,6 +56,7 @@ export function traceEvent(spec: TraceSpec): ExecutionTrace {
     ],
     producedAtMs: Date.now(),
     cut: [],
+    source: null,
   };
 }
 

@@ -133,7 +133,8 @@ export class ConsumerSession {
     let assignment: TopicPartitionOffset[] = [];
     for (const topic of this.config.topics) {
       for (const id of await this.partitionsOf(topic)) {
-        assignment.push({ topic, partition: id, offset: this.config.fromBeginning ? OFFSET_BEGINNING : OFFSET_END });
+        const saved = this.config.startOffsets[topic]?.[String(id)];
+        assignment.push({ topic, partition: id, offset: saved ?? (this.config.fromBeginning ? OFFSET_BEGINNING : OFFSET_END) });
       }
     }
     if (this.config.startAt !== undefined) {
@@ -147,6 +148,7 @@ export class ConsumerSession {
       });
     }
     this.applyAssignment(() => this.consumer.assign(assignment));
+    this.reportAssignment('assigned');
   }
 
   close(drain: boolean): Promise<void> {
@@ -277,6 +279,7 @@ export class ConsumerSession {
         });
       }
       this.applyAssignment(() => (cooperative ? this.consumer.incrementalAssign(assignment) : this.consumer.assign(assignment)));
+      this.reportAssignment('assigned');
       return;
     }
     const lost = this.consumer.assignmentLost();
@@ -301,9 +304,15 @@ export class ConsumerSession {
         this.applyAssignment(() => (cooperative ? this.consumer.incrementalUnassign(assignment) : this.consumer.unassign()));
       });
     this.revoking.add(revoking);
+    this.reportAssignment('revoked');
     if (err.code !== CODES.ERRORS.ERR__REVOKE_PARTITIONS) {
       this.log.warn('rebalance error; dropped the assignment', { code: err.code, message: err.message });
     }
+  }
+
+  /** Tells the observer (readiness, metrics) which partitions this member owns now. */
+  private reportAssignment(change: 'assigned' | 'revoked'): void {
+    this.config.observer?.assignment?.([...this.parts.values()].map((part) => part.topicPartition), change);
   }
 
   private applyAssignment(apply: () => void): void {
