@@ -62,6 +62,12 @@ export interface ExecutionTrace {
   traceTruncated: boolean;
   steps: Step[];
   producedAtMs: number;
+  /** The program that ran; '' from producers older than the field. */
+  source: string;
+  /** The run's standard input; '' from producers older than the field. */
+  stdin: string;
+  /** The solution's provenance (repo, path, commit, url, ...); {} from producers older than the field. */
+  origin: Record<string, string>;
 }
 
 export interface LineDiff {

@@ -46,6 +46,9 @@ export function toTraceEvent(solution: SolutionSubmitted, inputIndex: number, ex
     traceTruncated: execution.traceTruncated,
     steps: execution.steps,
     producedAtMs: nowMs,
+    source: solution.source,
+    stdin: input?.stdin ?? '',
+    origin: solution.origin,
   };
 }
 

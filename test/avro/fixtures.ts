@@ -50,6 +50,9 @@ export const trace: ExecutionTrace = {
     },
   ],
   producedAtMs: 1_700_000_000_456,
+  source: solution.source,
+  stdin: '1 2\n',
+  origin: { repo: 'someone/solutions', path: 'two_sum.py' },
 };
 
 export const lineDiff: LineDiff = {
