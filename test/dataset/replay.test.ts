@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { createAvroCodec, openSchemaRegistry, outcomeFromAvro, type AvroCodec, type ExecutionTrace, type SchemaRegistry } from '../../src/avro/index.js';
+import { replayTopic, splitOf, type DatasetManifest } from '../../src/dataset/index.js';
+import type { KafkaClientConfig, KafkaProducer } from '../../src/kafka/index.js';
+import { executionOf } from '../../src/topology/index.js';
+import { renderCompact } from '../../src/trace/index.js';
+import { uniqueName } from '../helpers/broker.js';
+import { useKafkaFixture } from '../kafka/support.js';
+import { syntheticTrace } from './traces.js';
+
+const RUNS = 60;
+
+/** Every file under `dir` with the SHA-256 of its bytes, by relative path. */
+export async function filesOf(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    out[relative(dir, path)] = createHash('sha256').update(await readFile(path)).digest('hex');
+  }
+  return out;
+}
+
+async function query(sql: string): Promise<Record<string, unknown>[]> {
+  const db = await DuckDBInstance.create(':memory:');
+  const connection = await db.connect();
+  try {
+    return (await connection.runAndReadAll(sql)).getRowObjectsJson() as Record<string, unknown>[];
+  } finally {
+    connection.closeSync();
+  }
+}
+
+/** DuckDB hands a JSON column to getRowObjectsJson as the JSON text, itself JSON-encoded. */
+function parseJsonColumn(value: unknown): unknown {
+  let parsed = value;
+  while (typeof parsed === 'string') parsed = JSON.parse(parsed);
+  return parsed;
+}
+
+describe('replayTopic', { timeout: 300_000 }, () => {
+  let client: KafkaClientConfig;
+  let producer: KafkaProducer;
+  let registry: SchemaRegistry;
+  let codec: AvroCodec;
+  let work: string;
+  const traces = Array.from({ length: RUNS }, (_, i) => syntheticTrace(i));
+  let spread: string; // keyed by run id over 4 partitions
+
+  useKafkaFixture((fixture) => ({ client, producer } = fixture));
+
+  before(async () => {
+    registry = await openSchemaRegistry({ brokers: client.bootstrapServers });
+    codec = createAvroCodec(registry);
+    work = await mkdtemp(join(tmpdir(), 'tracestream-replay-'));
+    spread = uniqueName('traces-spread');
+    await producer.send(await Promise.all(traces.map(async (t) => ({ topic: spread, key: t.runId, value: await codec.encode('ExecutionTrace', t) }))));
+  });
+
+  after(async () => {
+    await registry?.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  const replay = (topic: string, name: string, extra: Partial<Parameters<typeof replayTopic>[0]> = {}) =>
+    replayTopic({ client, codec, topic, outDir: join(work, name), ...extra });
+
+  it('two replays of the same topic give byte-identical files, each listed with its SHA-256 in the manifest', async () => {
+    const first = await replay(spread, 'twice-1', { formats: ['jsonl', 'compact'] });
+    await replay(spread, 'twice-2', { formats: ['jsonl', 'compact'] });
+    const files = await filesOf(join(work, 'twice-1'));
+    assert.deepEqual(await filesOf(join(work, 'twice-2')), files);
+    assert.ok(Object.keys(files).every((path) => !path.startsWith('.replay')), 'no work files are left behind');
+    for (const file of first.manifest.files) assert.equal(files[file.path], file.sha256, file.path);
+    const names = first.manifest.files.map((f) => f.path);
+    assert.ok(names.includes('data/train-00000-of-00001.parquet'), names.join(', '));
+    assert.ok(names.includes('data/train-00000-of-00001.jsonl.zst') && names.includes('data/train-00000-of-00001.compact.txt.zst'));
+    assert.equal(first.manifest.records.written, RUNS);
+    assert.deepEqual(first.manifest.partitions.map((p) => p.end - p.start).reduce((a, b) => a + b), RUNS);
+  });
+
+  it('DuckDB reads the Parquet shards back with the same rows and values as the Avro events', async () => {
+    const dir = join(work, 'twice-1');
+    const rows = await query(`select * from read_parquet('${dir}/data/*.parquet') order by run_id`);
+    const expected = [...traces].sort((a, b) => (a.runId < b.runId ? -1 : 1));
+    assert.equal(rows.length, expected.length);
+    for (const [i, row] of rows.entries()) {
+      const t = expected[i]!;
+      assert.deepEqual({
+        run_id: row['run_id'], solution_id: row['solution_id'], problem_id: row['problem_id'], input_index: row['input_index'],
+        source: row['source'], stdin: row['stdin'], outcome: row['outcome'], stdout: row['stdout'], exit_code: row['exit_code'],
+        signal: row['signal'], output_file: row['output_file'], exception: row['exception'], step_count: Number(row['step_count']),
+        truncated: row['truncated'], tracer_version: row['tracer_version'], python_version: row['python_version'],
+        origin: parseJsonColumn(row['origin']),
+      }, {
+        run_id: t.runId, solution_id: t.solutionId, problem_id: t.problemId, input_index: t.inputIndex, source: t.source, stdin: t.stdin,
+        outcome: outcomeFromAvro(t.outcome), stdout: t.stdout, exit_code: t.exitCode, signal: t.signal, output_file: t.outputFile,
+        exception: t.exception, step_count: t.stepCount, truncated: t.traceTruncated, tracer_version: t.tracerVersion,
+        python_version: t.pythonVersion, origin: t.origin,
+      });
+      const steps = (row['steps'] as Record<string, unknown>[]).map((s) => ({ ...s, index: Number(s['index']) }));
+      assert.deepEqual(steps, t.steps.map((s) => ({ ...s })), `steps of ${t.runId}`);
+      assert.equal(row['compact'], renderCompact(executionOf(t), { source: t.source }), `compact of ${t.runId}`);
+    }
+  });
+
+  it('the same dataset comes from one partition, from four, and from a topic with duplicated records', async () => {
+    const single = uniqueName('traces-single');
+    const duplicated = uniqueName('traces-dup');
+    const encoded = await Promise.all(traces.map(async (t) => ({ key: t.runId, value: await codec.encode('ExecutionTrace', t) })));
+    await producer.send(encoded.map((r) => ({ topic: single, partition: 0, ...r })));
+    // At-least-once: an older run of some programs that was killed, then the real traces, then redeliveries.
+    const stale = await Promise.all(traces.slice(0, 10).map(async (t) => ({
+      key: t.runId, value: await codec.encode('ExecutionTrace', { ...t, outcome: 'killed', steps: [], stepCount: 0, producedAtMs: t.producedAtMs - 1000 }),
+    })));
+    await producer.send([...stale, ...encoded, ...encoded.slice(20, 40).reverse()].map((r) => ({ topic: duplicated, ...r })));
+    await replay(single, 'single');
+    const dup = await replay(duplicated, 'duplicated');
+    const reference = await filesOf(join(work, 'twice-1'));
+    const parquetOnly = (files: Record<string, string>) => Object.fromEntries(Object.entries(files).filter(([p]) => p.endsWith('.parquet')));
+    assert.deepEqual(parquetOnly(await filesOf(join(work, 'single'))), parquetOnly(reference));
+    assert.deepEqual(parquetOnly(await filesOf(join(work, 'duplicated'))), parquetOnly(reference));
+    assert.equal(dup.manifest.records.duplicates, 30);
+    assert.equal(dup.manifest.counts.outcomes['killed'], undefined, 'the newer trace of each run wins');
+  });
+
+  it('splits never share a problem, and each problem is in the split its hash names', async () => {
+    const dir = join(work, 'twice-1');
+    const rows = await query(`select problem_id, regexp_extract(filename, '(train|validation|test)-', 1) as split from read_parquet('${dir}/data/*.parquet', filename = true) group by all`);
+    const splitsOfProblem = new Map<string, Set<string>>();
+    for (const row of rows) splitsOfProblem.set(row['problem_id'] as string, (splitsOfProblem.get(row['problem_id'] as string) ?? new Set()).add(row['split'] as string));
+    assert.equal(splitsOfProblem.size, 12);
+    for (const [problem, splits] of splitsOfProblem) assert.deepEqual([...splits], [splitOf(problem)], problem);
+    // Ratios are options: all of it in test.
+    const { manifest } = await replay(spread, 'all-test', { splitRatios: { train: 0, validation: 0, test: 1 } });
+    assert.deepEqual(manifest.files.map((f) => f.path), ['data/test-00000-of-00001.parquet']);
+  });
+
+  it('filters keep only the runs asked for: outcome, problem, tracer version, truncated, max steps', async () => {
+    const cases: [Parameters<typeof replayTopic>[0]['filter'], (t: ExecutionTrace) => boolean][] = [
+      [{ outcomes: ['ok', 'step-limit'] }, (t) => t.outcome === 'ok' || t.outcome === 'step_limit'],
+      [{ problems: ['p1', 'p2'] }, (t) => t.problemId === 'p1' || t.problemId === 'p2'],
+      [{ tracerVersions: ['0.9.0'] }, (t) => t.tracerVersion === '0.9.0'],
+      [{ truncated: true }, (t) => t.traceTruncated],
+      [{ maxSteps: 3, truncated: false }, (t) => t.stepCount <= 3 && !t.traceTruncated],
+    ];
+    for (const [i, [filter, keep]] of cases.entries()) {
+      const { manifest } = await replay(spread, `filter-${i}`, { filter });
+      const rows = await query(`select run_id from read_parquet('${join(work, `filter-${i}`)}/data/*.parquet') order by run_id`);
+      const want = traces.filter(keep).map((t) => t.runId).sort();
+      assert.ok(want.length > 0 && want.length < RUNS, `case ${i} keeps some runs`);
+      assert.deepEqual(rows.map((r) => r['run_id']), want, JSON.stringify(filter));
+      assert.equal(manifest.records.filteredOut, RUNS - want.length);
+    }
+  });
+
+  it('a record that is no trace is skipped, named in the manifest with its reason, and the rest is written', async () => {
+    const topic = uniqueName('traces-bad');
+    await producer.send([
+      { topic, partition: 0, key: 'x', value: Buffer.from('{"not":"avro"}') },
+      { topic, partition: 0, key: traces[0]!.runId, value: await codec.encode('ExecutionTrace', traces[0]!) },
+    ]);
+    const { manifest } = await replay(topic, 'bad');
+    assert.equal(manifest.records.written, 1);
+    assert.equal(manifest.records.skipped, 1);
+    assert.equal(manifest.skipped[0]!.offset, 0);
+    assert.match(manifest.skipped[0]!.reason, /bad magic byte/);
+    const card = await readFile(join(work, 'bad', 'README.md'), 'utf8');
+    assert.match(card, /^---\n/);
+    assert.match(card, /config_name: "default"/);
+  });
+
+  it('reads from saved offsets: a second replay from the first one\'s end offsets holds only what came after', async () => {
+    const topic = uniqueName('traces-grow');
+    const send = (slice: ExecutionTrace[]) => Promise.all(slice.map(async (t) => ({ topic, key: t.runId, value: await codec.encode('ExecutionTrace', t) }))).then((r) => producer.send(r));
+    await send(traces.slice(0, 30));
+    const first = await replay(topic, 'grow-1');
+    await send(traces.slice(30));
+    const second = await replay(topic, 'grow-2', {
+      start: { from: 'offsets', offsets: Object.fromEntries(first.manifest.partitions.map((p) => [String(p.partition), p.end])) },
+    });
+    assert.equal(first.manifest.records.written, 30);
+    assert.equal(second.manifest.records.written, RUNS - 30);
+    const manifest = JSON.parse(await readFile(join(work, 'grow-2', 'manifest.json'), 'utf8')) as DatasetManifest;
+    assert.deepEqual(manifest.partitions.map((p) => p.start), first.manifest.partitions.map((p) => p.end));
+  });
+});
