@@ -12,8 +12,8 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import type { Execution } from '../src/executor/types.js';
-import { renderCompact, renderSnoop } from '../src/trace/index.js';
+import type { Execution } from '../src/runs/index.js';
+import { renderCompact, renderSnoop } from '../src/render/index.js';
 
 export interface SizedTrace {
   execution: Execution;

@@ -13,8 +13,9 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { eachBounded } from './each-bounded.js';
 import { median } from './median.js';
-import { parseArgs } from '../src/cli/args.js';
-import { createExecutorPool, type Execution, type ExecutorPool, type Outcome } from '../src/executor/index.js';
+import { parseArgs } from 'node:util';
+import { createExecutorPool, type ExecutorPool } from '../src/executor/index.js';
+import { type Execution, type Outcome } from '../src/runs/index.js';
 
 interface Program {
   id: string;
@@ -31,7 +32,9 @@ interface Untraced {
 const HOT_LOOP = 'for i in range(10**6):\n    x = i * 2\n    y = x + 1\n';
 
 async function main(argv: readonly string[]): Promise<void> {
-  const { positionals, flags } = parseArgs(argv);
+  const { positionals, values: flags } = parseArgs({
+    args: [...argv], allowPositionals: true, options: { limit: { type: 'string' }, concurrency: { type: 'string' } },
+  });
   const path = positionals[0];
   if (path === undefined) throw new Error('usage: npm run bench:executor -- PATH.jsonl [--limit N] [--concurrency N]');
   const limit = flags['limit'] === undefined ? Infinity : Number(flags['limit']);

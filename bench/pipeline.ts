@@ -19,17 +19,22 @@ import { startTraceTopology } from '../topologies/trace.js';
 import { eachBounded } from './each-bounded.js';
 import { measureKafkaThroughput } from './kafka-throughput.js';
 import { createAvroCodec, openSchemaRegistry, type AvroCodec, type SchemaRegistry, type SolutionSubmitted } from '../src/avro/index.js';
-import { parseArgs } from '../src/cli/args.js';
-import { produceSolutions } from '../src/cli/commands/produce.js';
-import { TRACESTREAM_CLIENT_PROPERTIES } from '../src/cli/connect.js';
+import { parseArgs } from 'node:util';
 import { createExecutorPool } from '../src/executor/index.js';
-import { ensureTopics, kafkaSource, startEmbeddedBroker, type KafkaClientConfig } from '../src/kafka/index.js';
-import { DEFAULT_TRACE_TOPICS, readSolutions, runIdOf, traceTopicSpecs, type TraceTopics } from '../src/topology/index.js';
+import { ensureTopics, kafkaSource, startEmbeddedBroker, TRACESTREAM_CLIENT_PROPERTIES, type KafkaClientConfig } from '../src/kafka/index.js';
+import { DEFAULT_TRACE_TOPICS, produceSolutions, readSolutions, runIdOf, traceTopicSpecs, type TraceTopics } from '../src/pipeline/index.js';
 
 const MESSAGE_BYTES = 256;
 
 async function main(argv: readonly string[]): Promise<void> {
-  const { positionals, flags } = parseArgs(argv);
+  const { positionals, values: flags } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      limit: { type: 'string' }, messages: { type: 'string' }, rounds: { type: 'string' },
+      concurrency: { type: 'string' }, 'max-diffs-per-run': { type: 'string' },
+    },
+  });
   const path = positionals[0] ?? resolve(process.cwd(), '../shared/corpus/hackerrank-dev.jsonl');
   const limit = positiveFlag(flags['limit'], 'limit', 300);
   // 100k: at 50k each round lasts half a second and start-up noise moves the ratio by 0.1.

@@ -11,7 +11,7 @@
 import { availableParallelism } from 'node:os';
 import {
   DEFAULT_TRACE_TOPICS,
-  SETTINGS,
+  DEFAULT_MAX_DIFFS_PER_RUN,
   createAvroCodec,
   createExecutorPool,
   decodeSolution,
@@ -44,7 +44,7 @@ export interface TraceTopologyOptions {
   groupProtocol?: 'classic' | 'consumer';
   /** Consumer group session timeout (how soon a crashed member's partitions move). Default 45 s. */
   sessionTimeoutMs?: number;
-  /** LineDiff events per run (its first steps); 0: one per step. Default: the maxDiffsPerRun setting's default. */
+  /** LineDiff events per run (its first steps); 0: one per step. Default: DEFAULT_MAX_DIFFS_PER_RUN. */
   maxDiffsPerRun?: number;
   /** Limits applied to every run (the rest from DEFAULT_LIMITS). */
   limits?: Partial<Limits>;
@@ -65,7 +65,7 @@ export async function startTraceTopology(options: TraceTopologyOptions): Promise
   const topics: TraceTopics = { ...DEFAULT_TRACE_TOPICS, ...options.topics };
   const codec = createAvroCodec(options.registry);
   const limits = options.limits ?? {};
-  const maxDiffsPerRun = options.maxDiffsPerRun ?? SETTINGS.maxDiffsPerRun.default ?? 0;
+  const maxDiffsPerRun = options.maxDiffsPerRun ?? DEFAULT_MAX_DIFFS_PER_RUN;
   const concurrency = options.pool?.concurrency ?? availableParallelism();
   // The interpreters start, and the writer schemas are registered, while the consumer joins its
   // group: none needs the others, and a solution needs the schemas only once it has run.

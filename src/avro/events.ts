@@ -1,5 +1,5 @@
-import type { Limits, Outcome } from '../executor/types.js';
-import type { ExceptionInfo, Step, StepEvent, VariableChange } from '../trace/types.js';
+import type { Limits, Outcome } from '../runs/index.js';
+import type { ExceptionInfo, Step, StepEvent, VariableChange } from '../runs/index.js';
 
 /**
  * The TypeScript shapes of the four events, written once to match `schemas/<Name>.avsc`. They are

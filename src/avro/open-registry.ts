@@ -1,21 +1,21 @@
 import { TracestreamError } from '../errors/index.js';
-import type { Settings } from '../config/settings.js';
 import { ConfluentSchemaRegistry } from './confluent-registry.js';
 import { openKafkaSchemaRegistry } from './kafka-registry.js';
 import type { SchemaRegistry } from './registry.js';
 
-export interface OpenSchemaRegistryOptions extends Partial<Pick<Settings, 'schemaRegistryUrl'>> {
+export interface OpenSchemaRegistryOptions {
+  /** A Confluent-compatible Schema Registry; unset: the built-in registry topic. */
+  schemaRegistryUrl?: string | undefined;
   /** bootstrap.servers of the cluster; needed for the built-in registry (no schemaRegistryUrl). */
   brokers?: string;
 }
 
 /**
- * The registry the settings ask for: the Schema Registry at `schemaRegistryUrl` (SCHEMA_REGISTRY_URL,
- * --schema-registry), or, when it is unset, the built-in registry in the cluster at `brokers`.
+ * The Schema Registry at `schemaRegistryUrl`, or, when it is unset, the built-in registry in the
+ * cluster at `brokers`.
  *
  * @example
- * const settings = readSettings(flags)
- * const registry = await openSchemaRegistry({ schemaRegistryUrl: settings.schemaRegistryUrl, brokers })
+ * const registry = await openSchemaRegistry({ schemaRegistryUrl, brokers })
  * try { ... } finally { await registry.close() }
  */
 export async function openSchemaRegistry(options: OpenSchemaRegistryOptions): Promise<SchemaRegistry> {

@@ -3,7 +3,7 @@ import type { AvroSchema, CompatibilityResult } from './compatibility.js';
 /**
  * Where writer schemas live, so that a message carries only a 4-byte schema id. Two implementations:
  * `ConfluentSchemaRegistry` (an HTTP Schema Registry) and the built-in `openKafkaSchemaRegistry`
- * (a compacted topic on the cluster itself); `openSchemaRegistry` picks one from the settings.
+ * (a compacted topic on the cluster itself); `openSchemaRegistry` picks one from its options.
  *
  * Compatibility is BACKWARD, checked against the subject's latest version: a new schema must be
  * able to read data written with the previous one.

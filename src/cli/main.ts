@@ -1,48 +1,25 @@
 #!/usr/bin/env node
-import { COMMANDS } from './commands/index.js';
-import { describeSettings } from '../config/settings.js';
+import { CommanderError } from 'commander';
 import { describeError, TracestreamError } from '../errors/index.js';
+import { buildProgram, statusOfCommanderError, USAGE_ERROR_STATUS } from './program.js';
 
-function help(): string {
-  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);
-  return [
-    'tracestream: run Python programs under a line tracer and stream their traces through Kafka',
-    '',
-    'Commands:',
-    ...lines,
-    '',
-    'Settings (flag, environment variable, meaning):',
-    describeSettings(),
-    '',
-    'tracestream <command> --help shows a command\'s usage.',
-  ].join('\n');
+async function main(argv: readonly string[]): Promise<void> {
+  const program = buildProgram();
+  if (argv.length === 0) {
+    program.outputHelp({ error: true });
+    process.exitCode = USAGE_ERROR_STATUS;
+    return;
+  }
+  await program.parseAsync(argv, { from: 'user' });
 }
 
-async function main(argv: readonly string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-    process.stdout.write(`${help()}\n`);
-    return name === undefined ? 2 : 0;
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof CommanderError) {
+    // commander has already printed the message (it names the flag) and the usage hint.
+    process.exitCode = statusOfCommanderError(error);
+    return;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (command === undefined) {
-    process.stderr.write(`tracestream: unknown command ${JSON.stringify(name)}\n\n${help()}\n`);
-    return 2;
-  }
-  if (rest.includes('--help')) {
-    process.stdout.write(`${command.usage}\n`);
-    return 0;
-  }
-  return command.run(rest);
-}
-
-main(process.argv.slice(2)).then(
-  (status) => {
-    process.exitCode = status;
-  },
-  (error: unknown) => {
-    const code = error instanceof TracestreamError ? ` [${error.code}]` : '';
-    process.stderr.write(`tracestream: ${describeError(error)}${code}\n`);
-    process.exitCode = error instanceof TracestreamError && error.code === 'CONFIG_INVALID' ? 2 : 1;
-  },
-);
+  const code = error instanceof TracestreamError ? ` [${error.code}]` : '';
+  process.stderr.write(`tracestream: ${describeError(error)}${code}\n`);
+  process.exitCode = error instanceof TracestreamError && error.code === 'CONFIG_INVALID' ? USAGE_ERROR_STATUS : 1;
+});

@@ -1,10 +1,14 @@
 import { z } from 'zod';
 import { TracestreamError } from '../errors/index.js';
+import { DEFAULT_LIMITS } from '../runs/index.js';
+import { DEFAULT_MAX_DIFFS_PER_RUN } from '../pipeline/events.js';
 
 /**
  * Every setting tracestream reads, in one place: its environment variable, its command-line flag,
- * its default and its meaning. Commands read settings only through `readSettings`, so a flag always
- * beats the environment, which beats the default, and `tracestream help` can list them all.
+ * its default and its meaning. Only the CLI (src/cli) reads them, through `readSettings`, so a flag
+ * always beats the environment, which beats the default, and `tracestream help` can list them all;
+ * the library below takes what they resolve to as options. Defaults that belong to the library
+ * (limits, diffs per run) are imported from it, so they are written once.
  */
 export interface Setting<T> {
   env: string;
@@ -69,29 +73,29 @@ export const SETTINGS = {
   }),
   wallTimeMs: setting({
     env: 'TRACESTREAM_WALL_TIME_MS', flag: '--wall-time-ms',
-    description: 'Wall-clock limit of one run.', schema: positiveInt, default: 10_000,
+    description: 'Wall-clock limit of one run.', schema: positiveInt, default: DEFAULT_LIMITS.wallTimeMs,
   }),
   cpuTimeMs: setting({
     env: 'TRACESTREAM_CPU_TIME_MS', flag: '--cpu-time-ms',
-    description: 'CPU-time limit of one run.', schema: positiveInt, default: 10_000,
+    description: 'CPU-time limit of one run.', schema: positiveInt, default: DEFAULT_LIMITS.cpuTimeMs,
   }),
   addressSpaceBytes: setting({
     env: 'TRACESTREAM_ADDRESS_SPACE_BYTES', flag: '--address-space-bytes',
-    description: 'Address-space (virtual memory) limit of one run.', schema: positiveInt, default: 1024 * 1024 * 1024,
+    description: 'Address-space (virtual memory) limit of one run.', schema: positiveInt, default: DEFAULT_LIMITS.addressSpaceBytes,
   }),
   outputBytes: setting({
     env: 'TRACESTREAM_OUTPUT_BYTES', flag: '--output-bytes',
-    description: 'Bytes of stdout (and of the OUTPUT_PATH file) one run may write.', schema: positiveInt, default: 1024 * 1024,
+    description: 'Bytes of stdout (and of the OUTPUT_PATH file) one run may write.', schema: positiveInt, default: DEFAULT_LIMITS.outputBytes,
   }),
   maxSteps: setting({
     env: 'TRACESTREAM_MAX_STEPS', flag: '--max-steps',
     description: 'Trace steps before a run is stopped (step-limit); 0 lifts the limit. The trace-bytes cut usually comes first and lets the program finish untraced, so its output stays complete.',
-    schema: nonNegativeInt, default: 1_000_000,
+    schema: nonNegativeInt, default: DEFAULT_LIMITS.maxSteps,
   }),
   traceBytes: setting({
     env: 'TRACESTREAM_TRACE_BYTES', flag: '--trace-bytes',
     description: 'Bytes of encoded trace kept per run (2 MiB: tens of thousands of steps, far more than a language model reads of one run); past it the trace is cut and the program runs on untraced, so its output stays complete.',
-    schema: positiveInt, default: 2 * 1024 * 1024,
+    schema: positiveInt, default: DEFAULT_LIMITS.traceBytes,
   }),
   groupProtocol: setting({
     env: 'TRACESTREAM_GROUP_PROTOCOL', flag: '--group-protocol',
@@ -106,15 +110,15 @@ export const SETTINGS = {
   maxDiffsPerRun: setting({
     env: 'TRACESTREAM_MAX_DIFFS_PER_RUN', flag: '--max-diffs-per-run',
     description: 'LineDiff events emitted per run (its first steps); the ExecutionTrace always holds every step. 0 emits one per step.',
-    schema: nonNegativeInt, default: 2000,
+    schema: nonNegativeInt, default: DEFAULT_MAX_DIFFS_PER_RUN,
   }),
   openFiles: setting({
     env: 'TRACESTREAM_OPEN_FILES', flag: '--open-files',
-    description: 'Open file descriptors one run may hold.', schema: positiveInt, default: 64,
+    description: 'Open file descriptors one run may hold.', schema: positiveInt, default: DEFAULT_LIMITS.openFiles,
   }),
   reprChars: setting({
     env: 'TRACESTREAM_REPR_CHARS', flag: '--repr-chars',
-    description: 'Longest value repr kept in a trace before it is cut with a marker.', schema: positiveInt, default: 200,
+    description: 'Longest value repr kept in a trace before it is cut with a marker.', schema: positiveInt, default: DEFAULT_LIMITS.reprChars,
   }),
 } as const;
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { OUTCOMES } from '../executor/index.js';
+import { OUTCOMES } from '../runs/index.js';
 import type { DatasetRow } from './row.js';
 
 /**

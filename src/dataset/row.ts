@@ -1,8 +1,8 @@
 import type { ExecutionTrace } from '../avro/index.js';
 import { outcomeFromAvro } from '../avro/index.js';
-import type { Outcome } from '../executor/index.js';
-import { renderCompact } from '../trace/index.js';
-import { executionOf } from '../topology/index.js';
+import type { Outcome } from '../runs/index.js';
+import { renderCompact } from '../render/index.js';
+import { executionOf } from '../pipeline/index.js';
 
 /**
  * One run as a dataset row: what a person or a training script reads. Column names are snake_case

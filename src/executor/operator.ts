@@ -1,7 +1,7 @@
 import { mergeMap, Observable, type OperatorFunction } from 'rxjs';
 import { TracestreamError } from '../errors/index.js';
 import type { ExecutorPool } from './pool.js';
-import type { Execution, ExecutionRequest } from './types.js';
+import type { Execution, ExecutionRequest } from '../runs/index.js';
 
 export interface ExecuteWithOptions {
   /** Runs in flight at once; at most (and by default) the pool's concurrency + its queue. */

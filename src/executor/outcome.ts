@@ -1,6 +1,6 @@
-import type { ExceptionInfo } from '../trace/types.js';
+import type { ExceptionInfo } from '../runs/index.js';
 import type { ChildEnd } from './trace-channel.js';
-import type { Limits, Outcome } from './types.js';
+import type { Limits, Outcome } from '../runs/index.js';
 
 /** Everything known about a finished run that decides how it ended. */
 export interface OutcomeInput {

@@ -3,11 +3,12 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { execa } from 'execa';
 import { TracestreamError } from '../errors/index.js';
 import { chooseInterpreter, type Interpreter, type SandboxIdentity } from './interpreter.js';
-import { DEFAULT_LIMITS, resolveLimits } from './limits.js';
+import { DEFAULT_LIMITS, resolveLimits } from '../runs/index.js';
 import { decideOutcome } from './outcome.js';
 import { createRunDir, readPrefix, readProgramFile, readTail, type RunDir } from './run-dir.js';
-import { parseTraceChannel, TRACER_VERSION } from './trace-channel.js';
-import type { Execution, ExecutionRequest, Limits } from './types.js';
+import { parseTraceChannel } from './trace-channel.js';
+import { TRACER_VERSION } from './tracer-version.js';
+import type { Execution, ExecutionRequest, Limits } from '../runs/index.js';
 import { Worker, type JobHandle, type JobResult, type ZygoteRequest } from './worker.js';
 
 export interface ExecutorPoolOptions {
@@ -17,8 +18,13 @@ export interface ExecutorPoolOptions {
   maxQueued?: number;
   /** Interpreter path or name (the `python` setting); unset: see `chooseInterpreter`. */
   python?: string;
-  /** As root, slot N runs programs as uid/gid `sandboxUidBase + N`. Default 61000. */
+  /**
+   * As root, each slot claims the first uid from `sandboxUidBase` up that no other executor on the
+   * host holds (a lock per uid), and runs its programs as that uid/gid. Default 61000.
+   */
   sandboxUidBase?: number;
+  /** How many uids from `sandboxUidBase` slots may claim. Default 1000. */
+  sandboxUidCount?: number;
   /** Defaults for every run; a request's own `limits` override them. */
   limits?: Partial<Limits>;
   /** Where run dirs are made. Default: `os.tmpdir()`. */
@@ -34,7 +40,7 @@ export interface RunOptions {
 
 /**
  * Runs untrusted Python programs, each in a fresh fork of a pre-started interpreter, sandboxed as
- * contract.md describes. A program's behaviour never makes `run` reject: every way it can end is an
+ * the README's "Sandbox" section describes (the zygote's protocol: the header of python/server.py). A program's behaviour never makes `run` reject: every way it can end is an
  * `Execution` with an `outcome`.
  *
  * Flow control: at most `concurrency` runs execute and at most `maxQueued` wait; a `run` beyond
@@ -56,7 +62,7 @@ export interface ExecutorPool {
   readonly interpreter: Interpreter;
   /** `namespace`: zygotes have no network at all; `audit-hooks`: only the child's audit hooks block it. */
   readonly networkIsolation: 'namespace' | 'audit-hooks';
-  /** The uids programs run as (one per slot), or empty when not root and nothing is dropped. */
+  /** The uids the slots have claimed and run programs as (one per slot); empty when not root. */
   readonly sandboxUids: readonly number[];
   readonly limits: Readonly<Limits>;
   run(request: ExecutionRequest, options?: RunOptions): Promise<Execution>;
@@ -66,7 +72,6 @@ export interface ExecutorPool {
 
 interface Slot {
   worker: Worker;
-  sandbox: SandboxIdentity | undefined;
   /** Runs given to the slot's zygote and not yet reported: the first runs, a second may wait there. */
   jobs: SlotJob[];
 }
@@ -92,6 +97,9 @@ interface Queued {
 
 const STDERR_TAIL_BYTES = 4096;
 const DEFAULT_SANDBOX_UID_BASE = 61_000;
+const DEFAULT_SANDBOX_UID_COUNT = 1_000;
+/** An unprivileged identity no slot claims: the interpreter probe runs as it, as programs will run. */
+const PROBE_IDENTITY: SandboxIdentity = { uid: 65_534, gid: 65_534 };
 
 export async function createExecutorPool(options: ExecutorPoolOptions = {}): Promise<ExecutorPool> {
   const concurrency = options.concurrency ?? availableParallelism();
@@ -104,14 +112,16 @@ export async function createExecutorPool(options: ExecutorPoolOptions = {}): Pro
   }
   const limits = resolveLimits(DEFAULT_LIMITS, options.limits);
   const root = process.getuid?.() === 0;
-  const uidBase = options.sandboxUidBase ?? DEFAULT_SANDBOX_UID_BASE;
-  const sandboxes = Array.from({ length: concurrency }, (_, slot) =>
-    root ? { uid: uidBase + slot, gid: uidBase + slot } : undefined);
-  const interpreter = await chooseInterpreter({ python: options.python, sandbox: sandboxes[0] });
+  const sandboxUids = root
+    ? { first: options.sandboxUidBase ?? DEFAULT_SANDBOX_UID_BASE, count: options.sandboxUidCount ?? DEFAULT_SANDBOX_UID_COUNT }
+    : undefined;
+  if (sandboxUids !== undefined && (!Number.isInteger(sandboxUids.count) || sandboxUids.count < concurrency)) {
+    throw new TracestreamError('CONFIG_INVALID', `sandboxUidCount: must be an integer of at least concurrency (${concurrency}), got ${sandboxUids.count}`);
+  }
+  const interpreter = await chooseInterpreter({ python: options.python, sandbox: root ? PROBE_IDENTITY : undefined });
   const isolateNetwork = (options.isolateNetwork ?? true) && root && (await canUnshareNetwork());
-  const slots: Slot[] = sandboxes.map((sandbox) => ({
-    worker: new Worker({ interpreter, sandbox, isolateNetwork }),
-    sandbox,
+  const slots: Slot[] = Array.from({ length: concurrency }, () => ({
+    worker: new Worker({ interpreter, sandboxUids, isolateNetwork }),
     jobs: [],
   }));
   try {
@@ -150,7 +160,6 @@ class Pool implements ExecutorPool {
   readonly interpreter: Interpreter;
   readonly networkIsolation: 'namespace' | 'audit-hooks';
   readonly limits: Readonly<Limits>;
-  readonly sandboxUids: readonly number[];
   private readonly queue: Queued[] = [];
   private readonly running = new Set<Promise<void>>();
   private closing: Promise<void> | null = null;
@@ -161,7 +170,10 @@ class Pool implements ExecutorPool {
     this.interpreter = config.interpreter;
     this.networkIsolation = config.networkIsolation;
     this.limits = Object.freeze({ ...config.limits });
-    this.sandboxUids = slots.flatMap((slot) => (slot.sandbox === undefined ? [] : [slot.sandbox.uid]));
+  }
+
+  get sandboxUids(): readonly number[] {
+    return this.slots.flatMap((slot) => (slot.worker.sandbox === undefined ? [] : [slot.worker.sandbox.uid]));
   }
 
   run(request: ExecutionRequest, options: RunOptions = {}): Promise<Execution> {
@@ -311,8 +323,10 @@ class Pool implements ExecutorPool {
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
     let result: JobResult;
+    let sandbox: SandboxIdentity | undefined;
     try {
       result = await job.handle.result;
+      sandbox = slot.worker.sandbox;
     } catch (error) {
       discard(entry.runDir);
       throw error;
@@ -327,7 +341,7 @@ class Pool implements ExecutorPool {
       if (aborted) throw cancelled(request);
       if ('withdrawn' in result) return WITHDRAWN;
       if ('report' in result && result.report.cancelled) throw cancelled(request);
-      return await assemble(request, limits, request.trace ?? true, result, runDir, slot.sandbox, this.interpreter);
+      return await assemble(request, limits, request.trace ?? true, result, runDir, sandbox, this.interpreter);
     } finally {
       await runDir.remove();
     }

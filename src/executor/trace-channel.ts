@@ -1,7 +1,4 @@
-import type { ChangeKind, ExceptionInfo, Step, StepEvent, VariableChange } from '../trace/types.js';
-
-/** Mirrors TRACER_VERSION in python/tracer.py; every trace event carries it. */
-export const TRACER_VERSION = '1.0.0';
+import type { ChangeKind, ExceptionInfo, Step, StepEvent, VariableChange } from '../runs/index.js';
 
 /** How the child process said it ended (its last record on the trace channel). */
 export interface ChildEnd {

@@ -2,7 +2,6 @@ import { execa, type ResultPromise } from 'execa';
 import { fileURLToPath } from 'node:url';
 import { TracestreamError } from '../errors/index.js';
 import type { Interpreter, SandboxIdentity } from './interpreter.js';
-import { killUidProcesses } from './sweep.js';
 
 /** What server.py sends for one job (see its docstring). */
 export interface ZygoteRequest {
@@ -50,10 +49,16 @@ export interface JobHandle {
   withdraw(): void;
 }
 
+/** The uids a slot may claim (as root): the zygote takes the first one no other zygote on the host holds. */
+export interface SandboxUidRange {
+  first: number;
+  count: number;
+}
+
 export interface WorkerOptions {
   interpreter: Interpreter;
-  /** The uid/gid programs of this slot run as; undefined when not root (no privilege drop). */
-  sandbox: SandboxIdentity | undefined;
+  /** Where the slot claims the uid its programs run as (uid = gid); undefined when not root (no privilege drop). */
+  sandboxUids: SandboxUidRange | undefined;
   /** Start the zygote in a new, empty network namespace (`unshare -n`). */
   isolateNetwork: boolean;
   startTimeoutMs?: number;
@@ -93,6 +98,7 @@ export class Worker {
   private stdoutBuffer = '';
   private stderrTail = '';
   private closed = false;
+  private claimed: SandboxIdentity | undefined;
   private readonly startTimeoutMs: number;
   private readonly reportGraceMs: number;
 
@@ -109,6 +115,14 @@ export class Worker {
       this.starting = null;
     });
     return this.starting;
+  }
+
+  /**
+   * The uid/gid the current zygote claimed and runs programs as; undefined when not root or before
+   * the first start. A restarted zygote may claim another one.
+   */
+  get sandbox(): SandboxIdentity | undefined {
+    return this.claimed;
   }
 
   /** Jobs given and not yet reported. */
@@ -190,7 +204,7 @@ export class Worker {
     notify();
   }
 
-  /** Idempotent. Ends a running job, stops the zygote and kills whatever of its slot is left. */
+  /** Idempotent. Ends a running job and stops the zygote, which kills whatever of its slot is left. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -207,18 +221,16 @@ export class Worker {
       await subprocess.then(() => undefined, () => undefined);
     }
     for (const job of [...this.jobs]) job.settle({ failure: 'the executor was closed' });
-    await this.sweep();
   }
 
   private async spawn(): Promise<void> {
-    const { interpreter, sandbox, isolateNetwork } = this.options;
+    const { interpreter, sandboxUids, isolateNetwork } = this.options;
     const python = [interpreter.command, '-s', '-B', SERVER_PATH];
-    if (sandbox !== undefined) python.push('--uid', String(sandbox.uid), '--gid', String(sandbox.gid));
+    if (sandboxUids !== undefined) python.push('--uid-first', String(sandboxUids.first), '--uid-count', String(sandboxUids.count));
     const [file, ...args] = isolateNetwork ? ['unshare', '-n', '--', ...python] : python;
     this.stdoutBuffer = '';
     this.stderrTail = '';
-    // A previous zygote that died mid-job may have left its child running as this slot's uid.
-    await this.sweep();
+    this.claimed = undefined;
     const subprocess = execa(file!, args, {
       // PYTHONHASHSEED is fixed when the interpreter starts and inherited by every forked child;
       // OpenBLAS threads started before fork would deadlock the children.
@@ -254,6 +266,8 @@ export class Worker {
           const message = parseLine(line);
           if (message?.['ready'] === true) {
             clearTimeout(timer);
+            const uid = message['uid'];
+            this.claimed = typeof uid === 'number' ? { uid, gid: uid } : undefined;
             resolve();
           } else {
             this.onMessage(message, line);
@@ -309,7 +323,9 @@ export class Worker {
     if (subprocess !== null) this.killProcess(subprocess);
     const [running, ...waiting] = sent;
     for (const job of waiting) job.settle({ withdrawn: true });
-    void this.sweep().finally(() => running?.settle({ failure: reason }));
+    // Its run dies with it (PR_SET_PDEATHSIG); the next zygote to claim the uid sweeps any leftover.
+    const exited = subprocess === null ? Promise.resolve() : subprocess.then(() => undefined, () => undefined);
+    void exited.then(() => running?.settle({ failure: reason }));
   }
 
   private killProcess(subprocess: ResultPromise): void {
@@ -319,10 +335,6 @@ export class Worker {
     } catch {
       // Already gone.
     }
-  }
-
-  private async sweep(): Promise<void> {
-    if (this.options.sandbox !== undefined) await killUidProcesses(this.options.sandbox.uid);
   }
 
   private startError(why: string): TracestreamError {

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { TracestreamError } from '../errors/index.js';
-import type { Settings } from '../config/settings.js';
 
 /** What every Kafka client of ours needs: where the cluster is and how we name ourselves to it. */
 export interface KafkaClientConfig {
@@ -19,10 +18,15 @@ export const clientConfigSchema = z.object({
   librdkafka: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
 });
 
-/** Base config from settings and the bootstrap servers chosen by `resolveBrokers`. */
-export function clientConfigFromSettings(settings: Pick<Settings, 'kafkaClientId'>, bootstrapServers: string): KafkaClientConfig {
-  return { bootstrapServers, clientId: settings.kafkaClientId };
-}
+/**
+ * librdkafka properties every tracestream client shares: a trace event can be several MB (up to the
+ * traceBytes limit, before compression), and consumers must see topics that other processes
+ * auto-create within seconds, not after the default 5 minutes.
+ */
+export const TRACESTREAM_CLIENT_PROPERTIES = {
+  'message.max.bytes': 32 * 1024 * 1024,
+  'topic.metadata.refresh.interval.ms': 2000,
+} as const;
 
 /** The librdkafka global properties of a client config, before role-specific ones are added. */
 export function nativeClientConfig(client: KafkaClientConfig, role: string): Record<string, string | number | boolean> {

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import type { Metadata, ProducerGlobalConfig } from '@confluentinc/kafka-javascript';
-import type { Settings } from '../config/settings.js';
 import { Producer, callbackToPromise, kafkaError } from './client.js';
 import { parseOptions } from './config.js';
 
@@ -54,11 +53,18 @@ export interface ResolvedBrokers {
   teardown(): Promise<void>;
 }
 
-/** KAFKA_BROKERS when set, otherwise an embedded mock cluster owned by the caller. */
-export async function resolveBrokers(settings: Pick<Settings, 'kafkaBrokers' | 'embeddedBrokerCount'>): Promise<ResolvedBrokers> {
-  if (settings.kafkaBrokers !== undefined) {
-    return { bootstrapServers: settings.kafkaBrokers, embedded: false, teardown: () => Promise.resolve() };
+export interface ResolveBrokersOptions {
+  /** `host:port,...` of an external cluster; unset: an embedded mock cluster is started. */
+  bootstrapServers?: string | undefined;
+  /** Brokers of the embedded cluster (default 1). */
+  embeddedBrokers?: number | undefined;
+}
+
+/** The external cluster when one is given, otherwise an embedded mock cluster owned by the caller. */
+export async function resolveBrokers(options: ResolveBrokersOptions = {}): Promise<ResolvedBrokers> {
+  if (options.bootstrapServers !== undefined) {
+    return { bootstrapServers: options.bootstrapServers, embedded: false, teardown: () => Promise.resolve() };
   }
-  const broker = await startEmbeddedBroker({ brokers: settings.embeddedBrokerCount });
+  const broker = await startEmbeddedBroker(options.embeddedBrokers === undefined ? {} : { brokers: options.embeddedBrokers });
   return { bootstrapServers: broker.bootstrapServers, embedded: true, teardown: () => broker.close() };
 }

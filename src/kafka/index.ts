@@ -1,5 +1,5 @@
-export { startEmbeddedBroker, resolveBrokers, type EmbeddedBroker, type ResolvedBrokers } from './embedded-broker.js';
-export { clientConfigFromSettings, type KafkaClientConfig, type KafkaLogger } from './config.js';
+export { startEmbeddedBroker, resolveBrokers, type EmbeddedBroker, type ResolvedBrokers, type ResolveBrokersOptions } from './embedded-broker.js';
+export { TRACESTREAM_CLIENT_PROPERTIES, type KafkaClientConfig, type KafkaLogger } from './config.js';
 export type { ConsumedRecord, OutgoingRecord } from './record.js';
 export { kafkaSource, type KafkaSource, type KafkaSourceOptions } from './source.js';
 export { createProducer, produceTo, type KafkaProducer, type ProducerOptions, type ProduceToOptions } from './sink.js';
@@ -7,6 +7,5 @@ export { startExactlyOnce, type ExactlyOnceOptions, type RunningProcessor, type 
 export { startProcessor, type DeliveryGuarantee, type ProcessorOptions } from './processor.js';
 export { ensureTopics, type TopicSpec, type EnsureTopicsOptions, type EnsuredTopic } from './admin.js';
 export { deadLetter, deadLetterHeaders, DEAD_LETTER_HEADERS, type DeadLetter, type DeadLetterFn } from './dead-letter.js';
-export { installShutdown, runTeardowns, type ShutdownHandle, type ShutdownOptions, type Teardown } from './shutdown.js';
 export { waitOnlyForFirstMessage } from './client.js';
 export { partitionOfKey } from './partitioner.js';

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import avro from 'avsc';
-import { OUTCOMES } from '../../src/executor/types.js';
+import { OUTCOMES } from '../../src/runs/index.js';
 import { EVENT_TYPES, SCHEMAS_DIR, eventSchema, eventSchemas, outcomeFromAvro, outcomeToAvro } from '../../src/avro/index.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url)); // dist/test/avro → repo

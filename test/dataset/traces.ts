@@ -1,5 +1,5 @@
 import type { AvroOutcome, ExecutionTrace } from '../../src/avro/index.js';
-import type { Step } from '../../src/trace/index.js';
+import type { Step } from '../../src/runs/index.js';
 
 const OUTCOMES: AvroOutcome[] = ['ok', 'ok', 'error', 'step_limit', 'timeout', 'ok', 'syntax_error'];
 

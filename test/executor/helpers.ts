@@ -1,9 +1,10 @@
 import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createExecutorPool, type ExecutorPool, type Limits } from '../../src/executor/index.js';
+import { createExecutorPool, type ExecutorPool } from '../../src/executor/index.js';
+import { type Limits } from '../../src/runs/index.js';
 import { processesOfUid } from '../../src/executor/sweep.js';
-import type { Execution } from '../../src/executor/index.js';
+import type { Execution } from '../../src/runs/index.js';
 
 /** Small limits so that hostile programs hit them fast. */
 export const TEST_LIMITS: Partial<Limits> = {
@@ -30,7 +31,9 @@ export interface TestPool {
   close(): Promise<void>;
 }
 
-export async function startTestPool(options: { concurrency?: number; maxQueued?: number; limits?: Partial<Limits> } = {}): Promise<TestPool> {
+export async function startTestPool(
+  options: { concurrency?: number; maxQueued?: number; limits?: Partial<Limits>; sandboxUidBase?: number } = {},
+): Promise<TestPool> {
   const runDirParent = await mkdtemp(join(tmpdir(), 'tracestream-test-runs-'));
   // Programs reach their work dir by absolute path, through this directory.
   await chmod(runDirParent, 0o711);
@@ -39,7 +42,7 @@ export async function startTestPool(options: { concurrency?: number; maxQueued?:
     maxQueued: options.maxQueued ?? 8,
     limits: { ...TEST_LIMITS, ...options.limits },
     runDirParent,
-    sandboxUidBase: nextUidBase(),
+    sandboxUidBase: options.sandboxUidBase ?? nextUidBase(),
   });
   return {
     pool,

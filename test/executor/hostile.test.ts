@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { Execution, ExecutionRequest } from '../../src/executor/index.js';
+import type { Execution, ExecutionRequest } from '../../src/runs/index.js';
 import { changes, leftovers, py, startTestPool, type TestPool } from './helpers.js';
 
 let test_: TestPool;

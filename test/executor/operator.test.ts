@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { firstValueFrom, from, Subject, toArray } from 'rxjs';
 import { isTracestreamError } from '../../src/errors/index.js';
-import { executeWith, type Execution, type ExecutionRequest } from '../../src/executor/index.js';
+import { executeWith } from '../../src/executor/index.js';
+import { type Execution, type ExecutionRequest } from '../../src/runs/index.js';
 import { processesOfUid } from '../../src/executor/sweep.js';
 import { leftovers, startTestPool, type TestPool } from './helpers.js';
 

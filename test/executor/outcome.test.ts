@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_LIMITS, decideOutcome, type OutcomeInput } from '../../src/executor/index.js';
+import { decideOutcome, type OutcomeInput } from '../../src/executor/index.js';
+import { DEFAULT_LIMITS } from '../../src/runs/index.js';
 import type { ChildEnd } from '../../src/executor/trace-channel.js';
 
 const limits = { ...DEFAULT_LIMITS, outputBytes: 100 };

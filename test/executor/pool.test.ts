@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { execa } from 'execa';
 import { isTracestreamError } from '../../src/errors/index.js';
-import type { Execution } from '../../src/executor/index.js';
+import type { Execution } from '../../src/runs/index.js';
 import { processesOfUid } from '../../src/executor/sweep.js';
 import { leftovers, py, startTestPool, type TestPool } from './helpers.js';
 
@@ -149,4 +149,28 @@ test('aborting a run waiting at a zygote drops it without running it', async () 
   await assert.rejects(waiting, (e) => isTracestreamError(e, 'RUN_CANCELLED'));
   assert.deepEqual((await Promise.all([long, other])).map((e) => e.outcome), ['ok', 'ok']);
   assert.deepEqual(await leftovers(test_), { runDirs: [], processes: [] });
+});
+
+test('two pools on one host claim different uids, and one starting and closing never touches the other\'s runs', async () => {
+  const sandboxUidBase = 61_500 + (process.pid % 100) * 8;
+  const [first, second] = await Promise.all([
+    startTestPool({ concurrency: 2, sandboxUidBase }),
+    startTestPool({ concurrency: 2, sandboxUidBase }),
+  ]);
+  try {
+    const uids = [...first.pool.sandboxUids, ...second.pool.sandboxUids];
+    if (process.getuid?.() === 0) assert.equal(new Set(uids).size, 4, `claimed ${uids.join(', ')}`);
+    const slow = first.pool.run({ source: 'import time\ntime.sleep(1.5)\nprint("survived")\n' });
+    // The second pool runs, restarts a zygote (which sweeps the uid it claims) and closes while the first one's program runs.
+    const runs = await Promise.all(Array.from({ length: 4 }, (_, n) => second.pool.run({ source: `print(${n})\n` })));
+    assert.deepEqual(runs.map((e) => e.outcome), ['ok', 'ok', 'ok', 'ok']);
+    await second.close();
+    const third = await startTestPool({ concurrency: 2, sandboxUidBase });
+    await third.close();
+    const e = await slow;
+    assert.equal(e.outcome, 'ok', e.reason);
+    assert.equal(e.stdout, 'survived\n');
+  } finally {
+    await Promise.all([first.close(), second.close()]);
+  }
 });

@@ -9,14 +9,14 @@ import { Worker, type ZygoteRequest } from '../../src/executor/worker.js';
 
 const root = process.getuid?.() === 0;
 const NEEDS_ROOT = { skip: !root && 'needs root (per-slot uids)' };
-// A slot uid of its own, so no other test's sweep kills this one's programs.
-const sandbox = root ? { uid: 63_900 + (process.pid % 90), gid: 63_900 + (process.pid % 90) } : undefined;
+// The range the worker claims its slot uid from (the first one no other executor on the host holds).
+const sandboxUids = root ? { first: 63_900, count: 100 } : undefined;
 
 /** A worker on a slot uid of its own, and run dirs under a parent the slot uid can search; both removed afterwards. */
 async function withWorker(use: (worker: Worker, newRunDir: () => ReturnType<typeof createRunDir>) => Promise<void>): Promise<void> {
   const parent = await mkdtemp(join(tmpdir(), 'tracestream-worker-test-'));
   await chmod(parent, 0o711);
-  const worker = new Worker({ interpreter: await chooseInterpreter({ sandbox }), sandbox, isolateNetwork: false });
+  const worker = new Worker({ interpreter: await chooseInterpreter(), sandboxUids, isolateNetwork: false });
   try {
     await use(worker, () => createRunDir(parent, ''));
   } finally {
@@ -44,8 +44,10 @@ test('the zygote gives the work dir to the slot uid for the run and locks the ru
   const result = await worker.run(request("open('mine.txt', 'w').write('x')\n", runDir)).result;
   assert.ok('report' in result, JSON.stringify(result));
   assert.equal(result.report.exitCode, 0);
-  assert.equal((await stat(runDir.workDir)).uid, sandbox!.uid, 'the program owned its cwd');
-  assert.equal((await stat(join(runDir.workDir, 'mine.txt'))).uid, sandbox!.uid, 'and wrote in it as the slot uid');
+  const claimed = worker.sandbox?.uid;
+  assert.ok(claimed !== undefined && claimed >= 63_900 && claimed < 64_000, `claimed ${claimed}`);
+  assert.equal((await stat(runDir.workDir)).uid, claimed, 'the program owned its cwd');
+  assert.equal((await stat(join(runDir.workDir, 'mine.txt'))).uid, claimed, 'and wrote in it as the slot uid');
   assert.equal((await stat(runDir.path)).mode & 0o777, 0o700, 'out of reach of the slot uid once reported');
 }));
 

@@ -1,5 +1,5 @@
-import type { Execution, Limits } from '../../src/executor/types.js';
-import type { ExceptionInfo, Step, VariableChange } from '../../src/trace/types.js';
+import type { Execution, Limits } from '../../src/runs/index.js';
+import type { ExceptionInfo, Step, VariableChange } from '../../src/runs/index.js';
 
 /** Limits of hand-built runs; tests that care about limits set their own. */
 export const TEST_LIMITS: Limits = {

@@ -1,20 +1,18 @@
-import { readSettings } from '../../config/settings.js';
+import { Command } from 'commander';
 import { startEmbeddedBroker } from '../../kafka/index.js';
-import { parseArgs } from '../args.js';
-import type { Command } from '../command.js';
+import { exitWith } from '../command.js';
+import { settingsOf, withSettings } from '../options.js';
 
-export const brokerCommand: Command = {
-  name: 'broker',
-  summary: 'Start an embedded Kafka mock cluster and keep it up until SIGTERM/SIGINT',
-  usage: [
-    'tracestream broker [--brokers-count N]',
-    '',
-    'Prints `bootstrap.servers=<host:port,...>` as the first stdout line, then serves until SIGTERM or SIGINT.',
-    'The mock cluster has no CreateTopics: topics auto-create with 4 partitions on first use.',
-  ].join('\n'),
-  async run(argv) {
-    const { flags } = parseArgs(argv);
-    const settings = readSettings(flags);
+export function brokerCommand(): Command {
+  const command = new Command('broker')
+    .summary('Start an embedded Kafka mock cluster and keep it up until SIGTERM/SIGINT')
+    .description([
+      'Prints `bootstrap.servers=<host:port,...>` as the first stdout line, then serves until SIGTERM or SIGINT.',
+      'The mock cluster has no CreateTopics: topics auto-create with 4 partitions on first use.',
+    ].join(' '));
+  withSettings(command, ['embeddedBrokerCount']);
+  return command.action(exitWith(async () => {
+    const settings = settingsOf(command);
     // Listening before the address is printed: whoever reads it may stop the broker at once.
     const stopRequested = new Promise<void>((resolve) => {
       process.once('SIGTERM', resolve);
@@ -25,5 +23,5 @@ export const brokerCommand: Command = {
     await stopRequested;
     await broker.close();
     return 0;
-  },
-};
+  }));
+}

@@ -1,4 +1,4 @@
-import type { Command } from '../command.js';
+import type { CommandFactory } from '../command.js';
 import { brokerCommand } from './broker.js';
 import { produceCommand } from './produce.js';
 import { replayCommand } from './replay.js';
@@ -6,5 +6,5 @@ import { runCommand } from './run.js';
 import { topologyCommand } from './topology.js';
 import { traceCommand } from './trace.js';
 
-/** Every sub-command, in the order `tracestream help` lists them. */
-export const COMMANDS: readonly Command[] = [traceCommand, replayCommand, runCommand, produceCommand, topologyCommand, brokerCommand];
+/** Every sub-command, in the order `tracestream --help` lists them. A new command: one file, one line here. */
+export const COMMANDS: readonly CommandFactory[] = [traceCommand, replayCommand, runCommand, produceCommand, topologyCommand, brokerCommand];

@@ -1,61 +1,85 @@
 import { readFile } from 'node:fs/promises';
-import { readSettings, type Flags } from '../../config/settings.js';
+import { Command } from 'commander';
 import { TracestreamError } from '../../errors/index.js';
 import { followTopic, replayTopic, type DatasetFilter, type DatasetManifest, type ReplayOptions, type ReplayProgress } from '../../dataset/index.js';
-import { DEFAULT_TRACE_TOPICS, Progress } from '../../topology/index.js';
-import { parseArgs } from '../args.js';
-import type { Command } from '../command.js';
-import { connect } from '../connect.js';
+import { DEFAULT_TRACE_TOPICS } from '../../pipeline/index.js';
+import { exitWith } from '../command.js';
+import { CLUSTER_SETTINGS, connect, settingsOf, withSettings } from '../options.js';
+import { Progress } from '../progress.js';
 
-export const replayCommand: Command = {
-  name: 'replay',
-  summary: 'Rebuild the dataset of a trace topic: Parquet shards per split, dataset card, manifest',
-  usage: [
-    'tracestream replay --out DIR [--topic traces] [--from beginning|<ISO time>|<ms>] [--from-offsets MANIFEST.json]',
-    '                   [--follow] [--format jsonl,compact] [--split-ratios 0.8,0.1,0.1]',
-    '                   [--outcome ok,error] [--problem P,Q] [--tracer-version V] [--truncated true|false] [--max-steps N]',
-    '',
-    'Reads the topic (of --brokers / KAFKA_BROKERS) from the start asked for up to the end offsets of the',
-    'moment it starts, joining no consumer group, and writes DIR/data/{train,validation,test}-NNNNN-of-MMMMM.parquet,',
-    'DIR/README.md (dataset card) and DIR/manifest.json. --from-offsets continues after an earlier dataset',
-    '(its manifest\'s end offsets). Killed and started again with the same flags it resumes. --follow goes on',
-    'reading and republishes the dataset as traces arrive, until SIGINT/SIGTERM.',
-  ].join('\n'),
-  async run(argv) {
-    const { positionals, flags } = parseArgs(argv, new Set(['follow']));
-    const out = flags['out'];
-    if (positionals.length > 0 || typeof out !== 'string') throw new TracestreamError('CONFIG_INVALID', `usage: ${replayCommand.usage.split('\n')[0]}`);
-    const connection = await connect(readSettings(flags));
+interface ReplayFlags {
+  out: string;
+  topic: string;
+  from: string;
+  fromOffsets?: string;
+  follow: boolean;
+  format?: string;
+  splitRatios?: string;
+  outcome?: string;
+  problem?: string;
+  tracerVersion?: string;
+  truncated?: string;
+  maxSteps?: string;
+  zstdLevel?: string;
+  spillBudgetBytes?: string;
+}
+
+export function replayCommand(): Command {
+  const command = new Command('replay')
+    .summary('Rebuild the dataset of a trace topic: Parquet shards per split, dataset card, manifest')
+    .description([
+      'Reads the topic (of --brokers / KAFKA_BROKERS) from the start asked for up to the end offsets of the',
+      'moment it starts, joining no consumer group, and writes DIR/data/{train,validation,test}-NNNNN-of-MMMMM.parquet,',
+      'DIR/README.md (dataset card) and DIR/manifest.json. Killed and started again with the same flags it resumes.',
+    ].join(' '))
+    .requiredOption('--out <dir>', 'the dataset directory')
+    .option('--topic <topic>', 'trace topic to read', DEFAULT_TRACE_TOPICS.traces)
+    .option('--from <start>', 'beginning, an ISO time, or milliseconds since the epoch', 'beginning')
+    .option('--from-offsets <manifest>', 'continue after an earlier dataset: start at its manifest.json end offsets')
+    .option('--follow', 'keep reading and republish the dataset as traces arrive, until SIGINT/SIGTERM', false)
+    .option('--format <formats>', 'also write these beside the Parquet shards: jsonl, compact (comma-separated)')
+    .option('--split-ratios <train,validation,test>', 'shares of problems per split (default 0.8,0.1,0.1)')
+    .option('--outcome <outcomes>', 'keep runs with these outcomes (comma-separated: ok, error, step-limit, ...)')
+    .option('--problem <ids>', 'keep runs of these problems (comma-separated)')
+    .option('--tracer-version <versions>', 'keep runs traced by these tracer versions (comma-separated)')
+    .option('--truncated <bool>', 'true: only cut traces; false: only whole ones')
+    .option('--max-steps <n>', 'keep runs with at most this many executed steps')
+    .option('--zstd-level <n>', 'zstd level of every file (1-22, default 9)')
+    .option('--spill-budget-bytes <n>', 'trace bytes held in memory before a sorted run is spilled to disk (default 64 MiB)');
+  withSettings(command, CLUSTER_SETTINGS);
+  return command.action(exitWith(async (flags: ReplayFlags) => {
+    const connection = await connect(settingsOf(command));
     const bars = progressBars();
     try {
       const options: ReplayOptions = {
         client: connection.client,
         codec: connection.codec,
-        topic: stringFlag(flags, 'topic') ?? DEFAULT_TRACE_TOPICS.traces,
-        outDir: out,
+        topic: flags.topic,
+        outDir: flags.out,
         start: await startOf(flags),
-        formats: listFlag(flags, 'format') as ReplayOptions['formats'],
+        formats: list(flags.format) as ReplayOptions['formats'],
         filter: filterOf(flags),
         onProgress: bars.update,
-        ...(flags['split-ratios'] === undefined ? {} : { splitRatios: ratiosOf(flags) }),
-        ...(flags['zstd-level'] === undefined ? {} : { zstdLevel: numberFlag(flags, 'zstd-level') }),
+        ...(flags.splitRatios === undefined ? {} : { splitRatios: ratiosOf(flags.splitRatios) }),
+        ...(flags.zstdLevel === undefined ? {} : { zstdLevel: number(flags.zstdLevel, 'zstd-level') }),
+        ...(flags.spillBudgetBytes === undefined ? {} : { spillBudgetBytes: number(flags.spillBudgetBytes, 'spill-budget-bytes') }),
       };
-      if (flags['follow'] === true) {
+      if (flags.follow) {
         const stop = new AbortController();
         const abort = (): void => stop.abort();
         process.once('SIGINT', abort).once('SIGTERM', abort);
-        await followTopic(options, { signal: stop.signal, onRound: ({ manifest }) => { bars.finish(); process.stdout.write(summary(out, manifest)); } });
+        await followTopic(options, { signal: stop.signal, onRound: ({ manifest }) => { bars.finish(); process.stdout.write(summary(flags.out, manifest)); } });
       } else {
         const { manifest } = await replayTopic(options);
         bars.finish();
-        process.stdout.write(summary(out, manifest));
+        process.stdout.write(summary(flags.out, manifest));
       }
     } finally {
       await connection.close();
     }
     return 0;
-  },
-};
+  }));
+}
 
 function progressBars(): { update: (progress: ReplayProgress) => void; finish: () => void } {
   let bar: Progress | undefined;
@@ -89,55 +113,45 @@ function summary(out: string, manifest: DatasetManifest): string {
   ].join('\n');
 }
 
-async function startOf(flags: Flags): Promise<NonNullable<ReplayOptions['start']>> {
-  const manifestPath = stringFlag(flags, 'from-offsets');
-  if (manifestPath !== undefined) {
-    const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as Pick<DatasetManifest, 'partitions'>;
+async function startOf(flags: ReplayFlags): Promise<NonNullable<ReplayOptions['start']>> {
+  if (flags.fromOffsets !== undefined) {
+    const manifest = JSON.parse(await readFile(flags.fromOffsets, 'utf8')) as Pick<DatasetManifest, 'partitions'>;
     return { from: 'offsets', offsets: Object.fromEntries(manifest.partitions.map((p) => [String(p.partition), p.end])) };
   }
-  const from = stringFlag(flags, 'from') ?? 'beginning';
-  if (from === 'beginning') return { from: 'beginning' };
-  const timestampMs = /^\d+$/.test(from) ? Number(from) : Date.parse(from);
-  if (!Number.isFinite(timestampMs)) throw new TracestreamError('CONFIG_INVALID', `--from takes beginning, an ISO time or milliseconds since the epoch, not ${JSON.stringify(from)}`);
+  if (flags.from === 'beginning') return { from: 'beginning' };
+  const timestampMs = /^\d+$/.test(flags.from) ? Number(flags.from) : Date.parse(flags.from);
+  if (!Number.isFinite(timestampMs)) throw new TracestreamError('CONFIG_INVALID', `--from takes beginning, an ISO time or milliseconds since the epoch, not ${JSON.stringify(flags.from)}`);
   return { from: 'timestamp', timestampMs };
 }
 
-function filterOf(flags: Flags): DatasetFilter {
+function filterOf(flags: ReplayFlags): DatasetFilter {
   const filter: DatasetFilter = {};
-  const outcomes = listFlag(flags, 'outcome');
+  const outcomes = list(flags.outcome);
   if (outcomes.length > 0) filter.outcomes = outcomes.map((o) => o.replace(/_/g, '-')) as DatasetFilter['outcomes'];
-  const problems = listFlag(flags, 'problem');
+  const problems = list(flags.problem);
   if (problems.length > 0) filter.problems = problems;
-  const tracers = listFlag(flags, 'tracer-version');
+  const tracers = list(flags.tracerVersion);
   if (tracers.length > 0) filter.tracerVersions = tracers;
-  const truncated = stringFlag(flags, 'truncated');
-  if (truncated !== undefined) {
-    if (truncated !== 'true' && truncated !== 'false') throw new TracestreamError('CONFIG_INVALID', '--truncated takes true or false');
-    filter.truncated = truncated === 'true';
+  if (flags.truncated !== undefined) {
+    if (flags.truncated !== 'true' && flags.truncated !== 'false') throw new TracestreamError('CONFIG_INVALID', '--truncated takes true or false');
+    filter.truncated = flags.truncated === 'true';
   }
-  if (flags['max-steps'] !== undefined) filter.maxSteps = numberFlag(flags, 'max-steps');
+  if (flags.maxSteps !== undefined) filter.maxSteps = number(flags.maxSteps, 'max-steps');
   return filter;
 }
 
-function ratiosOf(flags: Flags): { train: number; validation: number; test: number } {
-  const parts = listFlag(flags, 'split-ratios').map(Number);
+function ratiosOf(text: string): { train: number; validation: number; test: number } {
+  const parts = list(text).map(Number);
   if (parts.length !== 3) throw new TracestreamError('CONFIG_INVALID', '--split-ratios takes three numbers: train,validation,test');
   return { train: parts[0]!, validation: parts[1]!, test: parts[2]! };
 }
 
-function stringFlag(flags: Flags, name: string): string | undefined {
-  const value = flags[name];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw new TracestreamError('CONFIG_INVALID', `--${name} needs a value`);
-  return value;
+function list(text: string | undefined): string[] {
+  return (text ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 
-function listFlag(flags: Flags, name: string): string[] {
-  return (stringFlag(flags, name) ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
-}
-
-function numberFlag(flags: Flags, name: string): number {
-  const value = Number(stringFlag(flags, name));
-  if (!Number.isFinite(value)) throw new TracestreamError('CONFIG_INVALID', `--${name} takes a number`);
+function number(text: string, flag: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value)) throw new TracestreamError('CONFIG_INVALID', `--${flag} takes a number, not ${JSON.stringify(text)}`);
   return value;
 }

@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { readSettings } from '../../config/settings.js';
+import { Command, Option } from 'commander';
 import { TracestreamError } from '../../errors/index.js';
-import { createExecutorPool, limitsFromSettings, type Execution } from '../../executor/index.js';
-import { renderCompact, renderJson, renderSnoop } from '../../trace/index.js';
-import { parseArgs } from '../args.js';
-import type { Command } from '../command.js';
+import { createExecutorPool } from '../../executor/index.js';
+import { type Execution } from '../../runs/index.js';
+import { renderCompact, renderJson, renderSnoop } from '../../render/index.js';
+import { exitWith } from '../command.js';
+import { LIMIT_SETTINGS, SANDBOX_SETTINGS, limitsFrom, settingsOf, withSettings } from '../options.js';
 
 interface Program {
   source: string;
@@ -20,51 +21,40 @@ const FORMATS = {
 
 type Format = keyof typeof FORMATS;
 
-export const runCommand: Command = {
-  name: 'run',
-  summary: 'Run one Python program under the tracer and print its trace',
-  usage: [
-    'tracestream run PROGRAM.py [--stdin FILE] [--format snoop|compact|json] [limit flags]',
-    '',
-    'Runs the program sandboxed, as the executor pool does, and prints its trace (default: snoop).',
-    'Exit status 0 when the outcome is ok, 1 otherwise. Limits: see `tracestream help` (--wall-time-ms, ...).',
-  ].join('\n'),
-  async run(argv) {
-    const { positionals, flags } = parseArgs(argv);
-    const [programPath, ...extra] = positionals;
-    if (programPath === undefined || extra.length > 0) {
-      throw new TracestreamError('CONFIG_INVALID', `run takes exactly one program file; usage: ${runCommand.usage.split('\n')[0]}`);
-    }
-    const format = flags['format'] ?? 'snoop';
-    if (typeof format !== 'string' || !(format in FORMATS)) {
-      throw new TracestreamError('CONFIG_INVALID', `--format: must be one of ${Object.keys(FORMATS).join(', ')}, got ${String(format)}`);
-    }
-    const stdinFlag = flags['stdin'];
-    if (stdinFlag !== undefined && typeof stdinFlag !== 'string') {
-      throw new TracestreamError('CONFIG_INVALID', '--stdin needs a file path');
-    }
-    const settings = readSettings(flags);
+export function runCommand(): Command {
+  const command = new Command('run')
+    .summary('Run one Python program under the tracer and print its trace')
+    .description([
+      'Runs the program sandboxed, as the executor pool does, and prints its trace (default: snoop).',
+      'Exit status 0 when the outcome is ok, 1 otherwise.',
+    ].join(' '))
+    .argument('<program>', 'the Python file to run')
+    .option('--stdin <file>', 'file given to the program as its stdin (default: empty)')
+    .addOption(new Option('--format <format>', 'how to print the trace').choices(Object.keys(FORMATS)).default('snoop'));
+  withSettings(command, [...SANDBOX_SETTINGS, ...LIMIT_SETTINGS]);
+  return command.action(exitWith(async (programPath: string, options: { stdin?: string; format: Format }) => {
+    const settings = settingsOf(command);
     const [source, stdin] = await Promise.all([
       readInput(programPath, 'program'),
-      stdinFlag === undefined ? Promise.resolve('') : readInput(stdinFlag, '--stdin'),
+      options.stdin === undefined ? Promise.resolve('') : readInput(options.stdin, '--stdin'),
     ]);
     const pool = await createExecutorPool({
       concurrency: 1,
       maxQueued: 0,
-      limits: limitsFromSettings(settings),
+      limits: limitsFrom(settings),
       sandboxUidBase: settings.sandboxUidBase,
       ...(settings.python === undefined ? {} : { python: settings.python }),
     });
     try {
       const filename = basename(programPath);
       const execution = await pool.run({ source, stdin, filename, runId: filename });
-      process.stdout.write(FORMATS[format as Format](execution, { source, filename }));
+      process.stdout.write(FORMATS[options.format](execution, { source, filename }));
       return execution.outcome === 'ok' ? 0 : 1;
     } finally {
       await pool.close();
     }
-  },
-};
+  }));
+}
 
 async function readInput(path: string, what: string): Promise<string> {
   try {

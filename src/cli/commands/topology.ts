@@ -1,53 +1,44 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { Argument, Command } from 'commander';
 import { startTraceTopology } from '../../../topologies/trace.js';
-import { readSettings } from '../../config/settings.js';
 import { TracestreamError } from '../../errors/index.js';
-import { installShutdown } from '../../kafka/index.js';
-import { parseArgs } from '../args.js';
-import type { Command } from '../command.js';
-import { connect } from '../connect.js';
-import { guaranteeFrom, poolOptionsFrom } from '../topology-options.js';
+import { installShutdown } from '../../lifecycle/index.js';
+import { exitWith } from '../command.js';
+import {
+  CLUSTER_SETTINGS, LIMIT_SETTINGS, SANDBOX_SETTINGS, TOPOLOGY_SETTINGS, connect, settingsOf, traceTopologyOptionsFrom, withSettings,
+} from '../options.js';
 
-export const topologyCommand: Command = {
-  name: 'topology',
-  summary: 'Run a topology (trace) as a long-lived consumer until SIGTERM/SIGINT',
-  usage: [
-    'tracestream topology trace [--brokers host:port] [--group-id ID] [--exactly-once] [--concurrency N] [limit flags]',
-    '',
-    'Consumes `solutions`, writes `traces`, `diffs` and `solutions.dead-letter`. On SIGTERM/SIGINT it',
-    'drains, commits and disconnects within --shutdown-deadline-ms, then exits 0.',
-  ].join('\n'),
-  async run(argv) {
-    const { positionals, flags } = parseArgs(argv, new Set(['exactly-once']));
-    if (positionals[0] !== 'trace' || positionals.length !== 1) {
-      throw new TracestreamError('CONFIG_INVALID', `unknown topology ${JSON.stringify(positionals.join(' '))}; known: trace`);
-    }
-    const settings = readSettings(flags);
+export function topologyCommand(): Command {
+  const command = new Command('topology')
+    .summary('Run a topology (trace) as a long-lived consumer until SIGTERM/SIGINT')
+    .description([
+      'Consumes `solutions`, writes `traces`, `diffs` and `solutions.dead-letter`. On SIGTERM/SIGINT it',
+      'drains in-flight solutions, commits, disconnects, then exits 0.',
+    ].join(' '))
+    .addArgument(new Argument('<topology>', 'which topology to run').choices(['trace']))
+    .option('--group-id <id>', 'consumer group of the topology', 'tracestream-trace')
+    .option('--exactly-once', 'use Kafka transactions instead of at-least-once delivery (see README, Delivery)', false);
+  withSettings(command, [...CLUSTER_SETTINGS, ...TOPOLOGY_SETTINGS, 'shutdownDeadlineMs', 'concurrency', ...SANDBOX_SETTINGS, ...LIMIT_SETTINGS]);
+  return command.action(exitWith(async (_topology: string, options: { groupId: string; exactlyOnce: boolean }) => {
+    const settings = settingsOf(command);
     if (settings.kafkaBrokers === undefined) {
       throw new TracestreamError('CONFIG_INVALID', 'topology needs a cluster: set --brokers or KAFKA_BROKERS (start one with `tracestream broker`)');
     }
-    const guarantee = guaranteeFrom(flags);
     // Installed before anything starts, so a SIGTERM during start-up also ends in a clean exit.
     // Teardowns run last-registered first: the topology drains while the registry is still there.
     const shutdown = installShutdown({ deadlineMs: settings.shutdownDeadlineMs });
     const connection = await connect(settings);
     shutdown.register('registry and brokers', () => connection.close());
-    const topology = await startTraceTopology({
-      client: connection.client,
-      registry: connection.registry,
-      embedded: connection.brokers.embedded,
-      groupId: typeof flags['group-id'] === 'string' ? flags['group-id'] : 'tracestream-trace',
-      pool: poolOptionsFrom(settings),
-      maxDiffsPerRun: settings.maxDiffsPerRun,
-      sessionTimeoutMs: settings.sessionTimeoutMs,
-      ...(settings.groupProtocol === undefined ? {} : { groupProtocol: settings.groupProtocol }),
-      guarantee,
-      ...(guarantee === 'exactly-once' ? { transactionalId: `tracestream-trace-${hostname()}-${randomUUID()}` } : {}),
+    const topologyOptions = traceTopologyOptionsFrom(settings, connection, {
+      exactlyOnce: options.exactlyOnce,
+      transactionalId: `tracestream-trace-${hostname()}-${randomUUID()}`,
+      groupId: options.groupId,
     });
+    const topology = await startTraceTopology(topologyOptions);
     shutdown.register('trace topology', () => topology.close());
-    process.stderr.write(`tracestream: trace topology running (${guarantee}) on ${connection.brokers.bootstrapServers}\n`);
+    process.stderr.write(`tracestream: trace topology running (${topologyOptions.guarantee}) on ${connection.brokers.bootstrapServers}\n`);
     await topology.done;
     return 0;
-  },
-};
+  }));
+}

@@ -1,38 +1,33 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Command } from 'commander';
 import { startTraceTopology } from '../../../topologies/trace.js';
 import type { ExecutionTrace, SolutionSubmitted } from '../../avro/index.js';
-import { readSettings } from '../../config/settings.js';
 import { TracestreamError } from '../../errors/index.js';
-import { renderCompact } from '../../trace/index.js';
-import { collectTraces, DEFAULT_TRACE_TOPICS, executionOf, Progress, readSolutions, runIdOf } from '../../topology/index.js';
-import { parseArgs } from '../args.js';
-import type { Command } from '../command.js';
-import { connect } from '../connect.js';
-import { guaranteeFrom, poolOptionsFrom } from '../topology-options.js';
-import { produceSolutions } from './produce.js';
+import { renderCompact } from '../../render/index.js';
+import { collectTraces, DEFAULT_TRACE_TOPICS, executionOf, produceSolutions, readSolutions, runIdOf } from '../../pipeline/index.js';
+import { exitWith } from '../command.js';
+import {
+  CLUSTER_SETTINGS, LIMIT_SETTINGS, SANDBOX_SETTINGS, TOPOLOGY_SETTINGS, connect, settingsOf, traceTopologyOptionsFrom, withSettings,
+} from '../options.js';
+import { Progress } from '../progress.js';
 
-export const traceCommand: Command = {
-  name: 'trace',
-  summary: 'The main job: trace solutions end to end through Kafka and write the dataset',
-  usage: [
-    'tracestream trace <DIR | FILE.jsonl | FILE.py | -> --out DIR [--exactly-once] [--concurrency N] [limit flags]',
-    '',
-    'Without --brokers / KAFKA_BROKERS it starts the embedded broker. It ingests the solutions as',
-    'SolutionSubmitted events, runs the trace topology, reads every trace back from the `traces` topic',
-    'and writes DIR/traces.jsonl (one ExecutionTrace per line, sorted by run id, without timings: the',
-    'same input gives the same bytes), DIR/compact.txt (the compact rendering of each trace),',
-    'DIR/timings.jsonl (wall and CPU time per run) and DIR/summary.json (outcome counts).',
-  ].join('\n'),
-  async run(argv) {
-    const { positionals, flags } = parseArgs(argv, new Set(['exactly-once']));
-    const [input, ...extra] = positionals;
-    const out = flags['out'];
-    if (input === undefined || extra.length > 0 || typeof out !== 'string') {
-      throw new TracestreamError('CONFIG_INVALID', `usage: ${traceCommand.usage.split('\n')[0]}`);
-    }
-    const settings = readSettings(flags);
-    const guarantee = guaranteeFrom(flags);
+export function traceCommand(): Command {
+  const command = new Command('trace')
+    .summary('The main job: trace solutions end to end through Kafka and write the dataset')
+    .description([
+      'Without --brokers / KAFKA_BROKERS it starts the embedded broker. It ingests the solutions as',
+      'SolutionSubmitted events, runs the trace topology, reads every trace back from the `traces` topic',
+      'and writes DIR/traces.jsonl (one ExecutionTrace per line, sorted by run id, without timings: the',
+      'same input gives the same bytes), DIR/compact.txt (the compact rendering of each trace),',
+      'DIR/timings.jsonl (wall and CPU time per run) and DIR/summary.json (outcome counts).',
+    ].join(' '))
+    .argument('<input>', 'a folder of .py files (stdin from NAME.in beside each), a .jsonl file, one .py file, or - for JSON lines on stdin')
+    .requiredOption('--out <dir>', 'folder the dataset is written to')
+    .option('--exactly-once', 'use Kafka transactions instead of at-least-once delivery (see README, Delivery)', false);
+  withSettings(command, [...CLUSTER_SETTINGS, ...TOPOLOGY_SETTINGS, 'concurrency', ...SANDBOX_SETTINGS, ...LIMIT_SETTINGS]);
+  return command.action(exitWith(async (input: string, options: { out: string; exactlyOnce: boolean }) => {
+    const settings = settingsOf(command);
     const solutions: SolutionSubmitted[] = [];
     for await (const solution of readSolutions(input)) solutions.push(solution);
     const sources = new Map(solutions.map((s) => [s.solutionId, s.source]));
@@ -40,17 +35,10 @@ export const traceCommand: Command = {
 
     const connection = await connect(settings);
     try {
-      const topology = await startTraceTopology({
-        client: connection.client,
-        registry: connection.registry,
-        embedded: connection.brokers.embedded,
-        pool: poolOptionsFrom(settings),
-        maxDiffsPerRun: settings.maxDiffsPerRun,
-        sessionTimeoutMs: settings.sessionTimeoutMs,
-        ...(settings.groupProtocol === undefined ? {} : { groupProtocol: settings.groupProtocol }),
-        guarantee,
-        ...(guarantee === 'exactly-once' ? { transactionalId: `tracestream-trace-main-${process.pid}` } : {}),
-      });
+      const topology = await startTraceTopology(traceTopologyOptionsFrom(settings, connection, {
+        exactlyOnce: options.exactlyOnce,
+        transactionalId: `tracestream-trace-main-${process.pid}`,
+      }));
       try {
         await produceSolutions(connection.client, connection.codec, DEFAULT_TRACE_TOPICS.solutions, solutions);
         const progress = new Progress('tracing', runIds.size);
@@ -63,12 +51,12 @@ export const traceCommand: Command = {
             onTrace: () => progress.advance(),
           }),
           topology.done.then(() => {
-            throw new TracestreamError('EXECUTOR_CLOSED', 'the trace topology stopped before every trace arrived');
+            throw new TracestreamError('TOPOLOGY_STOPPED', 'the trace topology stopped before every trace arrived');
           }),
         ]);
         progress.finish();
-        await writeDataset(out, [...traces.values()], sources);
-        process.stdout.write(`wrote ${traces.size} traces to ${out}\n`);
+        await writeDataset(options.out, [...traces.values()], sources);
+        process.stdout.write(`wrote ${traces.size} traces to ${options.out}\n`);
       } finally {
         await topology.close();
       }
@@ -76,8 +64,8 @@ export const traceCommand: Command = {
       await connection.close();
     }
     return 0;
-  },
-};
+  }));
+}
 
 async function writeDataset(dir: string, traces: ExecutionTrace[], sources: ReadonlyMap<string, string>): Promise<void> {
   traces.sort((a, b) => (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0));

@@ -7,7 +7,7 @@ line:
   in  {"id": int, "job": {...child.run_job's job...}, "run_dir": str, "work_dir": str, "stdin_path": str}
   in  {"cancel": id}            kill that job if it runs, drop it if it waits
   in  {"withdraw": id}          drop that job if it waits (a running job carries on)
-  out {"ready": true, "python": "3.11.2"}                         once, after start-up
+  out {"ready": true, "python": "3.11.2", "uid": int|null}        once, after start-up
   out {"id": id, "exit_code": int|null, "signal": str|null, "wall_ms": int, "cpu_ms": int,
        "max_rss_kb": int, "killed_for_wall_time": bool, "cancelled": bool}   once per job run
   out {"id": id, "withdrawn": true}   a dropped job: it never started
@@ -24,6 +24,7 @@ status, and every failure to start a child is reported as a line, never raised.
 
 import argparse
 import collections
+import fcntl
 import json
 import os
 import resource
@@ -48,7 +49,7 @@ except ImportError:
 TRACE_FD = 3
 # Time the child gets past its wall deadline to run its own SIGALRM handler and flush its trace.
 GRACE_MS = 300
-# A program's fixed environment (contract.md); HOME, TMPDIR and OUTPUT_PATH point into its work dir.
+# A program's fixed environment (README, Sandbox); HOME, TMPDIR and OUTPUT_PATH point into its work dir.
 BASE_ENV = {
     'PATH': '/usr/local/bin:/usr/bin:/bin',
     'LANG': 'C.UTF-8',
@@ -56,6 +57,9 @@ BASE_ENV = {
     'PYTHONIOENCODING': 'utf-8',
 }
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_PDEATHSIG = 1
+# Where slots claim their uids: one lock file per uid, shared by every pool on the host.
+UID_LOCK_DIRS = ('/run/lock', '/tmp')
 
 
 class LineReader:
@@ -95,13 +99,38 @@ def emit(message):
     os.write(1, (json.dumps(message) + '\n').encode())
 
 
-def set_no_new_privs():
-    # A setuid binary reached through exec must not give the sandbox user its privileges back.
+def prctl(option, value):
     try:
         import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
     except (OSError, AttributeError):
         pass
+
+
+def set_no_new_privs():
+    # A setuid binary reached through exec must not give the sandbox user its privileges back.
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def claim_uid(first, count):
+    """The first uid of first..first+count-1 whose lock no other zygote on this host holds.
+
+    The lock (a non-blocking exclusive flock) lives as long as this process: no other pool's zygote
+    runs programs as this uid, or sweeps its processes, while we hold it. Returns None when every
+    uid is taken."""
+    lock_dir = next((d for d in UID_LOCK_DIRS if os.path.isdir(d)), None)
+    if lock_dir is None:
+        return None
+    for uid in range(first, first + count):
+        path = os.path.join(lock_dir, f'tracestream-uid-{uid}.lock')
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        return uid  # fd stays open (and locked) until this process ends
+    return None
 
 
 def open_at(fd_wanted, path, flags, mode=0o600):
@@ -112,11 +141,14 @@ def open_at(fd_wanted, path, flags, mode=0o600):
 
 
 def become_child(request, uid, gid):
-    """Runs in the forked child: the preconditions of child.run_job (contract.md), then the job."""
+    """Runs in the forked child: what child.run_job relies on (own session; stdin, stdout, stderr and
+    TRACE_FD on the run's files; a scrubbed environment; rlimits; the slot's uid), then the job."""
     job = request['job']
     run_dir = request['run_dir']
     work_dir = request['work_dir']
     os.setsid()
+    # If the zygote dies (killed as hung, say), its run dies with it: nothing outlives the slot's claim.
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     create = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
     open_at(0, request['stdin_path'], os.O_RDONLY)
     open_at(1, os.path.join(run_dir, 'stdout'), create)
@@ -334,16 +366,28 @@ def run_one(request, inbox, uid, gid):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument('--uid', type=int, default=None)
-    parser.add_argument('--gid', type=int, default=None)
+    parser.add_argument('--uid-first', type=int, default=None, help='claim a uid from this one up (as root)')
+    parser.add_argument('--uid-count', type=int, default=1)
     args = parser.parse_args()
+    uid = None
+    if args.uid_first is not None:
+        uid = claim_uid(args.uid_first, args.uid_count)
+        if uid is None:
+            sys.stderr.write(f'no free sandbox uid in {args.uid_first}..{args.uid_first + args.uid_count - 1}: '
+                             'every one is claimed by another executor on this host\n')
+            sys.exit(2)
+        # Ours now: whatever still runs as this uid was left by a zygote that died.
+        sweep_uid(uid)
     inbox = Inbox(LineReader(0))
-    emit({'ready': True, 'python': '.'.join(map(str, sys.version_info[:3]))})
-    while True:
-        request = inbox.next_job()
-        if request is None:
-            return
-        run_one(request, inbox, args.uid, args.gid)
+    emit({'ready': True, 'python': '.'.join(map(str, sys.version_info[:3])), 'uid': uid})
+    try:
+        while True:
+            request = inbox.next_job()
+            if request is None:
+                return
+            run_one(request, inbox, uid, uid)
+    finally:
+        sweep_uid(uid)
 
 if __name__ == '__main__':
     main()

@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { ExecutionTrace, LineDiff, SolutionSubmitted } from '../avro/index.js';
 import { outcomeToAvro } from '../avro/index.js';
-import type { Execution } from '../executor/index.js';
+import type { Execution } from '../runs/index.js';
 
 /** Version of the event payloads this build writes; consumers may branch on it. */
 export const EVENT_SCHEMA_VERSION = 1;
+
+/** LineDiff events a run emits by default (its first steps); its ExecutionTrace always holds every step. */
+export const DEFAULT_MAX_DIFFS_PER_RUN = 2000;
 
 /**
  * The stable identity of one run: a solution on one of its inputs. It is the key of the run's trace

@@ -38,11 +38,11 @@
  *   a call's result is never shown before the call runs. A finish applies to the innermost line
  *   still waiting (`^` names another depth); lines that changed and printed nothing get none.
  */
-import type { Execution, Outcome } from '../executor/types.js';
-import { OUTCOMES } from '../executor/types.js';
+import type { Execution, Outcome } from '../runs/index.js';
+import { OUTCOMES } from '../runs/index.js';
 import { TracestreamError } from '../errors/index.js';
 import { layoutSteps } from './layout.js';
-import type { ChangeKind, ExceptionInfo, Step, StepEvent, VariableChange } from './types.js';
+import type { ChangeKind, ExceptionInfo, Step, StepEvent, VariableChange } from '../runs/index.js';
 
 /** What `parseCompact` recovers from a compact trace. */
 export interface CompactTrace {

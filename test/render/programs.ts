@@ -1,4 +1,4 @@
-import type { Execution } from '../../src/executor/types.js';
+import type { Execution } from '../../src/runs/index.js';
 import { TraceBuilder, added, changed } from '../helpers/execution.js';
 
 /** A loop that calls a function: the small program whose renderings the tests pin down. */

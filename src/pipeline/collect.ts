@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AvroCodec, EventType, EventTypes, ExecutionTrace } from '../avro/index.js';
 import { outcomeFromAvro } from '../avro/index.js';
-import type { Execution } from '../executor/index.js';
+import type { Execution } from '../runs/index.js';
 import { kafkaSource, type KafkaClientConfig } from '../kafka/index.js';
 
 export interface ReadEventsOptions<K extends EventType> {

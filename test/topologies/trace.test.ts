@@ -6,9 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { createAvroCodec, openSchemaRegistry, type AvroCodec, type EventType, type EventTypes, type SchemaRegistry } from '../../src/avro/index.js';
-import { TRACESTREAM_CLIENT_PROPERTIES } from '../../src/cli/connect.js';
-import { createProducer, kafkaSource, type KafkaClientConfig } from '../../src/kafka/index.js';
-import { DEFAULT_TRACE_TOPICS, collectTraces, readEvents, runIdOf } from '../../src/topology/index.js';
+import { createProducer, kafkaSource, TRACESTREAM_CLIENT_PROPERTIES, type KafkaClientConfig } from '../../src/kafka/index.js';
+import { DEFAULT_TRACE_TOPICS, collectTraces, readEvents, runIdOf } from '../../src/pipeline/index.js';
 import { startTestBroker, uniqueName, type TestBroker } from '../helpers/broker.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));

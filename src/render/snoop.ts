@@ -1,6 +1,6 @@
-import type { Execution } from '../executor/types.js';
+import type { Execution } from '../runs/index.js';
 import { layoutSteps } from './layout.js';
-import type { ExceptionInfo, Step, VariableChange } from './types.js';
+import type { ExceptionInfo, Step, VariableChange } from '../runs/index.js';
 
 export interface SnoopOptions {
   /** The program's source; without it each executed line shows as `line N`. */

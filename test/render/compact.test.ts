@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Execution } from '../../src/executor/types.js';
+import type { Execution } from '../../src/runs/index.js';
 import { isTracestreamError } from '../../src/errors/index.js';
-import { parseCompact, renderCompact, renderSnoop } from '../../src/trace/index.js';
+import { parseCompact, renderCompact, renderSnoop } from '../../src/render/index.js';
 import { TraceBuilder, added, changed, deleted } from '../helpers/execution.js';
 import { DOUBLE_SOURCE, doubleExecution, reverseKeys } from './programs.js';
 

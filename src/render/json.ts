@@ -1,5 +1,5 @@
-import type { Execution, Limits } from '../executor/types.js';
-import type { ExceptionInfo, Step, VariableChange } from './types.js';
+import type { Execution, Limits } from '../runs/index.js';
+import type { ExceptionInfo, Step, VariableChange } from '../runs/index.js';
 
 /**
  * Renders a run as one line of JSON whose keys always come in the same order (the order of the

@@ -1,6 +1,6 @@
 /**
- * The trace data model: what one traced run of a program recorded, step by step. The executor
- * produces it, the Avro `ExecutionTrace`/`LineDiff` schemas carry it, the renderers print it.
+ * What one traced run of a program recorded, step by step. The executor produces it, the Avro
+ * `ExecutionTrace`/`LineDiff` schemas carry it, the renderers print it.
  */
 
 /** Why a step was recorded; the same four events as Python's line tracer. */

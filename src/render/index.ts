@@ -1,4 +1,3 @@
-export type { ChangeKind, ExceptionInfo, Step, StepEvent, VariableChange } from './types.js';
 export { renderSnoop } from './snoop.js';
 export type { SnoopOptions } from './snoop.js';
 export { renderCompact, parseCompact } from './compact.js';

@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { AggregateTracestreamError, TracestreamError } from '../../src/errors/index.js';
-import { installShutdown, runTeardowns, type Teardown } from '../../src/kafka/index.js';
-import { until } from './wait.js';
+import { installShutdown, runTeardowns, type Teardown } from '../../src/lifecycle/index.js';
+import { until } from '../kafka/wait.js';
 
 /** Teardowns that record their name in `order` when they run. */
 function recording(order: string[], names: readonly string[]): { name: string; teardown: Teardown }[] {
@@ -128,7 +128,7 @@ describe('installShutdown in process', () => {
   });
 });
 
-const KAFKA_INDEX = new URL('../../src/kafka/index.js', import.meta.url).href;
+const LIFECYCLE_INDEX = new URL('../../src/lifecycle/index.js', import.meta.url).href;
 
 /**
  * A process that installs the default shutdown (real signals, real process.exit) with a 'sink'
@@ -136,7 +136,7 @@ const KAFKA_INDEX = new URL('../../src/kafka/index.js', import.meta.url).href;
  * it, and prints each step. Mode 'stuck' adds a last-registered teardown that never settles.
  */
 const CHILD = `
-import { installShutdown } from ${JSON.stringify(KAFKA_INDEX)};
+import { installShutdown } from ${JSON.stringify(LIFECYCLE_INDEX)};
 const [mode, deadlineMs] = process.argv.slice(1);
 const say = (line) => process.stdout.write(line + '\\n');
 const running = setInterval(() => {}, 1000);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { renderJson } from '../../src/trace/index.js';
+import { renderJson } from '../../src/render/index.js';
 import { TraceBuilder, added } from '../helpers/execution.js';
 import { doubleExecution, reverseKeys } from './programs.js';
 

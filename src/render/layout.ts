@@ -1,4 +1,4 @@
-import type { Step } from './types.js';
+import type { Step } from '../runs/index.js';
 
 /**
  * One item of the reading order shared by the text renderers.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ConsumedRecord } from '../../src/kafka/index.js';
-import { serializeByKey } from '../../src/topology/index.js';
+import { serializeByKey } from '../../src/pipeline/index.js';
 
 function record(key: string | null, offset: number): ConsumedRecord {
   return {

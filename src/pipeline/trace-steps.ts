@@ -1,6 +1,7 @@
 import type { AvroCodec, DeadLetter, ExecutionTrace, SolutionSubmitted } from '../avro/index.js';
 import { describeError, isTracestreamError } from '../errors/index.js';
-import type { ExecutorPool, Limits } from '../executor/index.js';
+import type { ExecutorPool } from '../executor/index.js';
+import type { Limits } from '../runs/index.js';
 import { deadLetterHeaders, type ConsumedRecord, type OutgoingRecord, type TopicSpec } from '../kafka/index.js';
 import { EVENT_SCHEMA_VERSION, runIdOf, toLineDiffs, toTraceEvent } from './events.js';
 

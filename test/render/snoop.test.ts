@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { renderSnoop } from '../../src/trace/index.js';
+import { renderSnoop } from '../../src/render/index.js';
 import { TraceBuilder, added, changed, deleted } from '../helpers/execution.js';
 import { DOUBLE_SOURCE, doubleExecution, reverseKeys } from './programs.js';
 

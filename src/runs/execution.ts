@@ -1,4 +1,9 @@
-import type { ExceptionInfo, Step } from '../trace/types.js';
+/**
+ * One run of a program: what is asked (`ExecutionRequest`), how it ended (`Outcome`) and what it
+ * recorded (`Execution`). The executor produces it, the Avro events carry it, the renderers print it.
+ */
+import type { Limits } from './limits.js';
+import type { ExceptionInfo, Step } from './step.js';
 
 /**
  * How a run ended. Exactly one applies; `ok` means the program ran to completion (or called
@@ -17,22 +22,6 @@ export type Outcome =
 export const OUTCOMES: readonly Outcome[] = [
   'ok', 'error', 'timeout', 'memory', 'output-limit', 'step-limit', 'syntax-error', 'killed',
 ];
-
-/** Resource limits of one run. All have defaults (see `DEFAULT_LIMITS`); units are in the names. */
-export interface Limits {
-  wallTimeMs: number;
-  cpuTimeMs: number;
-  addressSpaceBytes: number;
-  /** Bytes of stdout, and separately of the OUTPUT_PATH file, the program may write. */
-  outputBytes: number;
-  /** Steps recorded before the run is stopped with `step-limit`; 0 lifts the limit. */
-  maxSteps: number;
-  /** Bytes of encoded trace kept; past it the trace is cut (`traceTruncated`) and the program runs on untraced. */
-  traceBytes: number;
-  openFiles: number;
-  /** Longest repr kept for one value before it is cut with a `…` marker. */
-  reprChars: number;
-}
 
 export interface ExecutionRequest {
   /** Stable identity of the run, carried into every event it produces (e.g. `<solutionId>#<inputIndex>`). */

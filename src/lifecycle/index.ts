@@ -1,0 +1,2 @@
+/** How processes and topologies start, stop and drain: signal handling and ordered teardowns. */
+export { installShutdown, runTeardowns, type ShutdownHandle, type ShutdownOptions, type Teardown } from './shutdown.js';
