@@ -9,5 +9,5 @@ export { toDatasetRow, type DatasetRow, type DatasetStep, type DatasetChange, ty
 export { datasetFilterSchema, rowFilter, type DatasetFilter } from './filters.js';
 export { DEDUPE_RULE, SPLIT_RULE, type DatasetManifest, type DatasetFile } from './manifest.js';
 export { FORMAT_EXTENSIONS, type DatasetFormat } from './shards.js';
-export { resolveScanRanges, type ScanStart, type PartitionRange } from './scan.js';
+export { endOffsetsNow, resolveScanRanges, type ScanStart, type PartitionRange } from './scan.js';
 export { splitOf, splitPointOf, validateSplitRatios, SPLITS, DEFAULT_SPLIT_RATIOS, type Split, type SplitRatios } from './splits.js';

@@ -113,6 +113,20 @@ export async function resolveScanRanges(client: KafkaClientConfig, topic: string
   }
 }
 
+/**
+ * Each partition's end offset now, or undefined when `topic` does not exist yet: where a job that is
+ * about to produce traces starts reading its own (see `tracestream trace --out`).
+ */
+export async function endOffsetsNow(client: KafkaClientConfig, topic: string): Promise<Record<string, number> | undefined> {
+  try {
+    const ranges = await resolveScanRanges(client, topic, { from: 'beginning' }, 0);
+    return Object.fromEntries(ranges.map((range) => [String(range.partition), range.end]));
+  } catch (error) {
+    if (error instanceof TracestreamError && error.code === 'INPUT_INVALID') return undefined;
+    throw error;
+  }
+}
+
 async function partitionsOf(consumer: NativeConsumer, topic: string, waitMs: number): Promise<number[]> {
   const deadline = Date.now() + waitMs;
   for (;;) {

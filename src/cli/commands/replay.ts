@@ -49,7 +49,7 @@ export function replayCommand(): Command {
   withSettings(command, CLUSTER_SETTINGS);
   return command.action(exitWith(async (flags: ReplayFlags) => {
     const connection = await connect(settingsOf(command));
-    const bars = progressBars();
+    const bars = replayProgressBars();
     try {
       const options: ReplayOptions = {
         client: connection.client,
@@ -68,11 +68,11 @@ export function replayCommand(): Command {
         const stop = new AbortController();
         const abort = (): void => stop.abort();
         process.once('SIGINT', abort).once('SIGTERM', abort);
-        await followTopic(options, { signal: stop.signal, onRound: ({ manifest }) => { bars.finish(); process.stdout.write(summary(flags.out, manifest)); } });
+        await followTopic(options, { signal: stop.signal, onRound: ({ manifest }) => { bars.finish(); process.stdout.write(replaySummary(flags.out, manifest)); } });
       } else {
         const { manifest } = await replayTopic(options);
         bars.finish();
-        process.stdout.write(summary(flags.out, manifest));
+        process.stdout.write(replaySummary(flags.out, manifest));
       }
     } finally {
       await connection.close();
@@ -81,7 +81,7 @@ export function replayCommand(): Command {
   }));
 }
 
-function progressBars(): { update: (progress: ReplayProgress) => void; finish: () => void } {
+export function replayProgressBars(): { update: (progress: ReplayProgress) => void; finish: () => void } {
   let bar: Progress | undefined;
   let phase: ReplayProgress['phase'] | undefined;
   return {
@@ -101,7 +101,7 @@ function progressBars(): { update: (progress: ReplayProgress) => void; finish: (
   };
 }
 
-function summary(out: string, manifest: DatasetManifest): string {
+export function replaySummary(out: string, manifest: DatasetManifest): string {
   const { splits, outcomes } = manifest.counts;
   const bytes = manifest.files.reduce((n, f) => n + f.bytes, 0);
   return [
