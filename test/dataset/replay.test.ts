@@ -160,6 +160,34 @@ describe('replayTopic', { timeout: 300_000 }, () => {
     }
   });
 
+  it('a replay stopped mid-read, then started again, reads only what its spill files lack and ends with the same files', async () => {
+    const outDir = join(work, 'resumed-read');
+    const options = { client, codec, topic: spread, outDir, formats: ['jsonl' as const], spillBudgetBytes: 2000 };
+    const stop = new Error('stopped mid-read');
+    await assert.rejects(replayTopic({ ...options, onProgress: (p) => { if (p.phase === 'read') throw stop; } }), (e) => e === stop);
+    const spilled = (await readdir(join(outDir, '.replay', 'spill'))).filter((name) => name.endsWith('.run'));
+    assert.ok(spilled.length > 0, 'the stopped replay left complete spill files');
+    const resumed = await replayTopic(options);
+    assert.ok(resumed.recordsRead > 0 && resumed.recordsRead < RUNS, `read ${resumed.recordsRead} of ${RUNS} records again`);
+    const reference = await replay(spread, 'resumed-reference', { formats: ['jsonl'] });
+    assert.deepEqual(await filesOf(outDir), await filesOf(join(work, 'resumed-reference')));
+    assert.equal(resumed.manifest.files.length, reference.manifest.files.length, 'no duplicate shard');
+  });
+
+  it('a replay stopped while writing, then started again, ends with the same files and no duplicate shard', async () => {
+    const outDir = join(work, 'resumed-write');
+    const stop = new Error('stopped mid-write');
+    await assert.rejects(replay(spread, 'resumed-write', { onProgress: (p) => { if (p.phase === 'write') throw stop; } }), (e) => e === stop);
+    // A later replay of other options into the same directory is refused rather than mixed in.
+    await assert.rejects(replay(spread, 'resumed-write', { filter: { outcomes: ['ok'] } }), /interrupted replay with other options/);
+    const resumed = await replay(spread, 'resumed-write');
+    assert.equal(resumed.recordsRead, 0, 'the spill covered every offset: nothing is read again');
+    const expected = Object.fromEntries(Object.entries(await filesOf(join(work, 'twice-1'))).filter(([path]) => !path.includes('.zst')));
+    const got = await filesOf(outDir);
+    assert.deepEqual(Object.keys(got).sort(), Object.keys(expected).filter((p) => p.startsWith('data/')).concat(['README.md', 'manifest.json']).sort());
+    for (const file of resumed.manifest.files) assert.equal(got[file.path], expected[file.path], file.path);
+  });
+
   it('a record that is no trace is skipped, named in the manifest with its reason, and the rest is written', async () => {
     const topic = uniqueName('traces-bad');
     await producer.send([
