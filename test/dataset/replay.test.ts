@@ -4,9 +4,11 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { execa } from 'execa';
 import { createAvroCodec, openSchemaRegistry, outcomeFromAvro, type AvroCodec, type ExecutionTrace, type SchemaRegistry } from '../../src/avro/index.js';
-import { replayTopic, splitOf, type DatasetManifest } from '../../src/dataset/index.js';
+import { followTopic, replayTopic, splitOf, type DatasetManifest } from '../../src/dataset/index.js';
 import type { KafkaClientConfig, KafkaProducer } from '../../src/kafka/index.js';
 import { executionOf } from '../../src/pipeline/index.js';
 import { renderCompact } from '../../src/render/index.js';
@@ -15,6 +17,7 @@ import { useKafkaFixture } from '../kafka/support.js';
 import { syntheticTrace } from './traces.js';
 
 const RUNS = 60;
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 /** Every file under `dir` with the SHA-256 of its bytes, by relative path. */
 export async function filesOf(dir: string): Promise<Record<string, string>> {
@@ -186,6 +189,53 @@ describe('replayTopic', { timeout: 300_000 }, () => {
     const got = await filesOf(outDir);
     assert.deepEqual(Object.keys(got).sort(), Object.keys(expected).filter((p) => p.startsWith('data/')).concat(['README.md', 'manifest.json']).sort());
     for (const file of resumed.manifest.files) assert.equal(got[file.path], expected[file.path], file.path);
+  });
+
+  it('a replay process killed with SIGKILL mid-read, then started again, ends with the same files and no duplicate shard', async () => {
+    const topic = uniqueName('traces-kill');
+    const many = Array.from({ length: 400 }, (_, i) => syntheticTrace(i, 40));
+    await producer.send(await Promise.all(many.map(async (t) => ({ topic, key: t.runId, value: await codec.encode('ExecutionTrace', t) }))));
+    const outDir = join(work, 'killed');
+    const spillDir = join(outDir, '.replay', 'spill');
+    const args = [MAIN, 'replay', '--out', outDir, '--topic', topic, '--spill-budget-bytes', '1500', '--format', 'jsonl,compact'];
+    const env = { KAFKA_BROKERS: client.bootstrapServers };
+    const child = execa(process.execPath, args, { env, reject: false });
+    // Every small spill file is synced before the next: the read phase lasts long enough to be caught.
+    for (;;) {
+      const names = await readdir(spillDir).catch(() => [] as string[]);
+      if (names.filter((n) => n.endsWith('.run')).length >= 3) break;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    child.kill('SIGKILL');
+    const killed = await child;
+    assert.equal(killed.signal, 'SIGKILL', 'the replay was still running when it was killed');
+    await assert.rejects(readFile(join(outDir, 'manifest.json')), 'no manifest: the killed replay had not finished');
+    const resumed = await execa(process.execPath, args, { env, reject: false, all: true });
+    assert.equal(resumed.exitCode, 0, resumed.all);
+    await execa(process.execPath, [MAIN, 'replay', '--out', join(work, 'killed-reference'), '--topic', topic, '--format', 'jsonl,compact'], { env });
+    assert.deepEqual(await filesOf(outDir), await filesOf(join(work, 'killed-reference')));
+  });
+
+  it('--follow republishes the dataset as traces arrive and continues where it stopped', async () => {
+    const topic = uniqueName('traces-follow');
+    const send = (slice: ExecutionTrace[]) => Promise.all(slice.map(async (t) => ({ topic, key: t.runId, value: await codec.encode('ExecutionTrace', t) }))).then((r) => producer.send(r));
+    await send(traces.slice(0, 20));
+    const stop = new AbortController();
+    const written: number[] = [];
+    const following = followTopic({ client, codec, topic, outDir: join(work, 'follow') }, {
+      signal: stop.signal,
+      pollIntervalMs: 100,
+      onRound: ({ manifest }) => {
+        written.push(manifest.records.written);
+        if (manifest.records.written === 20) void send(traces.slice(20));
+        if (manifest.records.written === RUNS) stop.abort();
+      },
+    });
+    const last = await following;
+    assert.deepEqual([written[0], written.at(-1)], [20, RUNS]);
+    assert.equal(last?.manifest.records.written, RUNS);
+    const rows = await query(`select count(*)::INTEGER as n from read_parquet('${join(work, 'follow')}/data/*.parquet')`);
+    assert.equal(rows[0]!['n'], RUNS);
   });
 
   it('a record that is no trace is skipped, named in the manifest with its reason, and the rest is written', async () => {
