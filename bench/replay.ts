@@ -85,22 +85,20 @@ async function main(argv: readonly string[]): Promise<void> {
     } finally {
       await producer.close();
     }
-    console.log(`${runs} runs, ${steps} executed steps, ${(avroBytes / 1e6).toFixed(1)} MB of Avro traces on the topic`);
+    console.log(`${runs} runs, ${steps} executed steps, ${(avroBytes / 1e6).toFixed(1)} MB of Avro traces on the topic (and ${copies}x that under other run ids)`);
 
+    // Each figure is printed as soon as it is measured: the 4x replay of a large corpus takes a while.
     const bare = await bareRead(client, 'traces-1x');
-    const replay = (topic: string, formats: string[], name: string) => runChild({ bootstrapServers: client.bootstrapServers, topic, outDir: join(work, name), formats });
-    const parquet = await replay('traces-1x', [], 'parquet');
-    const all = await replay('traces-1x', ['jsonl', 'compact'], 'all');
-    const fourfold = await replay('traces-4x', [], 'parquet-4x');
-
-    const rate = (r: ChildResult) => `${(runs / r.seconds).toFixed(1)} runs/s, ${(avroBytes / 1e6 / r.seconds).toFixed(1)} MB/s, ${r.seconds.toFixed(1)} s, ${(r.seconds / bare.seconds).toFixed(2)}x a bare read`;
     console.log(`\nbare read of the topic (no decode, no write): ${bare.seconds.toFixed(2)} s, ${(bare.bytes / 1e6 / bare.seconds).toFixed(1)} MB/s`);
-    console.log(`replay, Parquet:                 ${rate(parquet)}`);
-    console.log(`replay, Parquet + jsonl + compact: ${rate(all)}`);
-    console.log(`\npeak RSS of the replay process: 1x ${(parquet.maxRssBytes / 2 ** 20).toFixed(0)} MiB, ${copies}x ${(fourfold.maxRssBytes / 2 ** 20).toFixed(0)} MiB (${fourfold.manifest.records.written} runs)`);
-
+    const replay = (topic: string, formats: string[], name: string) => runChild({ bootstrapServers: client.bootstrapServers, topic, outDir: join(work, name), formats });
+    const rate = (r: ChildResult) => `${(r.manifest.records.written / r.seconds).toFixed(1)} runs/s, ${(avroBytes / 1e6 / r.seconds).toFixed(1)} MB/s, ${r.seconds.toFixed(1)} s, ${(r.seconds / bare.seconds).toFixed(2)}x a bare read`;
     const perStep = (bytes: number) => `${(bytes / steps).toFixed(2)} B/step (${(bytes / 1e6).toFixed(1)} MB)`;
     const bytesOf = (m: DatasetManifest, format: string) => m.files.filter((f) => f.format === format).reduce((n, f) => n + f.bytes, 0);
+
+    const parquet = await replay('traces-1x', [], 'parquet');
+    console.log(`replay, Parquet:                   ${rate(parquet)}, peak RSS ${(parquet.maxRssBytes / 2 ** 20).toFixed(0)} MiB`);
+    const all = await replay('traces-1x', ['jsonl', 'compact'], 'all');
+    console.log(`replay, Parquet + jsonl + compact: ${rate(all)}`);
     console.log(`\nbytes per executed step (${steps} steps):`);
     console.log(`  Parquet dataset (zstd):      ${perStep(bytesOf(parquet.manifest, 'parquet'))}   target <= 10`);
     console.log(`  JSON lines (zstd):           ${perStep(bytesOf(all.manifest, 'jsonl'))}`);
@@ -108,6 +106,8 @@ async function main(argv: readonly string[]): Promise<void> {
     console.log(`  compact text (uncompressed): ${perStep(compactBytes)}`);
     console.log(`  traces.jsonl (uncompressed): ${perStep(jsonlBytes)}`);
     console.log(`  Avro on the topic:           ${perStep(avroBytes)}`);
+    const fourfold = await replay('traces-4x', [], 'parquet-4x');
+    console.log(`\npeak RSS of the replay process: 1x ${(parquet.maxRssBytes / 2 ** 20).toFixed(0)} MiB, ${copies}x ${(fourfold.maxRssBytes / 2 ** 20).toFixed(0)} MiB (${fourfold.manifest.records.written} runs, ${rate(fourfold)})`);
   } finally {
     await registry.close();
     await broker.close();
