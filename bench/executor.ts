@@ -1,9 +1,14 @@
 /**
- * Executor benchmark: throughput traced (the pool) vs untraced (a fresh `python3 prog.py` per
- * program), output fidelity between the two and against the expected output, and the tracer's
- * cost on a hot loop.
+ * Executor benchmark:
+ * - throughput traced (the pool) vs untraced as a user would run it (a fresh `python3 prog.py` per
+ *   program), and output fidelity between the two and against the expected output;
+ * - the tracer's own cost: traced ÷ untraced through the same pool (`trace: false`), and the
+ *   tracer comparing the whole frame after every line instead of taking its fast path, in
+ *   alternating rounds;
+ * - the same three on two hot loops: integers only (the fast path's best case) and one that reads
+ *   a list and updates a dict.
  *
- *   npm run bench:executor -- PATH.jsonl [--limit N] [--concurrency N]
+ *   npm run bench:executor -- PATH.jsonl [--limit N] [--concurrency N] [--rounds N]
  *
  * PATH.jsonl: one program a line, {id, problem, source, stdin, expected_stdout}.
  */
@@ -29,38 +34,70 @@ interface Untraced {
   failed: boolean;
 }
 
-const HOT_LOOP = 'for i in range(10**6):\n    x = i * 2\n    y = x + 1\n';
+const HOT_LOOPS = [
+  { name: 'integers, 10^6 iterations', source: 'for i in range(10**6):\n    x = i * 2\n    y = x + 1\n' },
+  {
+    name: 'list read + dict update, 2*10^5 iterations',
+    source: 'xs = list(range(100))\ncounts = {}\nfor i in range(2 * 10**5):\n    x = xs[i % 100]\n    if x in counts:\n'
+      + '        counts[x] += 1\n    else:\n        counts[x] = 1\n',
+  },
+];
+
+/** How a pool run is traced: not at all, with the fast path, or comparing the whole frame after every line. */
+type Mode = 'untraced' | 'traced' | 'whole-frame';
+const MODES: readonly Mode[] = ['untraced', 'traced', 'whole-frame'];
+
+function modeRequest(mode: Mode): { trace: boolean; compareWholeFrame: boolean } {
+  return { trace: mode !== 'untraced', compareWholeFrame: mode === 'whole-frame' };
+}
 
 async function main(argv: readonly string[]): Promise<void> {
   const { positionals, values: flags } = parseArgs({
-    args: [...argv], allowPositionals: true, options: { limit: { type: 'string' }, concurrency: { type: 'string' } },
+    args: [...argv], allowPositionals: true, options: { limit: { type: 'string' }, concurrency: { type: 'string' }, rounds: { type: 'string' } },
   });
   const path = positionals[0];
-  if (path === undefined) throw new Error('usage: npm run bench:executor -- PATH.jsonl [--limit N] [--concurrency N]');
+  if (path === undefined) throw new Error('usage: npm run bench:executor -- PATH.jsonl [--limit N] [--concurrency N] [--rounds N]');
   const limit = flags['limit'] === undefined ? Infinity : Number(flags['limit']);
   const concurrency = flags['concurrency'] === undefined ? availableParallelism() : Number(flags['concurrency']);
   const programs = (await readFile(path, 'utf8')).split('\n').filter((l) => l.trim()).slice(0, limit)
     .map((l) => JSON.parse(l) as Program);
 
+  const rounds = flags['rounds'] === undefined ? 2 : Number(flags['rounds']);
   const pool = await createExecutorPool({ concurrency, maxQueued: concurrency });
   try {
     console.log(`${programs.length} programs, concurrency ${concurrency}, python ${pool.interpreter.command} ${pool.interpreter.version}, network isolation: ${pool.networkIsolation}`);
 
-    let started = performance.now();
-    // Keep a summary, not the Execution: a few thousand traces with their steps do not fit in the heap.
-    const traced = await eachBounded(programs, concurrency, async (p) => summarize(await pool.run({ runId: p.id, source: p.source, stdin: p.stdin })));
-    const tracedSeconds = (performance.now() - started) / 1000;
+    // Each round runs the programs untraced, traced and traced comparing the whole frame, all
+    // through the pool, in an order that rotates from round to round: this machine drifts by up
+    // to 10% over minutes, and rotating makes a steady drift count against every mode alike.
+    const seconds: Record<Mode, number[]> = { untraced: [], traced: [], 'whole-frame': [] };
+    let traced: TracedRun[] | undefined;
+    for (let round = 0; round < rounds; round++) {
+      for (let k = 0; k < MODES.length; k++) {
+        const mode = MODES[(round + k) % MODES.length]!;
+        const started = performance.now();
+        // Keep a summary, not the Execution: a few thousand traces with their steps do not fit in the heap.
+        const runs = await eachBounded(programs, concurrency, async (p) => summarize(await pool.run({ runId: p.id, source: p.source, stdin: p.stdin, ...modeRequest(mode) })));
+        seconds[mode].push((performance.now() - started) / 1000);
+        if (mode === 'traced') traced ??= runs;
+      }
+    }
+    const tracedSeconds = median(seconds.traced);
 
-    started = performance.now();
+    const started = performance.now();
     const untraced = await eachBounded(programs, concurrency, (p) => runUntraced(pool, p));
     const untracedSeconds = (performance.now() - started) / 1000;
-
     const tracedRate = programs.length / tracedSeconds;
     const untracedRate = programs.length / untracedSeconds;
-    console.log(`traced:   ${tracedRate.toFixed(1)} programs/s (${tracedSeconds.toFixed(1)} s)`);
-    console.log(`untraced: ${untracedRate.toFixed(1)} programs/s (${untracedSeconds.toFixed(1)} s)`);
-    console.log(`ratio traced/untraced: ${(tracedRate / untracedRate).toFixed(2)} (target >= 0.5)`);
+    console.log(`traced (pool, median of ${rounds} rounds): ${tracedRate.toFixed(1)} programs/s (${tracedSeconds.toFixed(1)} s)`);
+    console.log(`untraced, fresh python3 prog.py per program: ${untracedRate.toFixed(1)} programs/s (${untracedSeconds.toFixed(1)} s)`);
+    console.log(`ratio traced (pool) / untraced (fresh interpreter): ${(tracedRate / untracedRate).toFixed(2)} (target >= 0.5)`);
+    const rates = (mode: Mode) => seconds[mode].map((s) => (programs.length / s).toFixed(1)).join(', ');
+    console.log(`tracer's own cost, same pool, ${rounds} rotating rounds (programs/s: untraced ${rates('untraced')}; traced ${rates('traced')}; whole frame ${rates('whole-frame')}):`);
+    console.log(`  traced ÷ untraced time: ${(tracedSeconds / median(seconds.untraced)).toFixed(2)}x; `
+      + `whole frame ÷ fast path time: ${(median(seconds['whole-frame']) / tracedSeconds).toFixed(2)}x`);
 
+    if (traced === undefined) throw new Error('--rounds must be at least 1');
     const outcomes = new Map<Outcome, number>();
     for (const e of traced) outcomes.set(e.outcome, (outcomes.get(e.outcome) ?? 0) + 1);
     console.log(`outcomes: ${[...outcomes].map(([o, n]) => `${o} ${n}`).join(', ')}`);
@@ -84,7 +121,7 @@ async function main(argv: readonly string[]): Promise<void> {
     const untracedExpected = programs.filter((p, i) => sameIgnoringTrailingSpace(untraced[i]!.output, p.expected_stdout)).length;
     console.log(`matches expected_stdout: traced ${share(tracedExpected)}, untraced ${share(untracedExpected)}`);
 
-    await hotLoop(pool);
+    for (const loop of HOT_LOOPS) await hotLoop(pool, loop.name, loop.source);
   } finally {
     await pool.close();
   }
@@ -136,29 +173,30 @@ function sameIgnoringTrailingSpace(actual: string, expected: string): boolean {
   return normalize(actual) === normalize(expected);
 }
 
-/** Untraced and traced runs alternate, and the medians are compared: one sample moved by 10% as this machine drifted. */
-const HOT_LOOP_PAIRS = 3;
+/** The three modes run in rotating order, and the medians are compared: one sample moved by 10% as this machine drifted. */
+const HOT_LOOP_ROUNDS = 3;
 
-async function hotLoop(pool: ExecutorPool): Promise<void> {
+async function hotLoop(pool: ExecutorPool, name: string, source: string): Promise<void> {
   const limits = { maxSteps: 0, traceBytes: 1024 * 1024 * 1024, wallTimeMs: 300_000, cpuTimeMs: 300_000, addressSpaceBytes: 2 * 1024 * 1024 * 1024 };
-  const untracedMs: number[] = [];
-  const tracedMs: number[] = [];
+  const ms: Record<Mode, number[]> = { untraced: [], traced: [], 'whole-frame': [] };
   let steps = 0;
-  for (let pair = 0; pair < HOT_LOOP_PAIRS; pair++) {
-    const untraced = await pool.run({ source: HOT_LOOP, trace: false, limits });
-    const traced = await pool.run({ source: HOT_LOOP, limits });
-    if (traced.outcome !== 'ok' || untraced.outcome !== 'ok') {
-      console.log(`hot loop: traced ${traced.outcome} (${traced.reason}), untraced ${untraced.outcome} (${untraced.reason})`);
-      return;
+  for (let round = 0; round < HOT_LOOP_ROUNDS; round++) {
+    for (let k = 0; k < MODES.length; k++) {
+      const mode = MODES[(round + k) % MODES.length]!;
+      const run = await pool.run({ source, limits, ...modeRequest(mode) });
+      if (run.outcome !== 'ok') {
+        console.log(`hot loop (${name}): ${mode} ${run.outcome} (${run.reason})`);
+        return;
+      }
+      ms[mode].push(run.wallTimeMs);
+      if (mode === 'traced') steps = run.stepCount;
     }
-    untracedMs.push(untraced.wallTimeMs);
-    tracedMs.push(traced.wallTimeMs);
-    steps = traced.stepCount;
   }
-  const traced = median(tracedMs);
-  const untraced = median(untracedMs);
-  console.log(`hot loop (10^6 iterations, ${steps} steps, median of ${HOT_LOOP_PAIRS} alternating pairs): traced ${traced} ms, untraced ${untraced} ms, `
-    + `ratio ${(traced / Math.max(1, untraced)).toFixed(1)}x (target <= 40x; pairs: ${tracedMs.map((t, i) => `${t}/${untracedMs[i]}`).join(', ')})`);
+  const [untraced, traced, whole] = MODES.map((mode) => median(ms[mode])) as [number, number, number];
+  console.log(`hot loop (${name}, ${steps} steps, median of ${HOT_LOOP_ROUNDS} rotating rounds): untraced ${untraced} ms, traced ${traced} ms, `
+    + `whole frame ${whole} ms; traced ÷ untraced ${(traced / Math.max(1, untraced)).toFixed(1)}x (target <= 40x), `
+    + `fast path saves ${(100 * (1 - traced / Math.max(1, whole))).toFixed(0)}% of the whole-frame time `
+    + `(untraced/traced/whole: ${ms.untraced.map((u, i) => `${u}/${ms.traced[i]}/${ms['whole-frame'][i]}`).join(', ')})`);
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

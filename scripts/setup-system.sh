@@ -3,9 +3,10 @@
 # - the -dev libraries that @confluentinc/kafka-javascript links librdkafka against
 #   (its prebuilt binary and its static build both download from the internet);
 # - a Python 3 that an unprivileged sandbox user can execute, with numpy (HackerRank offers it);
-# - util-linux for `unshare -n` (no network for traced programs).
+# - util-linux for `unshare -n` (no network for traced programs);
+# - chromium, the browser the live page's tests drive (playwright-core, /usr/bin/chromium).
 set -euo pipefail
-packages=(build-essential python3 python3-numpy util-linux
+packages=(build-essential python3 python3-numpy util-linux chromium
   libcurl4-openssl-dev libsasl2-dev libzstd-dev liblz4-dev libssl-dev zlib1g-dev)
 missing=()
 for p in "${packages[@]}"; do

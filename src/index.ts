@@ -1,17 +1,68 @@
-/** tracestream's public API: what topologies, tools and users build on. */
-export * from './errors/index.js';
-export * from './runs/index.js';
-export * from './executor/index.js';
-export * from './render/index.js';
-export * from './avro/index.js';
+/**
+ * tracestream's public API: what a topology author needs, one name per concept. Topologies in
+ * `topologies/` import only from here. Internals (wire format, native clients, the executor's
+ * channel parser, ...) stay in their layers; import those from the layer itself if you must.
+ */
+
+// Errors and options: one error type with codes and decision flags; one way to check options.
+export {
+  TracestreamError, AggregateTracestreamError, isTracestreamError, describeError, parseOptions, type ErrorCode,
+} from './errors/index.js';
+
+// A run: what is asked, how it ended, what it recorded.
+export {
+  OUTCOMES, DEFAULT_LIMITS, resolveLimits,
+  type Execution, type ExecutionRequest, type Outcome, type Limits, type Step, type StepEvent, type VariableChange,
+  type ChangeKind, type ExceptionInfo,
+} from './runs/index.js';
+
+// Running programs: the sandboxed, traced executor pool.
+export {
+  createExecutorPool, executeWith, chooseInterpreter, TRACER_VERSION,
+  type ExecutorPool, type ExecutorPoolOptions, type RunOptions, type ExecuteWithOptions, type Interpreter,
+} from './executor/index.js';
+
+// Printing a run.
+export { renderSnoop, renderCompact, parseCompact, renderJson, type SnoopOptions, type CompactOptions, type CompactTrace } from './render/index.js';
+
+// Events: their shapes, the codec, the schema registries.
+export {
+  EVENT_TYPES, createAvroCodec, openSchemaRegistry,
+  type EventType, type EventTypes, type TracestreamEvent, type SolutionSubmitted, type TestInput, type ExecutionTrace,
+  type LineDiff, type DeadLetter, type AvroCodec, type SchemaRegistry, type OpenSchemaRegistryOptions,
+} from './avro/index.js';
+
+// Kafka: clusters, records, sources, sinks, processors, topics.
 export {
   startEmbeddedBroker, resolveBrokers, TRACESTREAM_CLIENT_PROPERTIES, kafkaSource, createProducer, produceTo,
-  startExactlyOnce, startProcessor, ensureTopics, deadLetter, deadLetterHeaders, DEAD_LETTER_HEADERS,
-  type EmbeddedBroker, type ResolvedBrokers, type ResolveBrokersOptions, type KafkaClientConfig, type KafkaLogger, type ConsumedRecord,
+  startProcessor, ensureTopics, deadLetter, deadLetterHeaders, DEAD_LETTER_HEADERS,
+  type EmbeddedBroker, type ResolvedBrokers, type KafkaClientConfig, type KafkaLogger, type ConsumedRecord,
   type OutgoingRecord, type KafkaSource, type KafkaSourceOptions, type KafkaProducer, type ProducerOptions,
-  type ProduceToOptions, type ExactlyOnceOptions, type RunningProcessor, type Transform, type DeliveryGuarantee,
-  type ProcessorOptions, type TopicSpec, type EnsureTopicsOptions, type EnsuredTopic,
-  type DeadLetter as DeadLetterRecord, type DeadLetterFn,
+  type ProduceToOptions, type ProcessorOptions, type DeliveryGuarantee, type Transform, type RunningProcessor,
+  type TopicSpec, type DeadLetterFn,
 } from './kafka/index.js';
-export * from './lifecycle/index.js';
-export * from './pipeline/index.js';
+
+// Lifecycle: how a topology starts, stops and drains.
+export { startTopology, installShutdown, type RunningTopology, type TopologyScope, type ShutdownHandle } from './lifecycle/index.js';
+
+// Building blocks of topologies.
+export {
+  EVENT_SCHEMA_VERSION, DEFAULT_MAX_DIFFS_PER_RUN, DEFAULT_TRACE_TOPICS, runIdOf, contentHashOf, toTraceEvent, toLineDiffs,
+  readSolutions, decodeSolution, executeSolution, encodeOutputs, encodeDeadLetter, traceTopicSpecs, serializeByKey,
+  traceTuning, openConnection, produceSolutions, collectTraces, awaitRuns, readEvents, executionOf,
+  type TraceTopics, type Connection, type OpenConnectionOptions, type CollectTracesOptions, type AwaitRunsOptions, type ReadEventsOptions,
+} from './pipeline/index.js';
+
+// Datasets: a trace topic replayed into Parquet shards per split; the one split-by-problem rule.
+export {
+  replayTopic, followTopic, toDatasetRow, splitOf, DATASET_COLUMNS, DEFAULT_SPLIT_RATIOS, SPLITS,
+  type ReplayOptions, type ReplayProgress, type ReplayResult, type FollowOptions, type DatasetRow, type DatasetFilter,
+  type DatasetManifest, type DatasetFormat, type ScanStart, type Split, type SplitRatios,
+} from './dataset/index.js';
+
+// Live streams: subscribe to traces and diffs as they are written; the tail and serve behind the CLI.
+export {
+  subscribe, startTail, startLiveServer, parseLiveFrom, wantsColour, LIVE_STREAMS,
+  type LiveStream, type LiveEvent, type LiveEventOf, type LiveFrom, type LiveFilter, type LiveReaderOptions,
+  type LiveServer, type LiveServerOptions, type RunningTail, type TailOptions,
+} from './live/index.js';

@@ -1,129 +1,114 @@
 /**
  * The trace topology: solutions in, one trace per (solution, input) and one diff per executed step
- * out. It reads top to bottom like the flow it is:
+ * out. The flow, top to bottom:
  *
- *   solutions ─ (one at a time per key) decode ─┬─ execute (isolated processes) ─ encode ─▶ traces, diffs
- *                                               └─ (undecodable) ─────────────────────────▶ dead letters
+ *   solutions ─ decode ─┬─ execute (sandboxed, traced) ─ to events ─▶ traces, diffs
+ *                       └─ (undecodable) ─ dead letter ───────────▶ solutions.dead-letter
  *
- * Offsets of `solutions` are committed only once every output of a record was delivered
+ * Two records with the same solution id go through it one after the other; different ones in
+ * parallel. Offsets of `solutions` are committed only once every output of a record was delivered
  * (at-least-once, the default) or atomically with the outputs (exactly-once).
  */
-import { availableParallelism } from 'node:os';
+import { z } from 'zod';
 import {
-  DEFAULT_TRACE_TOPICS,
   DEFAULT_MAX_DIFFS_PER_RUN,
+  DEFAULT_TRACE_TOPICS,
   createAvroCodec,
   createExecutorPool,
   decodeSolution,
-  traceTopicSpecs,
   encodeDeadLetter,
   encodeOutputs,
   ensureTopics,
   executeSolution,
+  parseOptions,
   serializeByKey,
   startProcessor,
+  startTopology,
+  traceTopicSpecs,
+  traceTuning,
   type ConsumedRecord,
-  type DeliveryGuarantee,
-  type ExecutorPool,
+  type ExecutionTrace,
   type ExecutorPoolOptions,
   type KafkaClientConfig,
   type Limits,
   type OutgoingRecord,
+  type RunningTopology,
   type SchemaRegistry,
+  type SolutionSubmitted,
   type TraceTopics,
 } from '../src/index.js';
 
-export interface TraceTopologyOptions {
-  client: KafkaClientConfig;
-  registry: SchemaRegistry;
+const traceTopologySchema = z.object({
+  client: z.custom<KafkaClientConfig>((v) => typeof v === 'object' && v !== null, 'a KafkaClientConfig'),
+  registry: z.custom<SchemaRegistry>((v) => typeof v === 'object' && v !== null, 'a SchemaRegistry'),
   /** True on the embedded mock cluster (topics are auto-created there, not created). */
-  embedded?: boolean;
-  groupId?: string;
-  topics?: Partial<TraceTopics>;
+  embedded: z.boolean().default(false),
+  groupId: z.string().min(1).default('tracestream-trace'),
+  topics: z.object({
+    solutions: z.string().min(1), traces: z.string().min(1), diffs: z.string().min(1), deadLetters: z.string().min(1),
+  }).partial().default({}),
   /** Consumer group protocol; default: 'consumer' (KIP-848) on the embedded broker, 'classic' elsewhere. */
-  groupProtocol?: 'classic' | 'consumer';
+  groupProtocol: z.enum(['classic', 'consumer']).optional(),
   /** Consumer group session timeout (how soon a crashed member's partitions move). Default 45 s. */
-  sessionTimeoutMs?: number;
-  /** LineDiff events per run (its first steps); 0: one per step. Default: DEFAULT_MAX_DIFFS_PER_RUN. */
-  maxDiffsPerRun?: number;
-  /** Limits applied to every run (the rest from DEFAULT_LIMITS). */
-  limits?: Partial<Limits>;
-  pool?: ExecutorPoolOptions;
-  guarantee?: DeliveryGuarantee;
+  sessionTimeoutMs: z.number().int().positive().optional(),
+  /** LineDiff events per run (its first steps); 0: one per step. */
+  maxDiffsPerRun: z.number().int().nonnegative().default(DEFAULT_MAX_DIFFS_PER_RUN),
+  /** Limits applied to every run (the rest from DEFAULT_LIMITS; checked by the pool). */
+  limits: z.custom<Partial<Limits>>((v) => typeof v === 'object' && v !== null).default({}),
+  /** Executor pool options (checked by the pool). */
+  pool: z.custom<ExecutorPoolOptions>((v) => typeof v === 'object' && v !== null).default({}),
+  guarantee: z.enum(['at-least-once', 'exactly-once']).default('at-least-once'),
   /** Required with guarantee 'exactly-once': unique per running instance. */
-  transactionalId?: string;
-}
+  transactionalId: z.string().min(1).optional(),
+}).refine((o) => o.guarantee !== 'exactly-once' || o.transactionalId !== undefined, {
+  message: "required when guarantee is 'exactly-once'", path: ['transactionalId'],
+});
 
-export interface RunningTraceTopology {
-  /** Settles when the topology stops (after close, or with the error that stopped it). */
-  readonly done: Promise<void>;
-  /** Drains in-flight solutions, commits, disconnects, stops the executors. Idempotent. */
-  close(): Promise<void>;
-}
+export type TraceTopologyOptions = z.input<typeof traceTopologySchema>;
 
-export async function startTraceTopology(options: TraceTopologyOptions): Promise<RunningTraceTopology> {
+const OUTPUT_EVENTS = ['ExecutionTrace', 'LineDiff', 'DeadLetter'] as const;
+
+export async function startTraceTopology(input: TraceTopologyOptions): Promise<RunningTopology> {
+  const options = parseOptions(traceTopologySchema, input, 'startTraceTopology');
   const topics: TraceTopics = { ...DEFAULT_TRACE_TOPICS, ...options.topics };
   const codec = createAvroCodec(options.registry);
-  const limits = options.limits ?? {};
-  const maxDiffsPerRun = options.maxDiffsPerRun ?? DEFAULT_MAX_DIFFS_PER_RUN;
-  const concurrency = options.pool?.concurrency ?? availableParallelism();
-  // The interpreters start, and the writer schemas are registered, while the consumer joins its
-  // group: none needs the others, and a solution needs the schemas only once it has run.
-  const poolStarting = createExecutorPool({ ...options.pool, concurrency });
-  poolStarting.catch(() => undefined);
-  const schemasRegistered = codec.prepare(['ExecutionTrace', 'LineDiff', 'DeadLetter']);
-  schemasRegistered.catch(() => undefined);
-  try {
-    await ensureTopics({ client: options.client, topics: traceTopicSpecs(topics), embedded: options.embedded ?? false });
-  } catch (error) {
-    await poolStarting.then((pool) => pool.close(), () => undefined);
-    throw error;
-  }
-
-  // Solutions are traced in parallel, but two events of one solution id keep their order.
-  const traceSolution = serializeByKey(async (record: ConsumedRecord): Promise<OutgoingRecord[]> => {
-    const solution = await decodeSolution(codec, record);
-    if ('invalid' in solution) return [await encodeDeadLetter(codec, topics, record, solution.invalid, solution.error)];
-    const traces = await executeSolution(await poolStarting, solution, limits);
-    await schemasRegistered;
-    return encodeOutputs(codec, topics, solution, traces, maxDiffsPerRun);
+  const tuning = traceTuning({
+    concurrency: options.pool.concurrency, maxQueued: options.pool.maxQueued, embedded: options.embedded,
+    groupProtocol: options.groupProtocol, sessionTimeoutMs: options.sessionTimeoutMs,
   });
 
-  const processor = startProcessor({
-    client: options.client,
-    groupId: options.groupId ?? 'tracestream-trace',
-    topics: [topics.solutions],
-    transform: traceSolution,
-    guarantee: options.guarantee ?? 'at-least-once',
-    ...(options.transactionalId === undefined ? {} : { transactionalId: options.transactionalId }),
-    // Enough solutions in flight that every executor has a run waiting while other solutions' outputs
-    // are encoded and delivered; never more than the pool's slots plus its queue, since a solution's
-    // inputs run one by one (so the pool never refuses a run).
-    maxInFlight: Math.min(concurrency * 4, concurrency + (options.pool?.maxQueued ?? 4 * concurrency)),
-    source: {
-      // The embedded mock cluster speaks KIP-848, which joins without the classic 3 s delay.
-      groupProtocol: options.groupProtocol ?? (options.embedded ? 'consumer' : 'classic'),
-      ...(options.sessionTimeoutMs === undefined ? {} : {
-        sessionTimeoutMs: options.sessionTimeoutMs, heartbeatIntervalMs: Math.min(3_000, Math.floor(options.sessionTimeoutMs / 3)),
-      }),
-    },
-  });
-  let pool: ExecutorPool;
-  try {
-    [pool] = await Promise.all([poolStarting, schemasRegistered]);
-  } catch (error) {
-    await processor.close().catch(() => undefined);
-    await poolStarting.then((started) => started.close(), () => undefined);
-    throw error;
-  }
+  return startTopology('trace', async (scope) => {
+    // The interpreters start and the writer schemas register while the topics are made and the
+    // consumer joins its group: none needs the others, and a solution needs them only once it runs.
+    const pool = scope.open('executor pool', createExecutorPool({ ...options.pool, concurrency: tuning.concurrency }), (p) => p.close());
+    const schemasRegistered = scope.open('writer schemas', codec.prepare([...OUTPUT_EVENTS]));
+    await ensureTopics({ client: options.client, topics: traceTopicSpecs(topics), embedded: options.embedded });
 
-  let closing: Promise<void> | undefined;
-  const done = processor.done.finally(() => pool.close());
-  return {
-    done,
-    close() {
-      closing ??= processor.close().then(() => done);
-      return closing;
-    },
-  };
+    // The steps, named as in the diagram above.
+    const decode = (record: ConsumedRecord) => decodeSolution(codec, record);
+    const deadLetter = (record: ConsumedRecord, refused: { invalid: string; error: unknown }) =>
+      encodeDeadLetter(codec, topics, record, refused.invalid, refused.error);
+    const execute = async (solution: SolutionSubmitted) => executeSolution(await pool, solution, options.limits);
+    const toEvents = async (solution: SolutionSubmitted, traces: readonly ExecutionTrace[]) => {
+      await schemasRegistered;
+      return encodeOutputs(codec, topics, solution, traces, options.maxDiffsPerRun);
+    };
+
+    const traceSolution = async (record: ConsumedRecord): Promise<OutgoingRecord[]> => {
+      const solution = await decode(record);
+      if ('invalid' in solution) return [await deadLetter(record, solution)];
+      const traces = await execute(solution);
+      return toEvents(solution, traces);
+    };
+
+    return scope.open('processor', Promise.resolve(startProcessor({
+      client: options.client,
+      groupId: options.groupId,
+      topics: [topics.solutions],
+      transform: serializeByKey(traceSolution),
+      guarantee: options.guarantee,
+      ...(options.transactionalId === undefined ? {} : { transactionalId: options.transactionalId }),
+      ...tuning.processor,
+    })), (processor) => processor.close());
+  });
 }

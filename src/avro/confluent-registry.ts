@@ -1,27 +1,28 @@
-import { TracestreamError, describeError } from '../errors/index.js';
+import { SchemaRegistryClient } from '@confluentinc/schemaregistry/dist/schemaregistry-client.js';
+import { RestError } from '@confluentinc/schemaregistry/dist/rest-error.js';
+import { z } from 'zod';
+import { TracestreamError, describeError, parseOptions } from '../errors/index.js';
 import type { AvroSchema, CompatibilityResult } from './compatibility.js';
 import type { SchemaRegistry } from './registry.js';
 
-export interface ConfluentSchemaRegistryOptions {
-  /** Limit of one HTTP request, in milliseconds. Default 10 000. */
-  requestTimeoutMs?: number;
-}
+const confluentRegistrySchema = z.object({
+  /** Limit of one HTTP request, in milliseconds. */
+  requestTimeoutMs: z.number().int().positive().default(10_000),
+  /** Retries of a request that failed for a reason worth retrying (5xx, 429, network). */
+  maxRetries: z.number().int().nonnegative().default(2),
+});
 
-const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
+export type ConfluentSchemaRegistryOptions = z.input<typeof confluentRegistrySchema>;
+
 // Confluent's error_code for "subject not found": a subject without versions accepts any schema.
 const SUBJECT_NOT_FOUND = 40401;
 
-interface Reply {
-  status: number;
-  body: Record<string, unknown>;
-}
-
 /**
- * Client of a Confluent-compatible Schema Registry (Confluent, Redpanda, Apicurio's ccompat API),
- * using three endpoints: register, fetch by id, and test compatibility against the latest version.
- * The server enforces the subject's compatibility level; a refusal (HTTP 409) becomes
- * `SCHEMA_INCOMPATIBLE`. Credentials in the URL (`https://key:secret@host`) are sent as basic auth.
- * Ids are immutable, so schemas fetched by id are cached for the life of the client.
+ * A Confluent-compatible Schema Registry (Confluent, Redpanda, Apicurio's ccompat API) through
+ * Confluent's own client (`@confluentinc/schemaregistry`, the Kafka client's release line), which
+ * brings auth, retries and caching. The server enforces the subject's compatibility level; a
+ * refusal (HTTP 409) becomes `SCHEMA_INCOMPATIBLE`. Credentials in the URL
+ * (`https://key:secret@host`) are sent as basic auth.
  *
  * @example
  * const registry = new ConfluentSchemaRegistry('http://localhost:8081')
@@ -29,11 +30,10 @@ interface Reply {
  */
 export class ConfluentSchemaRegistry implements SchemaRegistry {
   readonly #base: string;
-  readonly #headers: Record<string, string>;
-  readonly #requestTimeoutMs: number;
-  readonly #byId = new Map<number, AvroSchema>();
+  readonly #client: SchemaRegistryClient;
 
   constructor(url: string, options: ConfluentSchemaRegistryOptions = {}) {
+    const { requestTimeoutMs, maxRetries } = parseOptions(confluentRegistrySchema, options, 'ConfluentSchemaRegistry');
     let parsed: URL;
     try {
       parsed = new URL(url);
@@ -43,109 +43,72 @@ export class ConfluentSchemaRegistry implements SchemaRegistry {
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
       throw new TracestreamError('CONFIG_INVALID', `schema registry url: ${JSON.stringify(url)} must be http(s)`);
     }
-    const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
-    if (!Number.isInteger(requestTimeoutMs) || requestTimeoutMs <= 0) {
-      throw new TracestreamError('CONFIG_INVALID', `requestTimeoutMs: ${requestTimeoutMs} must be a positive integer`);
-    }
-    this.#requestTimeoutMs = requestTimeoutMs;
-    this.#headers = { 'content-type': CONTENT_TYPE, accept: CONTENT_TYPE };
-    if (parsed.username !== '') {
-      const credentials = `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`;
-      this.#headers.authorization = `Basic ${Buffer.from(credentials).toString('base64')}`;
-      parsed.username = '';
-      parsed.password = '';
-    }
+    const userInfo = parsed.username === '' ? undefined : `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`;
+    parsed.username = '';
+    parsed.password = '';
     this.#base = parsed.href.replace(/\/+$/, '');
+    this.#client = new SchemaRegistryClient({
+      baseURLs: [this.#base],
+      createAxiosDefaults: { timeout: requestTimeoutMs },
+      maxRetries,
+      ...(userInfo === undefined ? {} : { basicAuthCredentials: { credentialsSource: 'USER_INFO', userInfo } }),
+    });
   }
 
   async register(subject: string, schema: AvroSchema): Promise<number> {
-    const reply = await this.#request('POST', `/subjects/${encodeURIComponent(subject)}/versions`, { schema: JSON.stringify(schema) });
-    if (reply.status === 409) {
-      throw new TracestreamError('SCHEMA_INCOMPATIBLE', `schema registry refused the schema for ${subject}: ${errorMessage(reply)}`, {
-        details: { subject },
-      });
+    try {
+      return await this.#client.register(subject, { schemaType: 'AVRO', schema: JSON.stringify(schema) });
+    } catch (error) {
+      if (error instanceof RestError && error.status === 409) {
+        throw new TracestreamError('SCHEMA_INCOMPATIBLE', `schema registry refused the schema for ${subject}: ${error.message}`, { cause: error, details: { subject } });
+      }
+      if (error instanceof RestError && error.status === 422) {
+        throw new TracestreamError('INPUT_INVALID', `schema registry rejected the schema for ${subject} as invalid: ${error.message}`, { cause: error, details: { subject } });
+      }
+      throw this.#unavailable(`register a schema under ${subject}`, error);
     }
-    if (reply.status === 422) {
-      throw new TracestreamError('INPUT_INVALID', `schema registry rejected the schema for ${subject} as invalid: ${errorMessage(reply)}`, {
-        details: { subject },
-      });
-    }
-    this.#expectOk(reply, `register a schema under ${subject}`);
-    const id = reply.body.id;
-    if (typeof id !== 'number') throw this.#malformed(reply, 'id');
-    this.#byId.set(id, schema);
-    return id;
   }
 
   async getById(id: number): Promise<AvroSchema> {
-    const cached = this.#byId.get(id);
-    if (cached) return cached;
-    const reply = await this.#request('GET', `/schemas/ids/${id}`);
-    if (reply.status === 404) {
-      throw new TracestreamError('SCHEMA_NOT_FOUND', `schema registry has no schema with id ${id}`, { details: { schemaId: id } });
+    let text: string;
+    try {
+      // Ids are global in the default context; the client caches what it fetched (ids are immutable).
+      text = (await this.#client.getBySubjectAndId('', id)).schema;
+    } catch (error) {
+      if (error instanceof RestError && error.status === 404) {
+        throw new TracestreamError('SCHEMA_NOT_FOUND', `schema registry has no schema with id ${id}`, { cause: error, details: { schemaId: id } });
+      }
+      throw this.#unavailable(`fetch schema ${id}`, error);
     }
-    this.#expectOk(reply, `fetch schema ${id}`);
-    if (typeof reply.body.schema !== 'string') throw this.#malformed(reply, 'schema');
-    const schema = JSON.parse(reply.body.schema) as AvroSchema;
-    this.#byId.set(id, schema);
-    return schema;
+    try {
+      return JSON.parse(text) as AvroSchema;
+    } catch (error) {
+      throw new TracestreamError('SCHEMA_REGISTRY_UNAVAILABLE', `schema registry ${this.#base} sent schema ${id} that is not JSON`, { cause: error });
+    }
   }
 
   async checkCompatible(subject: string, schema: AvroSchema): Promise<CompatibilityResult> {
-    const reply = await this.#request(
-      'POST', `/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest?verbose=true`, { schema: JSON.stringify(schema) },
-    );
-    if (reply.status === 404 && reply.body.error_code === SUBJECT_NOT_FOUND) return { compatible: true };
-    this.#expectOk(reply, `check compatibility under ${subject}`);
-    if (typeof reply.body.is_compatible !== 'boolean') throw this.#malformed(reply, 'is_compatible');
-    if (reply.body.is_compatible) return { compatible: true };
-    const messages = Array.isArray(reply.body.messages) ? reply.body.messages.map(String) : [];
-    return { compatible: false, messages };
-  }
-
-  // Holds no connection of its own: fetch pools sockets process-wide.
-  async close(): Promise<void> {}
-
-  async #request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Reply> {
-    let response: Response;
     try {
-      response = await fetch(`${this.#base}${path}`, {
-        method,
-        headers: this.#headers,
-        body: body === undefined ? null : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.#requestTimeoutMs),
-      });
+      const compatible = await this.#client.testSubjectCompatibility(subject, { schemaType: 'AVRO', schema: JSON.stringify(schema) });
+      // Confluent's client asks without `verbose`, so the registry says whether, not why.
+      return compatible ? { compatible: true } : { compatible: false, messages: [`incompatible with the latest version of ${subject} under the registry's compatibility level`] };
     } catch (error) {
-      throw new TracestreamError('SCHEMA_REGISTRY_UNAVAILABLE', `schema registry ${this.#base} did not answer ${method} ${path}: ${describeError(error)}`, {
-        cause: error, retriable: true,
-      });
+      if (error instanceof RestError && error.status === 404 && error.errorCode === SUBJECT_NOT_FOUND) return { compatible: true };
+      throw this.#unavailable(`check compatibility under ${subject}`, error);
     }
-    const text = await response.text();
-    let parsed: unknown;
-    try {
-      parsed = text === '' ? {} : JSON.parse(text);
-    } catch {
-      parsed = { message: text };
-    }
-    const record = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : { message: text };
-    return { status: response.status, body: record };
   }
 
-  #expectOk(reply: Reply, what: string): void {
-    if (reply.status >= 200 && reply.status < 300) return;
-    throw new TracestreamError('SCHEMA_REGISTRY_UNAVAILABLE', `schema registry ${this.#base} could not ${what}: HTTP ${reply.status} ${errorMessage(reply)}`, {
-      retriable: reply.status >= 500 || reply.status === 429,
-      details: { status: reply.status, errorCode: reply.body.error_code },
+  async close(): Promise<void> {
+    this.#client.close();
+  }
+
+  /** A registry that could not answer: worth asking again when the server said so (5xx, 429) or did not answer at all. */
+  #unavailable(what: string, error: unknown): TracestreamError {
+    const status = error instanceof RestError ? error.status : undefined;
+    return new TracestreamError('SCHEMA_REGISTRY_UNAVAILABLE', `schema registry ${this.#base} could not ${what}: ${status === undefined ? '' : `HTTP ${status} `}${describeError(error)}`, {
+      cause: error,
+      retriable: status === undefined || status >= 500 || status === 429,
+      details: { status, errorCode: error instanceof RestError ? error.errorCode : undefined },
     });
   }
-
-  #malformed(reply: Reply, field: string): TracestreamError {
-    return new TracestreamError('SCHEMA_REGISTRY_UNAVAILABLE', `schema registry ${this.#base} sent a reply without a valid "${field}": ${JSON.stringify(reply.body)}`, {
-      details: { status: reply.status },
-    });
-  }
-}
-
-function errorMessage(reply: Reply): string {
-  return typeof reply.body.message === 'string' ? reply.body.message : JSON.stringify(reply.body);
 }

@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import kafka from '@confluentinc/kafka-javascript';
 import type { LibrdKafkaError } from '@confluentinc/kafka-javascript';
-import { AggregateTracestreamError, TracestreamError, describeError } from '../errors/index.js';
-import { waitOnlyForFirstMessage } from '../kafka/index.js';
+import { AggregateTracestreamError, TracestreamError } from '../errors/index.js';
+import { kafkaError, waitOnlyForFirstMessage } from '../kafka/index.js';
 
 /**
  * The few Kafka operations the built-in schema registry needs, on one partition of one topic:
  * append a record and wait until it is stored, and read what was appended since the last read.
- * Deliberately minimal and private to src/avro, so that the registry does not depend on the
- * generic Kafka layer (which itself encodes with the registry).
+ * Deliberately minimal and private to src/avro: one partition, assigned by hand, no group and no
+ * acks, which the Kafka layer's source and producer would bring. It shares that layer's native
+ * client helpers and its error wrapping (`kafkaError`), so its errors carry the same flags.
  *
  * Everything goes to partition 0, so the log is a single total order that every process reads
  * the same way, whatever partition count the topic was created (or auto-created) with.
@@ -198,11 +199,12 @@ function connect(client: kafka.Producer | kafka.KafkaConsumer, timeoutMs: number
 
 function disconnect(client: kafka.Producer | kafka.KafkaConsumer): Promise<void> {
   return new Promise((resolve, reject) => {
-    client.disconnect((error: unknown) => (error ? reject(error) : resolve()));
+    client.disconnect((error: unknown) => (error ? reject(kafkaError('KAFKA_DISCONNECTED', 'the built-in schema registry did not disconnect cleanly', error)) : resolve()));
   });
 }
 
+/** Anything short of a fatal client error may pass: the registry is worth asking again. */
 function unavailable(what: string, error: unknown): TracestreamError {
   const retriable = (error as Partial<LibrdKafkaError>).isFatal !== true;
-  return new TracestreamError('SCHEMA_REGISTRY_UNAVAILABLE', `built-in schema registry ${what}: ${describeError(error)}`, { cause: error, retriable });
+  return kafkaError('SCHEMA_REGISTRY_UNAVAILABLE', `built-in schema registry ${what}`, error, {}, { retriable });
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TracestreamError } from '../errors/index.js';
+import { DEFAULT_SANDBOX_UID_BASE } from '../executor/index.js';
 import { DEFAULT_LIMITS } from '../runs/index.js';
 import { DEFAULT_MAX_DIFFS_PER_RUN } from '../pipeline/events.js';
 
@@ -64,7 +65,7 @@ export const SETTINGS = {
   sandboxUidBase: setting({
     env: 'TRACESTREAM_SANDBOX_UID_BASE', flag: '--sandbox-uid-base',
     description: 'When started as root, pool slot N runs programs as uid and gid BASE+N (no account needed; one uid per slot lets the process limit forbid fork).',
-    schema: z.coerce.number().int().min(1000).max(2 ** 31 - 1024), default: 61_000,
+    schema: z.coerce.number().int().min(1000).max(2 ** 31 - 1024), default: DEFAULT_SANDBOX_UID_BASE,
   }),
   concurrency: setting({
     env: 'TRACESTREAM_CONCURRENCY', flag: '--concurrency',
@@ -119,6 +120,36 @@ export const SETTINGS = {
   reprChars: setting({
     env: 'TRACESTREAM_REPR_CHARS', flag: '--repr-chars',
     description: 'Longest value repr kept in a trace before it is cut with a marker.', schema: positiveInt, default: DEFAULT_LIMITS.reprChars,
+  }),
+  serveHost: setting({
+    env: 'TRACESTREAM_SERVE_HOST', flag: '--host',
+    description: 'Address `serve` listens on. Anything but loopback needs --token.',
+    schema: z.string().min(1), default: '127.0.0.1',
+  }),
+  servePort: setting({
+    env: 'TRACESTREAM_SERVE_PORT', flag: '--port',
+    description: 'Port `serve` listens on (0: any free port, printed at start).',
+    schema: z.coerce.number().int().min(0).max(65_535), default: 8080,
+  }),
+  serveToken: setting({
+    env: 'TRACESTREAM_SERVE_TOKEN', flag: '--token',
+    description: 'Bearer token `serve` requires of every request but /healthz and /readyz (Authorization: Bearer, or ?access_token= for the page). Required off loopback.',
+    schema: z.string().min(16, 'at least 16 characters'), default: undefined,
+  }),
+  serveCorsOrigin: setting({
+    env: 'TRACESTREAM_SERVE_CORS_ORIGIN', flag: '--cors-origin',
+    description: 'Origin allowed to read `serve`\'s API from another site (`*`: any). Unset: no CORS headers.',
+    schema: z.string().min(1), default: undefined,
+  }),
+  serveClientBufferBytes: setting({
+    env: 'TRACESTREAM_SERVE_CLIENT_BUFFER_BYTES', flag: '--client-buffer-bytes',
+    description: 'Bytes `serve` holds for one slow event-stream client before it drops it (with a final event saying why).',
+    schema: positiveInt, default: 4 * 1024 * 1024,
+  }),
+  serveKeepRuns: setting({
+    env: 'TRACESTREAM_SERVE_KEEP_RUNS', flag: '--keep-runs',
+    description: 'Recent runs `serve` keeps for its page to open.',
+    schema: positiveInt, default: 100,
   }),
 } as const;
 

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { AvroCodec, ExecutionTrace } from '../avro/index.js';
 import { readWireHeader } from '../avro/index.js';
 import { TracestreamError, describeError, isTracestreamError } from '../errors/index.js';
-import { clientConfigSchema, parseOptions, topicNameSchema } from '../kafka/config.js';
+import { clientConfigSchema, parseOptions, topicNameSchema } from '../kafka/client/config.js';
 import { datasetFilterSchema, rowFilter } from './filters.js';
 import { DEDUPE_RULE, MAX_LISTED_SKIPPED, SPLIT_RULE, type DatasetManifest } from './manifest.js';
 import { firstPerRunId, mergeSpills } from './merge.js';

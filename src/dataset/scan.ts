@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { EofEvent, LibrdKafkaError, Message, Metadata, TopicPartitionOffset, WatermarkOffsets } from '@confluentinc/kafka-javascript';
 import { TracestreamError } from '../errors/index.js';
-import { KafkaConsumer, callbackToPromise, kafkaError, waitOnlyForFirstMessage, type NativeConsumer } from '../kafka/client.js';
-import { nativeClientConfig, type KafkaClientConfig } from '../kafka/config.js';
+import { KafkaConsumer, callbackToPromise, kafkaError, waitOnlyForFirstMessage, type NativeConsumer } from '../kafka/client/native.js';
+import { nativeClientConfig, type KafkaClientConfig } from '../kafka/client/config.js';
 
 /** Where a scan starts in each partition. */
 export type ScanStart =

@@ -4,10 +4,15 @@ import { join } from 'node:path';
 import type { SandboxIdentity } from './interpreter.js';
 
 /**
- * A run's private directory: `<parent>/tracestream-XXXXXX/` (the pool's user, 0711) holds the stdin
- * file and the capture files the zygote creates (stdout, stderr, trace), all 0600, out of the
- * program's reach; `work/` inside it is the program's cwd (0700), which the forked child gives to
- * the sandbox user before it drops privileges (so a run dir can be made before its slot is known).
+ * A run's private directory: `<parent>/tracestream-XXXXXX/` (the pool's user, 0711) holds the
+ * source and stdin files and the capture files the zygote creates (stdout, stderr, trace, and the
+ * copy of the OUTPUT_PATH file when boxed), all 0600, out of the program's reach.
+ *
+ * Boxed (root, see box.py): the zygote mounts the run's own tmpfs on `work/`, which the program sees
+ * as /sandbox; nothing else of the run dir is in its box.
+ *
+ * Otherwise `work/` is the program's cwd (0700), which the forked child gives to the sandbox user
+ * before it drops privileges (so a run dir can be made before its slot is known).
  * The run dir is searchable but not listable or writable by others, so the program can reach its
  * work dir by absolute path (`open(os.environ['OUTPUT_PATH'], 'w')`, HackerRank's template) and
  * nothing else in it. `parent` must be searchable by the sandbox uids (the default, /tmp, is).
@@ -16,18 +21,22 @@ import type { SandboxIdentity } from './interpreter.js';
 export interface RunDir {
   path: string;
   workDir: string;
+  sourcePath: string;
   stdinPath: string;
   stdoutPath: string;
   stderrPath: string;
   tracePath: string;
+  /** The program's OUTPUT_PATH file when not boxed (the program controls it: read with readProgramFile). */
   outputPath: string;
+  /** When boxed: the zygote's copy of the OUTPUT_PATH file (its first outputBytes + 1 bytes). */
+  outputCopyPath: string;
   /** Makes the directory unreachable for the sandbox uids (what the zygote does after each run). */
   lock(): Promise<void>;
   /** Removes the whole directory; idempotent. */
   remove(): Promise<void>;
 }
 
-export async function createRunDir(parent: string, stdin: string): Promise<RunDir> {
+export async function createRunDir(parent: string, stdin: string, source: string): Promise<RunDir> {
   const path = await mkdtemp(join(parent, 'tracestream-'));
   await chmod(path, 0o711);
   const remove = () => rm(path, { recursive: true, force: true, maxRetries: 3 });
@@ -35,15 +44,18 @@ export async function createRunDir(parent: string, stdin: string): Promise<RunDi
     const workDir = join(path, 'work');
     await mkdir(workDir, { mode: 0o700 });
     const stdinPath = join(path, 'stdin');
-    await writeFile(stdinPath, stdin, { mode: 0o600 });
+    const sourcePath = join(path, 'source');
+    await Promise.all([writeFile(stdinPath, stdin, { mode: 0o600 }), writeFile(sourcePath, source, { mode: 0o600 })]);
     return {
       path,
       workDir,
+      sourcePath,
       stdinPath,
       stdoutPath: join(path, 'stdout'),
       stderrPath: join(path, 'stderr'),
       tracePath: join(path, 'trace'),
       outputPath: join(workDir, 'output.txt'),
+      outputCopyPath: join(path, 'output'),
       lock: () => chmod(path, 0o700),
       remove,
     };

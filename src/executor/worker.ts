@@ -5,21 +5,33 @@ import type { Interpreter, SandboxIdentity } from './interpreter.js';
 
 /** What server.py sends for one job (see its docstring). */
 export interface ZygoteRequest {
+  /** Everything of the job but its data: the child reads source and stdin after the fork. */
   job: {
-    source: string;
     filename: string;
     trace: boolean;
+    full_frame: boolean;
     max_steps: number;
     trace_bytes: number;
     repr_chars: number;
     output_bytes: number;
     wall_time_ms: number;
     cpu_time_ms: number;
+    /** False only to test the kernel's layer alone. */
+    audit_hook: boolean;
   };
+  source_path: string;
   run_dir: string;
   work_dir: string;
   stdin_path: string;
-  rlimits: { address_space_bytes: number; open_files: number };
+  rlimits: {
+    address_space_bytes: number;
+    open_files: number;
+    /** Processes and threads of the run (RLIMIT_NPROC on the slot's own uid). */
+    processes: number;
+    /** Caps of the run's tmpfs (work dir, /tmp, /dev/shm) when boxed. */
+    disk_bytes: number;
+    disk_files: number;
+  };
 }
 
 /** How the child ended, as the zygote saw it. */
@@ -31,6 +43,8 @@ export interface ZygoteReport {
   maxRssKb: number;
   killedForWallTime: boolean;
   cancelled: boolean;
+  /** The program ran in a box; its OUTPUT_PATH file was copied to the run dir's `output`. */
+  boxed: boolean;
 }
 
 /**
@@ -61,6 +75,8 @@ export interface WorkerOptions {
   sandboxUids: SandboxUidRange | undefined;
   /** Start the zygote in a new, empty network namespace (`unshare -n`). */
   isolateNetwork: boolean;
+  /** As root, run each program in a box of its own (namespaces, private file system; see box.py). */
+  box: boolean;
   startTimeoutMs?: number;
   /** How long past a job's wall limit the zygote may take to report before it is declared hung. */
   reportGraceMs?: number;
@@ -99,6 +115,7 @@ export class Worker {
   private stderrTail = '';
   private closed = false;
   private claimed: SandboxIdentity | undefined;
+  private boxError: string | null = null;
   private readonly startTimeoutMs: number;
   private readonly reportGraceMs: number;
 
@@ -123,6 +140,11 @@ export class Worker {
    */
   get sandbox(): SandboxIdentity | undefined {
     return this.claimed;
+  }
+
+  /** Why the zygote could not build boxes although asked to (then programs run unboxed); null otherwise. */
+  get boxFailure(): string | null {
+    return this.boxError;
   }
 
   /** Jobs given and not yet reported. */
@@ -224,9 +246,10 @@ export class Worker {
   }
 
   private async spawn(): Promise<void> {
-    const { interpreter, sandboxUids, isolateNetwork } = this.options;
+    const { interpreter, sandboxUids, isolateNetwork, box } = this.options;
     const python = [interpreter.command, '-s', '-B', SERVER_PATH];
     if (sandboxUids !== undefined) python.push('--uid-first', String(sandboxUids.first), '--uid-count', String(sandboxUids.count));
+    if (box) python.push('--box');
     const [file, ...args] = isolateNetwork ? ['unshare', '-n', '--', ...python] : python;
     this.stdoutBuffer = '';
     this.stderrTail = '';
@@ -268,6 +291,7 @@ export class Worker {
             clearTimeout(timer);
             const uid = message['uid'];
             this.claimed = typeof uid === 'number' ? { uid, gid: uid } : undefined;
+            this.boxError = box && message['boxed'] !== true ? String(message['box_error'] ?? 'not root') : null;
             resolve();
           } else {
             this.onMessage(message, line);
@@ -307,6 +331,7 @@ export class Worker {
           maxRssKb: Number(message['max_rss_kb'] ?? 0),
           killedForWallTime: message['killed_for_wall_time'] === true,
           cancelled: message['cancelled'] === true,
+          boxed: message['boxed'] === true,
         },
       });
     }

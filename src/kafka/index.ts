@@ -1,11 +1,11 @@
-export { startEmbeddedBroker, resolveBrokers, type EmbeddedBroker, type ResolvedBrokers, type ResolveBrokersOptions } from './embedded-broker.js';
-export { TRACESTREAM_CLIENT_PROPERTIES, type KafkaClientConfig, type KafkaLogger } from './config.js';
-export type { ConsumedRecord, OutgoingRecord } from './record.js';
-export { kafkaSource, type KafkaSource, type KafkaSourceOptions } from './source.js';
-export { createProducer, produceTo, type KafkaProducer, type ProducerOptions, type ProduceToOptions } from './sink.js';
-export { startExactlyOnce, type ExactlyOnceOptions, type RunningProcessor, type Transform } from './transactions.js';
-export { startProcessor, type DeliveryGuarantee, type ProcessorOptions } from './processor.js';
-export { ensureTopics, type TopicSpec, type EnsureTopicsOptions, type EnsuredTopic } from './admin.js';
-export { deadLetter, deadLetterHeaders, DEAD_LETTER_HEADERS, type DeadLetter, type DeadLetterFn } from './dead-letter.js';
-export { waitOnlyForFirstMessage } from './client.js';
-export { partitionOfKey } from './partitioner.js';
+/**
+ * Kafka, grouped by client: client/ (shared config and records), consumer/ (the consumer base and
+ * the at-least-once source), producer/, processor/ (at-least-once and exactly-once), admin/, and
+ * broker/ (the embedded mock cluster).
+ */
+export * from './client/index.js';
+export * from './consumer/index.js';
+export * from './producer/index.js';
+export * from './processor/index.js';
+export * from './admin/index.js';
+export * from './broker/index.js';

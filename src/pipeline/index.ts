@@ -8,4 +8,5 @@ export { DEFAULT_TRACE_TOPICS, decodeSolution, executeSolution, encodeOutputs, e
 export { openConnection, type Connection, type OpenConnectionOptions } from './connection.js';
 export { produceSolutions } from './produce-solutions.js';
 export { serializeByKey } from './keyed.js';
+export { traceTuning, type TraceTuning, type TraceTuningInput } from './trace-tuning.js';
 export { awaitRuns, collectTraces, readEvents, executionOf, type AwaitRunsOptions, type CollectTracesOptions, type ReadEventsOptions } from './collect.js';

@@ -42,7 +42,8 @@ import type { Execution, Outcome } from '../runs/index.js';
 import { OUTCOMES } from '../runs/index.js';
 import { TracestreamError } from '../errors/index.js';
 import { layoutSteps } from './layout.js';
-import type { ChangeKind, ExceptionInfo, Step, StepEvent, VariableChange } from '../runs/index.js';
+import { encodeChange, decodeChange, encodeException, decodeException, encodeName, decodeWholeName, encodeValue, decodeValue, encodeStdout, decodeJsonString, decodeInteger } from './compact-tokens.js';
+import type { ExceptionInfo, Step, StepEvent, VariableChange } from '../runs/index.js';
 
 /** What `parseCompact` recovers from a compact trace. */
 export interface CompactTrace {
@@ -64,9 +65,6 @@ export interface CompactOptions {
 
 const EVENT_SIGIL: Record<StepEvent, string> = { line: '', call: '>', return: '<', exception: '!' };
 const SIGIL_EVENT: Record<string, StepEvent> = { '': 'line', '>': 'call', '<': 'return', '!': 'exception' };
-const FIELD_SIGILS = '+-=!|^@#$';
-// With the `u` flag a surrogate pair is one code point, so only lone surrogates match the range.
-const UNSAFE_CHAR = /[\u0000-\u001f\u007f\ud800-\udfff]/u;
 
 /**
  * Renders a run in the compact format (see the grammar above). Timings, versions and the run id
@@ -343,88 +341,4 @@ function splitSource(source: string): string[] {
   const lines = source.split('\n');
   if (source.endsWith('\n')) lines.pop();
   return lines;
-}
-
-function encodeChange(change: VariableChange): string {
-  const prefix = change.kind === 'new' ? '+' : change.kind === 'deleted' ? '-' : '';
-  const value = change.value === null ? '' : '=' + encodeValue(change.value);
-  return prefix + encodeName(change.name) + value;
-}
-
-function decodeChange(field: string): VariableChange {
-  const kind: ChangeKind = field.startsWith('+') ? 'new' : field.startsWith('-') ? 'deleted' : 'modified';
-  const { name, rest } = decodeLeadingName(kind === 'modified' ? field : field.slice(1), '=');
-  if (rest === '') return { name, kind, value: null };
-  if (!rest.startsWith('=')) throw new Error(`unexpected ${JSON.stringify(rest)} after variable ${JSON.stringify(name)}`);
-  return { name, kind, value: decodeValue(rest.slice(1)) };
-}
-
-function encodeException(exception: ExceptionInfo): string {
-  const type = exception.type === '' || exception.type.startsWith('$') || exception.type.includes(':') || UNSAFE_CHAR.test(exception.type)
-    ? '$' + JSON.stringify(exception.type)
-    : exception.type;
-  return exception.message === '' ? type : `${type}: ${encodeValue(exception.message)}`;
-}
-
-function decodeException(body: string): ExceptionInfo {
-  const { name: type, rest } = decodeLeadingName(body, ':');
-  if (rest === '') return { type, message: '' };
-  if (!rest.startsWith(': ')) throw new Error(`expected ": " after exception type ${JSON.stringify(type)}`);
-  return { type, message: decodeValue(rest.slice(2)) };
-}
-
-function encodeName(name: string): string {
-  const plain = name !== '' && !FIELD_SIGILS.includes(name[0]!) && !name.includes('=') && !UNSAFE_CHAR.test(name);
-  return plain ? name : '$' + JSON.stringify(name);
-}
-
-function decodeWholeName(field: string): string {
-  const { name, rest } = decodeLeadingName(field, null);
-  if (rest !== '') throw new Error(`unexpected ${JSON.stringify(rest)} after name ${JSON.stringify(name)}`);
-  return name;
-}
-
-/** Reads a raw or `$`-escaped name at the start of `text`; a raw one ends at `stop` (or the end). */
-function decodeLeadingName(text: string, stop: string | null): { name: string; rest: string } {
-  if (text.startsWith('$')) {
-    const end = jsonStringEnd(text, 1);
-    return { name: decodeJsonString(text.slice(1, end)), rest: text.slice(end) };
-  }
-  const at = stop === null ? -1 : text.indexOf(stop);
-  const name = at < 0 ? text : text.slice(0, at);
-  if (name === '') throw new Error('empty name');
-  return { name, rest: at < 0 ? '' : text.slice(at) };
-}
-
-function encodeValue(value: string): string {
-  return value.startsWith('$') || UNSAFE_CHAR.test(value) ? '$' + JSON.stringify(value) : value;
-}
-
-function decodeValue(text: string): string {
-  return text.startsWith('$') ? decodeJsonString(text.slice(1)) : text;
-}
-
-function encodeStdout(stdout: string): string {
-  return '|' + JSON.stringify(stdout);
-}
-
-/** Index just past the closing quote of the JSON string that opens at `start`. */
-function jsonStringEnd(text: string, start: number): number {
-  if (text[start] !== '"') throw new Error(`expected a JSON string at ${JSON.stringify(text)}`);
-  for (let i = start + 1; i < text.length; i += 1) {
-    if (text[i] === '\\') i += 1;
-    else if (text[i] === '"') return i + 1;
-  }
-  throw new Error(`unterminated JSON string ${JSON.stringify(text)}`);
-}
-
-function decodeJsonString(text: string): string {
-  const value: unknown = JSON.parse(text);
-  if (typeof value !== 'string') throw new Error(`expected a JSON string, got ${JSON.stringify(text)}`);
-  return value;
-}
-
-function decodeInteger(text: string): number {
-  if (!/^-?\d+$/.test(text)) throw new Error(`expected an integer, got ${JSON.stringify(text)}`);
-  return Number(text);
 }

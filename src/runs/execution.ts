@@ -33,6 +33,12 @@ export interface ExecutionRequest {
   limits?: Partial<Limits>;
   /** false runs the program without the tracer (the baseline the benchmarks compare against). */
   trace?: boolean;
+  /**
+   * true makes the tracer compare every variable of the frame after every line, instead of only
+   * the names a line can change where it can prove nothing else changed. The traces are the same
+   * (the fidelity bench checks it); this is the slower reference the fast path is checked against.
+   */
+  compareWholeFrame?: boolean;
 }
 
 export interface Execution {

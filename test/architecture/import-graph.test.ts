@@ -90,3 +90,8 @@ test('topologies use the public API (src/index.ts) only, and nothing outside src
   }
   assert.deepEqual(violations, []);
 });
+
+test('the public API names what it exports: no export * of a layer', () => {
+  const index = readFileSync(join(SRC, 'index.ts'), 'utf8');
+  assert.doesNotMatch(index, /export \*/);
+});

@@ -32,7 +32,7 @@ export interface TestPool {
 }
 
 export async function startTestPool(
-  options: { concurrency?: number; maxQueued?: number; limits?: Partial<Limits>; sandboxUidBase?: number } = {},
+  options: { concurrency?: number; maxQueued?: number; limits?: Partial<Limits>; sandboxUidBase?: number; auditHooks?: boolean } = {},
 ): Promise<TestPool> {
   const runDirParent = await mkdtemp(join(tmpdir(), 'tracestream-test-runs-'));
   // Programs reach their work dir by absolute path, through this directory.
@@ -43,6 +43,7 @@ export async function startTestPool(
     limits: { ...TEST_LIMITS, ...options.limits },
     runDirParent,
     sandboxUidBase: options.sandboxUidBase ?? nextUidBase(),
+    ...(options.auditHooks === undefined ? {} : { auditHooks: options.auditHooks }),
   });
   return {
     pool,

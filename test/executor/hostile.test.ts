@@ -106,17 +106,55 @@ test('a socket connection to a listening local port is refused and never arrives
   assert.equal(connections, 0);
 });
 
-test('writing outside the work dir is refused and the file does not exist', async () => {
-  const e = await contained({ source: 'with open("MARKER", "w") as f:\n    f.write("escaped")\n' });
+test('writing outside the work dir and temp dirs is refused, and the host\'s temp dir is never reached', async () => {
+  const outside = `/usr/local/tracestream-escape-${process.pid}`;
+  const e = await contained({ source: `with open("${outside}", "w") as f:\n    f.write("escaped")\n` });
   assert.equal(e.outcome, 'error');
   assert.equal(e.exception?.type, 'PermissionError');
-  const low = await contained({ source: 'import os\nos.open("MARKER", os.O_WRONLY | os.O_CREAT)\n' });
+  const low = await contained({ source: `import os\nos.open("${outside}", os.O_WRONLY | os.O_CREAT)\n` });
   assert.equal(low.outcome, 'error');
   assert.equal(low.exception?.type, 'PermissionError');
+  assert.equal(existsSync(outside), false);
+  // Boxed, the host's temp dir is not the program's /tmp: the write lands in the run's own tmpfs.
+  const tmp = await contained({ source: 'with open("MARKER", "w") as f:\n    f.write("escaped")\n' });
+  if (test_.pool.isolation === 'box') assert.equal(tmp.outcome, 'ok');
+  else assert.equal(tmp.exception?.type, 'PermissionError');
 });
 
-test('a symlink at OUTPUT_PATH to a file the pool can read is not followed', async () => {
+test('a write through a dir_fd passes no check it should not: nothing reaches the host\'s temp dir', async () => {
+  const e = await contained({ source: py`
+    import os
+    fd = os.open(${JSON.stringify(tmpdir())}, os.O_RDONLY)
+    out = os.open(${JSON.stringify(marker.slice(tmpdir().length + 1))}, os.O_WRONLY | os.O_CREAT, dir_fd=fd)
+    os.write(out, b"escaped")
+  ` });
+  assert.ok(e.outcome === 'ok' || e.exception?.type === 'PermissionError', `${e.outcome}: ${e.reason}`);
+});
+
+test('a program lists no host process, reads no host command line, sees no project folder', async () => {
+  const e = await contained({ source: py`
+    import os
+    pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    others = [p for p in pids if int(p) != os.getpid()]
+    lines = []
+    for pid in others:
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                lines.append(f.read())
+        except OSError:
+            pass
+    print(len(others), sum(b"node" in line for line in lines), os.path.exists(${JSON.stringify(process.cwd())}))
+  ` });
+  assert.equal(e.outcome, 'ok', e.reason);
+  if (test_.pool.isolation === 'box') assert.equal(e.stdout, '0 0 False\n');
+});
+
+test('a symlink at OUTPUT_PATH to a file the pool can read is refused by the audit hook, and no output file is read', async () => {
+  // The layer below (the pool not following a link it finds) is tested on its own in layers.test.ts.
   const e = await contained({ source: 'import os\nos.symlink("/etc/hostname", os.environ["OUTPUT_PATH"])\n' });
+  assert.equal(e.outcome, 'error');
+  assert.equal(e.exception?.type, 'PermissionError');
+  assert.match(e.exception?.message ?? '', /os\.symlink/);
   assert.equal(e.outputFile, null);
 });
 

@@ -176,8 +176,8 @@ test('the program sees the scrubbed environment and its own work dir', async () 
   const e = await run(py`
     import os
     print(sorted(os.environ))
-    print(os.getcwd() == os.environ['HOME'] == os.environ['TMPDIR'], os.listdir('.'))
+    print(os.getcwd() == os.environ['HOME'], os.environ['TMPDIR'] == (os.getcwd() if os.getcwd() != '/sandbox' else '/tmp'), os.listdir('.'))
   `);
   assert.equal(e.outcome, 'ok');
-  assert.equal(e.stdout, "['HOME', 'LANG', 'OUTPUT_PATH', 'PATH', 'PYTHONHASHSEED', 'PYTHONIOENCODING', 'TMPDIR']\nTrue []\n");
+  assert.equal(e.stdout, "['HOME', 'LANG', 'OUTPUT_PATH', 'PATH', 'PYTHONHASHSEED', 'PYTHONIOENCODING', 'TMPDIR']\nTrue True []\n");
 });

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,25 +17,29 @@ const sandboxUids = root ? { first: 63_900, count: 100 } : undefined;
 async function withWorker(use: (worker: Worker, newRunDir: () => ReturnType<typeof createRunDir>) => Promise<void>): Promise<void> {
   const parent = await mkdtemp(join(tmpdir(), 'tracestream-worker-test-'));
   await chmod(parent, 0o711);
-  const worker = new Worker({ interpreter: await chooseInterpreter(), sandboxUids, isolateNetwork: false });
+  // Unboxed: these tests look at the run dir's layout as the program sees it.
+  const worker = new Worker({ interpreter: await chooseInterpreter(), sandboxUids, isolateNetwork: false, box: false });
   try {
-    await use(worker, () => createRunDir(parent, ''));
+    await use(worker, () => createRunDir(parent, '', ''));
   } finally {
     await worker.close();
     await rm(parent, { recursive: true, force: true });
   }
 }
 
-function request(source: string, runDir: { path: string; workDir: string; stdinPath: string }): ZygoteRequest {
+/** The job of a run, its source written where the child reads it. */
+function request(source: string, runDir: { path: string; workDir: string; stdinPath: string; sourcePath: string }): ZygoteRequest {
+  writeFileSync(runDir.sourcePath, source);
   return {
     job: {
-      source, filename: 'main.py', trace: true, max_steps: 10_000, trace_bytes: 1 << 20,
-      repr_chars: 200, output_bytes: 1 << 16, wall_time_ms: 5_000, cpu_time_ms: 5_000,
+      filename: 'main.py', trace: true, full_frame: false, max_steps: 10_000, trace_bytes: 1 << 20,
+      repr_chars: 200, output_bytes: 1 << 16, wall_time_ms: 5_000, cpu_time_ms: 5_000, audit_hook: true,
     },
+    source_path: runDir.sourcePath,
     run_dir: runDir.path,
     work_dir: runDir.workDir,
     stdin_path: runDir.stdinPath,
-    rlimits: { address_space_bytes: 512 * 1024 * 1024, open_files: 64 },
+    rlimits: { address_space_bytes: 512 * 1024 * 1024, open_files: 64, processes: 16, disk_bytes: 1 << 24, disk_files: 256 },
   };
 }
 

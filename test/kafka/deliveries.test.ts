@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DeliveryReport, LibrdKafkaError } from '@confluentinc/kafka-javascript';
-import { DeliveryTracker, newBatch } from '../../src/kafka/deliveries.js';
+import { DeliveryTracker, newBatch } from '../../src/kafka/producer/deliveries.js';
 import type { TracestreamError } from '../../src/errors/index.js';
 
 /** Delivery reports as the client hands them over; the tracker reads topic, partition and offset. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { murmur2, partitionOfKey } from '../../src/kafka/partitioner.js';
+import { murmur2, partitionOfKey } from '../../src/kafka/producer/partitioner.js';
 
 describe('partitioner', () => {
   it("murmur2 gives the hashes of Kafka's own murmur2 test vectors (Java client's UtilsTest)", () => {

@@ -61,7 +61,7 @@ describe('kafkaSource', () => {
     const topic = uniqueName('src-bp');
     await producer.send([0, 1].flatMap((partition) => Array.from({ length: 10 }, (_, i) => ({ topic, partition, key: null, value: Buffer.from(`${partition}-${i}`) }))));
     const source = kafkaSource({ client, groupId: uniqueName('g'), topics: [topic], maxInFlightPerPartition: 2, consumeBatchSize: 50 });
-    const byPartition = new Map<number, ConsumedRecord[]>([[0, []], [1, []]]);
+    const byPartition = new Map<number, ConsumedRecord[]>([[0, []], [1, []], [2, []]]);
     let notify: (() => void) | undefined;
     const subscription = source.records.subscribe((record) => {
       byPartition.get(record.partition)!.push(record);
@@ -72,14 +72,21 @@ describe('kafkaSource', () => {
     };
     try {
       await until(() => byPartition.get(0)!.length >= 2 && byPartition.get(1)!.length >= 2);
-      // Give the consumer ample time to overshoot if it were going to: several fetch rounds.
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // Not a sleep: a record produced now on a third partition arrives only through fetch rounds
+      // made after the pause, in which partitions 0 and 1 (whose records were there all along)
+      // would have overshot if they were going to.
+      const marker = async (value: string) => {
+        await producer.send([{ topic, partition: 2, key: null, value: Buffer.from(value) }]);
+        await until(() => byPartition.get(2)!.some((r) => r.value?.toString() === value));
+        for (const record of byPartition.get(2)!) record.ack();
+      };
+      await marker('marker-1');
       assert.equal(byPartition.get(0)!.length, 2);
       assert.equal(byPartition.get(1)!.length, 2);
 
       for (const record of byPartition.get(0)!.slice()) record.ack();
       await until(() => byPartition.get(0)!.length >= 4);
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await marker('marker-2');
       assert.equal(byPartition.get(0)!.length, 4, 'two acks free exactly two slots');
       assert.equal(byPartition.get(1)!.length, 2, 'the other partition stays paused');
       assert.deepEqual(byPartition.get(0)!.map((r) => r.value?.toString()), ['0-0', '0-1', '0-2', '0-3']);

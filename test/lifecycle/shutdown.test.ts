@@ -57,15 +57,24 @@ describe('runTeardowns', () => {
     ]);
   });
 
-  it('rejects with SHUTDOWN_TIMEOUT once the deadline passes on a teardown that never settles, reporting earlier failures too and starting no later teardown', async () => {
+  it('rejects with SHUTDOWN_TIMEOUT once the deadline passes on a teardown that never settles, reporting earlier failures too and starting no later teardown', async (t) => {
+    // The deadline's clock is mocked: it passes when the test says so, not after real time.
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const order: string[] = [];
-    const started = Date.now();
-    const error = await runTeardowns([
+    let settled = false;
+    const result = runTeardowns([
       ...recording(order, ['after-the-stuck-one']),
       { name: 'stuck', teardown: () => { order.push('stuck'); return new Promise<void>(() => {}); } },
       { name: 'failing', teardown: () => { order.push('failing'); throw new Error('boom'); } },
-    ], 200).then(() => undefined, (e: unknown) => e);
-    assert.ok(Date.now() - started >= 190, 'it waited for the deadline');
+    ], 200).then(() => undefined, (e: unknown) => e).finally(() => { settled = true; });
+    // setImmediate is not mocked: each turn lets the earlier teardowns settle.
+    for (let turn = 0; turn < 1000 && !order.includes('stuck'); turn++) await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(order, ['failing', 'stuck']);
+    t.mock.timers.tick(199);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(settled, false, 'it waits while the deadline has not passed');
+    t.mock.timers.tick(1);
+    const error = await result;
     assert.deepEqual(order, ['failing', 'stuck']);
     assert.equal((error as TracestreamError).code, 'SHUTDOWN_TIMEOUT');
     assert.deepEqual(parts(error).map(({ code, message }) => ({ code, message })), [

@@ -172,6 +172,7 @@ describe('trace topology, each part its own process', () => {
     const first = start(['topology', 'trace', '--group-id', groupId, '--wall-time-ms', '5000', '--concurrency', '2', '--session-timeout-ms', '6000']);
     let second: Cli | undefined;
     let seen = 0;
+    let killedAtMs = Infinity;
     try {
       const traces = await collectTraces({
         client, codec, topic: TOPICS.traces, runIds,
@@ -180,12 +181,16 @@ describe('trace topology, each part its own process', () => {
           if (seen === 3) {
             first.child.kill('SIGKILL');
             void first.exited.then(() => {
+              killedAtMs = Date.now();
               second = start(['topology', 'trace', '--group-id', groupId, '--wall-time-ms', '5000', '--session-timeout-ms', '6000']);
             });
           }
         },
       });
       assert.equal(await first.exited, 'SIGKILL', 'the first topology was killed before every trace arrived');
+      // A trace made after the first process died can only come from the restarted one.
+      const byRestarted = [...traces.values()].filter((trace) => trace.producedAtMs > killedAtMs);
+      assert.ok(byRestarted.length > 0, 'the restarted topology traced some of the solutions');
       assert.deepEqual([...traces.keys()].sort(), [...runIds].sort());
       for (const [runId, trace] of traces) {
         assert.equal(trace.outcome, 'ok', `${runId}: ${trace.reason}`);
@@ -194,6 +199,44 @@ describe('trace topology, each part its own process', () => {
       assert.ok(second !== undefined, 'a second topology process was started after the kill');
     } finally {
       if (second !== undefined) await stopTopology(second);
+    }
+  });
+
+  it('--max-diffs-per-run caps the diffs of a run at its first steps, each saying how many to expect (diffCount); the trace keeps every step', { timeout: 180_000 }, async () => {
+    const programs = { 'capped_loop.py': { source: 'total = 0\nfor i in range(5):\n    total += i\n' } };
+    await produce(programs);
+    const topology = start(['topology', 'trace', '--group-id', uniqueName('capped'), '--max-diffs-per-run', '3']);
+    try {
+      const runId = runIdOf('capped_loop.py', 0);
+      const trace = (await collectTraces({ client, codec, topic: TOPICS.traces, runIds: new Set([runId]) })).get(runId)!;
+      assert.equal(trace.stepCount, 12);
+      assert.equal(trace.steps.length, 12, 'the trace keeps every step');
+      const diffs = (await readAll(client, codec, TOPICS.diffs, 'LineDiff', (events) => events.some((d) => d.runId === runId && d.stepIndex === 2)))
+        .filter((d) => d.runId === runId);
+      assert.deepEqual(diffs.map((d) => [d.stepIndex, d.diffCount, d.stepCount]), [[0, 3, 12], [1, 3, 12], [2, 3, 12]]);
+    } finally {
+      await stopTopology(topology);
+    }
+  });
+
+  it('--exactly-once: every trace and its diffs are committed once, read with read_committed', { timeout: 180_000 }, async () => {
+    const programs = {
+      'eos_a.py': { source: 'x = 1\ny = x + 1\nprint(y)\n' },
+      'eos_b.py': { source: 'name = input()\nprint(name.upper())\n', stdin: 'kafka\n' },
+    };
+    await produce(programs);
+    const topology = start(['topology', 'trace', '--group-id', uniqueName('eos'), '--exactly-once']);
+    try {
+      const runIds = new Set(Object.keys(programs).map((file) => runIdOf(file, 0)));
+      const traces = await collectTraces({ client, codec, topic: TOPICS.traces, runIds });
+      assert.equal(traces.get('eos_a.py#0')!.stdout, '2\n');
+      assert.equal(traces.get('eos_b.py#0')!.stdout, 'KAFKA\n');
+      const a = traces.get('eos_a.py#0')!;
+      const diffs = (await readAll(client, codec, TOPICS.diffs, 'LineDiff', (events) => events.filter((d) => d.runId === a.runId).length >= a.stepCount))
+        .filter((d) => d.runId === a.runId);
+      assert.deepEqual(diffs.map((d) => d.stepIndex), Array.from({ length: a.stepCount }, (_, i) => i), 'each diff once, in order');
+    } finally {
+      await stopTopology(topology);
     }
   });
 

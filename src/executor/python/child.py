@@ -20,28 +20,11 @@ import threading
 import traceback
 import types
 
+import audit
 import tracer as tracing
 
 _real_exit = os._exit
-_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _FLUSH_OUTPUT_BYTES = 64 * 1024
-_BLOCKED_EVENTS = frozenset([
-    "os.system", "os.fork", "os.forkpty", "os.kill", "os.killpg", "os.startfile", "os.chroot",
-    "os.setuid", "os.setgid", "os.setreuid", "os.setregid", "os.setresuid", "os.setresgid",
-    "sys.settrace", "sys.setprofile", "resource.setrlimit", "resource.prlimit",
-    "signal.pthread_kill", "webbrowser.open",
-])
-_BLOCKED_PREFIXES = ("socket.", "subprocess.", "os.exec", "os.spawn", "os.posix_spawn", "ctypes.", "pty.", "_posixsubprocess.")
-# Audit events that touch paths, and which of their arguments are paths that must stay in the work dir.
-_PATH_EVENTS = {
-    "os.mkdir": (0,), "os.rmdir": (0,), "os.remove": (0,), "os.rename": (0, 1), "os.link": (0, 1),
-    "os.symlink": (0, 1), "os.chmod": (0,), "os.chown": (0,), "os.truncate": (0,), "os.utime": (0,),
-    "os.mkfifo": (0,), "os.mknod": (0,), "os.chflags": (0,), "os.lchmod": (0,), "os.setxattr": (0,),
-    "os.removexattr": (0,), "shutil.rmtree": (0,), "shutil.copyfile": (1,), "shutil.copymode": (1,),
-    "shutil.copystat": (1,), "shutil.move": (0, 1), "shutil.chown": (0,), "os.chdir": (0,),
-}
-
-
 class _Run:
     """Everything `_end` needs, set once by run_job."""
 
@@ -50,7 +33,6 @@ class _Run:
     stdout = None
     ended = False
     trace = True
-    switching_tracer = False
 
 
 def _write_all(fd, data):
@@ -186,52 +168,17 @@ def _install_streams(output_bytes, on_write):
     return tee
 
 
-def _install_audit_hook(workdir, trace_fd):
-    root = os.path.realpath(workdir)
-    prefix = root + os.sep
-
-    def inside(path):
-        if isinstance(path, int):
-            return path != trace_fd
-        try:
-            full = os.path.realpath(os.fsdecode(path))
-        except Exception:
-            return False
-        return full == root or full.startswith(prefix)
-
-    def refuse(event, detail):
-        raise PermissionError("tracestream sandbox: %s is not allowed (%s)" % (event, detail))
-
-    def hook(event, args):
-        if _Run.switching_tracer:
-            return
-        if event == "open":
-            path, _mode, flags = args
-            if isinstance(path, int):
-                if path == trace_fd:
-                    refuse("opening the trace channel", path)
-            elif flags & _WRITE_FLAGS and not inside(path):
-                refuse("writing outside the work dir", path)
-        elif event in _PATH_EVENTS:
-            for position in _PATH_EVENTS[event]:
-                if position < len(args) and args[position] is not None and not inside(args[position]):
-                    refuse(event, args[position])
-        elif event in _BLOCKED_EVENTS or event.startswith(_BLOCKED_PREFIXES):
-            refuse(event, "no network, subprocesses or process control in a traced run")
-
-    sys.addaudithook(hook)
+def _install_audit_hook(writable_dirs, trace_fd):
+    writable = [os.path.realpath(d) for d in writable_dirs]
+    sys.addaudithook(audit.make_hook(writable, trace_fd, _switch_tracer.__code__))
 
 
-_real_settrace = sys.settrace
-
-
-def _switch_tracer(function):
-    """The tracer's own sys.settrace, let through the audit hook that refuses the program's."""
-    _Run.switching_tracer = True
-    try:
+def _switch_tracer(function, _real_settrace=sys.settrace):
+    """The tracer's own sys.settrace: the one caller the audit hook lets through. It installs
+    nothing but the run's tracer (or nothing), whoever calls it."""
+    tracer = _Run.tracer
+    if function is None or (tracer is not None and function == tracer.global_trace):
         _real_settrace(function)
-    finally:
-        _Run.switching_tracer = False
 
 
 def _guard_tracer():
@@ -287,6 +234,34 @@ def _install_limit_handlers():
     signal.signal(signal.SIGXCPU, on_cpu_time)
 
 
+# Signals that end a process by default and that Python leaves at SIG_DFL (not the synchronous
+# fault signals: a Python-level handler for those would re-run the faulting instruction forever).
+_FATAL_SIGNALS = tuple(
+    getattr(signal, name) for name in (
+        "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGABRT", "SIGTRAP", "SIGVTALRM",
+        "SIGPROF", "SIGSYS", "SIGSTKFLT", "SIGPWR", "SIGIO",
+    ) if hasattr(signal, name)
+) + tuple(range(signal.SIGRTMIN, signal.SIGRTMAX + 1))
+
+
+def _die_of_signals_as_pid_1(signal_fd):
+    """Boxed, the program is pid 1 of its pid namespace, which the kernel never kills with a signal
+    it has no handler for. So it dies as it would elsewhere: the handler tells the zygote which
+    signal (which it then reports) and exits at once, like the kill would, without an end record."""
+
+    def die(signum, frame, _write=os.write, _exit=_real_exit, _fd=signal_fd):
+        try:
+            _write(_fd, bytes([signum]))
+        finally:
+            _exit(128 + signum)
+
+    for signum in _FATAL_SIGNALS:
+        try:
+            signal.signal(signum, die)
+        except (OSError, ValueError):
+            pass
+
+
 def _program_traceback(error, filename):
     """The traceback Python itself would print for the program: our own frames left out."""
     tb = error.__traceback__
@@ -318,8 +293,9 @@ def _main_module(filename):
     return module.__dict__
 
 
-def run_job(job, trace_fd):
-    """Compiles and runs `job["source"]`; never returns."""
+def run_job(job, trace_fd, signal_fd=None):
+    """Compiles and runs `job["source"]`; never returns. `signal_fd`: where pid 1 of a box tells
+    the zygote of the signal it dies of."""
     _Run.trace_fd = trace_fd
     _Run.trace = bool(job.get("trace", True))
     filename = job.get("filename") or "main.py"
@@ -336,6 +312,7 @@ def run_job(job, trace_fd):
             trace_bytes=int(job.get("trace_bytes", 2 * 1024 * 1024)),
             repr_chars=int(job.get("repr_chars", 200)),
             backend=job.get("tracer_backend", "auto"),
+            full_frame=bool(job.get("full_frame", False)),
         )
         _Run.tracer.settrace = _switch_tracer
         _Run.tracer.on_limit = lambda reason: _end(reason, 1, frame=sys._getframe(2))
@@ -346,6 +323,8 @@ def run_job(job, trace_fd):
     }})
     _Run.stdout = _install_streams(int(job.get("output_bytes", 1 << 20)), _Run.tracer.record_output if _Run.tracer else None)
     _install_limit_handlers()
+    if signal_fd is not None:
+        _die_of_signals_as_pid_1(signal_fd)
     wall_ms = int(job.get("wall_time_ms", 0))
     if wall_ms > 0:
         signal.setitimer(signal.ITIMER_REAL, wall_ms / 1000.0)
@@ -359,7 +338,8 @@ def run_job(job, trace_fd):
     linecache.cache[filename] = (len(job["source"]), None, job["source"].splitlines(True), filename)
     namespace = _main_module(filename)
     _guard_tracer()
-    _install_audit_hook(os.getcwd(), trace_fd)
+    if job.get("audit_hook", True):
+        _install_audit_hook(job.get("writable_dirs") or [os.getcwd()], trace_fd)
     try:
         if _Run.tracer is not None:
             _Run.tracer.attach()

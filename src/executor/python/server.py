@@ -4,12 +4,16 @@ It imports the tracer and the modules programs commonly use once, then forks a f
 so a run costs a fork instead of an interpreter start. Protocol on stdin/stdout, one JSON object per
 line:
 
-  in  {"id": int, "job": {...child.run_job's job...}, "run_dir": str, "work_dir": str, "stdin_path": str}
+  in  {"id": int, "job": {...child.run_job's job, less its source...}, "source_path": str,
+       "run_dir": str, "work_dir": str, "stdin_path": str, "rlimits": {...}}
   in  {"cancel": id}            kill that job if it runs, drop it if it waits
   in  {"withdraw": id}          drop that job if it waits (a running job carries on)
-  out {"ready": true, "python": "3.11.2", "uid": int|null}        once, after start-up
+  out {"ready": true, "python": "3.11.2", "uid": int|null, "boxed": bool, "box_error": str|null}
+                                once, after start-up
   out {"id": id, "exit_code": int|null, "signal": str|null, "wall_ms": int, "cpu_ms": int,
-       "max_rss_kb": int, "killed_for_wall_time": bool, "cancelled": bool}   once per job run
+       "max_rss_kb": int, "killed_for_wall_time": bool, "cancelled": bool, "boxed": bool}
+                                once per job run; when boxed, the run's OUTPUT_PATH file (its first
+                                output_bytes + 1 bytes) was copied to <run_dir>/output
   out {"id": id, "withdrawn": true}   a dropped job: it never started
   out {"id": id, "error": str}  the job could not be started (the zygote itself carries on)
   A cancel or withdraw for a job that already ended is ignored.
@@ -20,6 +24,10 @@ process is at that moment.
 
 The zygote must survive every program: nothing a child does reaches this process except its exit
 status, and every failure to start a child is reported as a line, never raised.
+
+It never reads a job's data (source, stdin, output): the child opens its source and stdin after
+the fork, and a run's output file is copied by the kernel (sendfile). So no run's process inherits
+memory that held another job's data. As root it runs each program in a box (box.py).
 """
 
 import argparse
@@ -30,11 +38,13 @@ import os
 import resource
 import select
 import signal
+import stat
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import box  # noqa: E402
 import child  # noqa: E402  (the tracer must be importable before any job arrives)
 
 # Imported here so that a program importing them pays nothing: the forked child inherits them.
@@ -47,17 +57,17 @@ except ImportError:
     pass
 
 TRACE_FD = 3
+# Boxed, the program (pid 1 of its pid namespace) writes here the signal it dies of (child.py).
+SIGNAL_FD = 4
 # Time the child gets past its wall deadline to run its own SIGALRM handler and flush its trace.
 GRACE_MS = 300
-# A program's fixed environment (README, Sandbox); HOME, TMPDIR and OUTPUT_PATH point into its work dir.
+# A program's fixed environment (README, Sandbox); HOME, TMPDIR and OUTPUT_PATH are set per run.
 BASE_ENV = {
     'PATH': '/usr/local/bin:/usr/bin:/bin',
     'LANG': 'C.UTF-8',
     'PYTHONHASHSEED': '0',
     'PYTHONIOENCODING': 'utf-8',
 }
-PR_SET_NO_NEW_PRIVS = 38
-PR_SET_PDEATHSIG = 1
 # Where slots claim their uids: one lock file per uid, shared by every pool on the host.
 UID_LOCK_DIRS = ('/run/lock', '/tmp')
 
@@ -99,19 +109,6 @@ def emit(message):
     os.write(1, (json.dumps(message) + '\n').encode())
 
 
-def prctl(option, value):
-    try:
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
-def set_no_new_privs():
-    # A setuid binary reached through exec must not give the sandbox user its privileges back.
-    prctl(PR_SET_NO_NEW_PRIVS, 1)
-
-
 def claim_uid(first, count):
     """The first uid of first..first+count-1 whose lock no other zygote on this host holds.
 
@@ -140,29 +137,43 @@ def open_at(fd_wanted, path, flags, mode=0o600):
         os.close(fd)
 
 
-def become_child(request, uid, gid):
+def read_source(path):
+    with open(path, 'rb') as source:
+        return source.read().decode('utf-8', 'surrogateescape')
+
+
+def become_child(request, uid, skeleton, signal_pipe):
     """Runs in the forked child: what child.run_job relies on (own session; stdin, stdout, stderr and
-    TRACE_FD on the run's files; a scrubbed environment; rlimits; the slot's uid), then the job."""
-    job = request['job']
+    TRACE_FD on the run's files; a scrubbed environment; rlimits; the slot's uid; boxed: its own
+    namespaces and file system, `skeleton` being the box's tree), then the job."""
+    job = dict(request['job'])
     run_dir = request['run_dir']
     work_dir = request['work_dir']
     os.setsid()
     # If the zygote dies (killed as hung, say), its run dies with it: nothing outlives the slot's claim.
-    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    box.prctl(box.PR_SET_PDEATHSIG, signal.SIGKILL)
     create = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
     open_at(0, request['stdin_path'], os.O_RDONLY)
     open_at(1, os.path.join(run_dir, 'stdout'), create)
     open_at(2, os.path.join(run_dir, 'stderr'), create)
     open_at(TRACE_FD, os.path.join(run_dir, 'trace'), create)
-    os.closerange(TRACE_FD + 1, os.sysconf('SC_OPEN_MAX'))
-    os.chdir(work_dir)
+    if signal_pipe is not None:
+        os.dup2(signal_pipe[1], SIGNAL_FD)
+    os.closerange((SIGNAL_FD if signal_pipe is not None else TRACE_FD) + 1, os.sysconf('SC_OPEN_MAX'))
+    job['source'] = read_source(request['source_path'])
+    if skeleton is not None:
+        box.enter(skeleton, work_dir)
+        home = box.WORK_DIR
+        os.chdir(home)
+        paths = {'HOME': home, 'TMPDIR': '/tmp', 'OUTPUT_PATH': os.path.join(home, 'output.txt')}
+        job['writable_dirs'] = box.WRITABLE_DIRS
+    else:
+        home = work_dir
+        os.chdir(home)
+        paths = {'HOME': home, 'TMPDIR': home, 'OUTPUT_PATH': os.path.join(home, 'output.txt')}
     os.environ.clear()
     os.environ.update(BASE_ENV)
-    os.environ.update({
-        'HOME': work_dir,
-        'TMPDIR': work_dir,
-        'OUTPUT_PATH': os.path.join(work_dir, 'output.txt'),
-    })
+    os.environ.update(paths)
     limits = request['rlimits']
     cpu_s = max(1, -(-job['cpu_time_ms'] // 1000))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -171,15 +182,44 @@ def become_child(request, uid, gid):
     fsize = job['trace_bytes'] + job['output_bytes'] + 1024 * 1024
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits['open_files'],) * 2)
-    set_no_new_privs()
+    box.prctl(box.PR_SET_NO_NEW_PRIVS, 1)  # a setuid binary must not give the sandbox user privileges back
     if uid is not None:
-        os.chown(work_dir, uid, gid)
-        # One uid per slot: RLIMIT_NPROC=1 then forbids fork however many other slots are running.
-        resource.setrlimit(resource.RLIMIT_NPROC, (1, 1))
+        if skeleton is None:
+            os.chown(work_dir, uid, uid)
+        # The slot's uid is claimed by this slot alone, so this bounds the run's processes and threads.
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits['processes'],) * 2)
         os.setgroups([])
-        os.setgid(gid)
+        os.setgid(uid)
         os.setuid(uid)
-    child.run_job(job, TRACE_FD)
+    box.load_filter()
+    child.run_job(job, TRACE_FD, SIGNAL_FD if signal_pipe is not None else None)
+
+
+def export_output(request, limit_bytes):
+    """Copies the run's OUTPUT_PATH file (its first limit_bytes + 1 bytes, enough to tell it went
+    past the limit) from the run's tmpfs to <run_dir>/output, in the kernel: the zygote never holds
+    a job's output. The program controls that file: a symlink, a FIFO or a socket there is skipped."""
+    try:
+        source = os.open(os.path.join(request['work_dir'], 'work', 'output.txt'), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return
+    try:
+        size = os.fstat(source).st_size
+        if not stat.S_ISREG(os.fstat(source).st_mode):
+            return
+        target = os.open(os.path.join(request['run_dir'], 'output'), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            offset, left = 0, min(size, limit_bytes + 1)
+            while left > 0:
+                sent = os.sendfile(target, source, offset, left)
+                if sent == 0:
+                    break
+                offset += sent
+                left -= sent
+        finally:
+            os.close(target)
+    finally:
+        os.close(source)
 
 
 def sweep_uid(uid):
@@ -321,24 +361,35 @@ class Waiter:
                 kill_group(self.pid)
 
 
-def run_one(request, inbox, uid, gid):
+def run_one(request, inbox, uid, skeleton):
     job_id = request.get('id')
     started = time.monotonic()
     deadline = started + request['job']['wall_time_ms'] / 1000
+    signal_pipe = None
     try:
-        pid = os.fork()
+        if skeleton is not None:
+            limits = request['rlimits']
+            box.mount_run_disk(request['work_dir'], uid, limits['disk_bytes'], limits['disk_files'])
+        signal_pipe = os.pipe() if skeleton is not None else None
+        pid = box.clone_into_namespaces() if skeleton is not None else os.fork()
     except OSError as error:
+        if skeleton is not None:
+            unmount_run_disk(request)
+        for fd in signal_pipe or ():
+            os.close(fd)
         emit({'id': job_id, 'error': f'fork failed: {error}'})
         return
     if pid == 0:
         try:
-            become_child(request, uid, gid)
+            become_child(request, uid, skeleton, signal_pipe)
         except BaseException as error:  # noqa: BLE001  (the child must end here whatever happened)
             try:
                 os.write(2, f'tracestream sandbox: {type(error).__name__}: {error}\n'.encode())
             finally:
                 os._exit(125)
         os._exit(125)
+    if signal_pipe is not None:
+        os.close(signal_pipe[1])
     inbox.running_id = job_id
     inbox.cancel_running = False
     waiter = Waiter(pid, inbox)
@@ -349,9 +400,16 @@ def run_one(request, inbox, uid, gid):
         inbox.running_id = None
     wall_ms = round((time.monotonic() - started) * 1000)
     kill_group(pid)
-    sweep_uid(uid)
+    if skeleton is not None:
+        # pid 1 of the run's pid namespace is gone, so is every process in it: nothing to sweep.
+        export_output(request, request['job']['output_bytes'])
+        unmount_run_disk(request)
+    else:
+        sweep_uid(uid)
     lock_run_dir(request['run_dir'])
     exit_code = os.waitstatus_to_exitcode(status)
+    if signal_pipe is not None:
+        exit_code = signal_of_pid_1(signal_pipe[0], exit_code)
     emit({
         'id': job_id,
         'exit_code': exit_code if exit_code >= 0 else None,
@@ -361,13 +419,49 @@ def run_one(request, inbox, uid, gid):
         'max_rss_kb': usage.ru_maxrss,
         'killed_for_wall_time': killed_for_wall_time,
         'cancelled': cancelled,
+        'boxed': skeleton is not None,
     })
+
+
+def signal_of_pid_1(read_fd, exit_code):
+    """The exit status as -signal when pid 1 said it died of that signal (and exited as it does)."""
+    try:
+        os.set_blocking(read_fd, False)
+        said = os.read(read_fd, 1)
+    except OSError:
+        said = b''
+    finally:
+        os.close(read_fd)
+    if said and exit_code == 128 + said[0] and said[0] in signal.Signals._value2member_map_:
+        return -said[0]
+    return exit_code
+
+
+def unmount_run_disk(request):
+    try:
+        box.umount(request['work_dir'])
+    except OSError:
+        pass  # never mounted
+
+
+def start_box(uid):
+    """(the skeleton's path, None), or (None, why not) when this host does not let us build boxes."""
+    if not box.available():
+        return None, 'not root, or an architecture whose syscall numbers box.py does not know'
+    try:
+        box.private_mounts()
+        skeleton = os.path.join(next(d for d in UID_LOCK_DIRS if os.path.isdir(d)), f'tracestream-box-{uid}')
+        box.build_skeleton(skeleton)
+        return skeleton, None
+    except OSError as error:
+        return None, str(error)
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--uid-first', type=int, default=None, help='claim a uid from this one up (as root)')
     parser.add_argument('--uid-count', type=int, default=1)
+    parser.add_argument('--box', action='store_true', help='run each program in a box (needs root)')
     args = parser.parse_args()
     uid = None
     if args.uid_first is not None:
@@ -378,14 +472,18 @@ def main():
             sys.exit(2)
         # Ours now: whatever still runs as this uid was left by a zygote that died.
         sweep_uid(uid)
+    skeleton, box_error = None, None
+    if uid is not None and args.box:
+        skeleton, box_error = start_box(uid)
     inbox = Inbox(LineReader(0))
-    emit({'ready': True, 'python': '.'.join(map(str, sys.version_info[:3])), 'uid': uid})
+    emit({'ready': True, 'python': '.'.join(map(str, sys.version_info[:3])), 'uid': uid,
+          'boxed': skeleton is not None, 'box_error': box_error})
     try:
         while True:
             request = inbox.next_job()
             if request is None:
                 return
-            run_one(request, inbox, uid, uid)
+            run_one(request, inbox, uid, skeleton)
     finally:
         sweep_uid(uid)
 

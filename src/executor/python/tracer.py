@@ -23,13 +23,15 @@ with changes = [[name, "n"|"m"|"d", repr-or-null], ...] and exception = [type, m
 Steps are written when they finish, so the reader sorts them by index.
 """
 
-import dis
 import json
 import opcode
 import os
 import re
+import signal
 import sys
 import types
+
+import line_plan
 
 TRACER_VERSION = "1.0.0"
 
@@ -56,109 +58,26 @@ _SMALL_INT = 10 ** 18  # needs no bound on its repr
 _HIDDEN_NAMES = frozenset(["__module__", "__qualname__"])
 _encode = json.encoder.encode_basestring  # the C encoder: a JSON string literal, non-ASCII kept
 
-# Opcodes that cannot change a variable other than the ones the line stores, unless they call
-# into the program's own code (which the tracer sees as a call, and then diffs the whole frame).
-_PURE_OPCODES = frozenset(
-    code for name, code in opcode.opmap.items() if name in {
-        "NOP", "RESUME", "CACHE", "EXTENDED_ARG", "POP_TOP", "PUSH_NULL", "COPY", "SWAP",
-        "LOAD_CONST", "LOAD_NAME", "LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_AND_CLEAR",
-        "LOAD_FAST_LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE", "LOAD_GLOBAL", "LOAD_ATTR", "LOAD_METHOD",
-        "STORE_NAME", "STORE_FAST", "STORE_DEREF", "STORE_FAST_STORE_FAST", "STORE_FAST_LOAD_FAST",
-        "DELETE_NAME", "DELETE_FAST", "DELETE_DEREF", "BINARY_OP", "BINARY_SUBSCR", "BINARY_SLICE",
-        "COMPARE_OP", "IS_OP", "CONTAINS_OP", "UNARY_NEGATIVE", "UNARY_NOT", "UNARY_INVERT",
-        "UNARY_POSITIVE", "BUILD_TUPLE", "BUILD_LIST", "BUILD_SET", "BUILD_MAP", "BUILD_CONST_KEY_MAP",
-        "BUILD_STRING", "BUILD_SLICE", "LIST_APPEND", "SET_ADD", "MAP_ADD", "LIST_EXTEND", "SET_UPDATE",
-        "DICT_UPDATE", "DICT_MERGE", "LIST_TO_TUPLE", "FORMAT_VALUE", "FORMAT_SIMPLE", "FORMAT_WITH_SPEC",
-        "CONVERT_VALUE", "TO_BOOL", "GET_ITER", "FOR_ITER", "END_FOR", "UNPACK_SEQUENCE", "UNPACK_EX",
-        "JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT", "JUMP", "JUMP_NO_INTERRUPT",
-        "POP_JUMP_FORWARD_IF_FALSE", "POP_JUMP_FORWARD_IF_TRUE", "POP_JUMP_BACKWARD_IF_FALSE",
-        "POP_JUMP_BACKWARD_IF_TRUE", "POP_JUMP_FORWARD_IF_NONE", "POP_JUMP_FORWARD_IF_NOT_NONE",
-        "POP_JUMP_BACKWARD_IF_NONE", "POP_JUMP_BACKWARD_IF_NOT_NONE", "POP_JUMP_IF_FALSE",
-        "POP_JUMP_IF_TRUE", "POP_JUMP_IF_NONE", "POP_JUMP_IF_NOT_NONE", "JUMP_IF_FALSE_OR_POP",
-        "JUMP_IF_TRUE_OR_POP", "RETURN_VALUE", "RETURN_CONST", "MAKE_FUNCTION", "MAKE_CELL",
-        "COPY_FREE_VARS", "KW_NAMES", "GET_LEN",
-    }
-)
-_STORE_OPCODES = frozenset(
-    code for name, code in opcode.opmap.items() if name in {
-        "STORE_NAME", "STORE_FAST", "STORE_DEREF", "DELETE_NAME", "DELETE_FAST", "DELETE_DEREF",
-        "STORE_FAST_STORE_FAST", "STORE_FAST_LOAD_FAST", "LOAD_FAST_AND_CLEAR",
-    }
-)
 _plans = {}
+_INERT, _LOCAL, _GLOBAL, _LOOP, _VAR = line_plan.INERT, line_plan.LOCAL, line_plan.GLOBAL, line_plan.LOOP, line_plan.VAR
+_INERT_TYPES = line_plan.INERT_TYPES
 
 
-def _instructions(code):
+def _code_plans(code):
+    """What the tracer keeps per code object: line_plan.analyse's facts, the Plan of each step
+    offset seen so far, and the line of each instruction (for the monitoring backend's jumps)."""
     entry = _plans.get(code)
     if entry is None:
-        instructions = list(dis.get_instructions(code))
-        by_offset = {instruction.offset: position for position, instruction in enumerate(instructions)}
-        floating = set()
-        for instruction in instructions:
-            if instruction.opcode in _STORE_OPCODES and _line_of(instruction) is None:
-                floating.update(_stored_names(instruction))
-        lines = {instruction.offset: _line_of(instruction) for instruction in instructions}
-        entry = (instructions, by_offset, tuple(floating), {}, lines)
+        instructions, by_offset, floating, loop_entries = line_plan.analyse(code)
+        lines = {instruction.offset: line_plan.line_of(instruction) for instruction in instructions}
+        entry = (instructions, by_offset, floating, loop_entries, {}, lines)
         _plans[code] = entry
     return entry
 
 
-def _line_of(instruction):
-    positions = instruction.positions
-    return positions.lineno if positions is not None else None
-
-
-def _stored_names(instruction):
-    stored = instruction.argval
-    return stored if isinstance(stored, tuple) else (stored,)
-
-
-_JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs)
-_NO_FALLTHROUGH = frozenset(
-    code for name, code in opcode.opmap.items()
-    if name in {"JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT", "JUMP", "JUMP_NO_INTERRUPT",
-                "RETURN_VALUE", "RETURN_CONST", "RAISE_VARARGS", "RERAISE"}
-)
-
-
 def _step_plan(code, offset, line):
-    """The names that the line entered at `offset` can store or delete, or None when it might change
-    other variables too. The instructions that can run before the next line event are those
-    reachable from `offset` (falling through or jumping) without entering another line; if all of
-    them are pure (see _PURE_OPCODES) and the step made no traced call, comparing those names is
-    enough. Stores outside any line (the `except ... as e` clean-up) are checked at every line."""
-    instructions, by_offset, floating, plans, _ = _instructions(code)
-    plan = plans.get(offset, _MISSING)
-    if plan is not _MISSING:
-        return plan
-    names = set(floating)
-    pending = [by_offset.get(offset)]
-    visited = set()
-    plan = ()
-    while pending:
-        position = pending.pop()
-        if position is None or position >= len(instructions):
-            plan = None
-            break
-        if position in visited:
-            continue
-        instruction = instructions[position]
-        owner = _line_of(instruction)
-        if owner is not None and owner != line and position != by_offset.get(offset):
-            continue
-        visited.add(position)
-        opcode_ = instruction.opcode
-        if opcode_ in _STORE_OPCODES:
-            names.update(_stored_names(instruction))
-        elif opcode_ not in _PURE_OPCODES:
-            plan = None
-            break
-        if opcode_ in _JUMPS:
-            pending.append(by_offset.get(instruction.argval))
-        if opcode_ not in _NO_FALLTHROUGH:
-            pending.append(position + 1)
-    if plan is not None:
-        plan = tuple(names)
+    instructions, by_offset, floating, loop_entries, plans, _ = _code_plans(code)
+    plan = line_plan.plan_step(instructions, by_offset, floating, loop_entries, offset, line)
     plans[offset] = plan
     return plan
 
@@ -175,15 +94,31 @@ def _normalize(text):
     return text
 
 
+class _SlowRepr(BaseException):
+    """Raised into a __repr__ that ran past its CPU-time budget (SIGPROF); a BaseException so that
+    the program's own `except Exception` inside its __repr__ does not swallow it."""
+
+
+# A program's __repr__ runs inside the tracer, between two lines: past this much CPU it becomes a marker.
+_REPR_CPU_SECONDS = 0.2
+
+
 class ReprBudget:
     """Builds reprs no longer than `limit` characters (plus a marker saying how much was left out)."""
 
-    __slots__ = ("limit", "quiet")
+    __slots__ = ("limit", "quiet", "in_foreign")
 
     def __init__(self, limit):
         self.limit = max(16, limit)
         # Set while a program's own __repr__ runs, so what it prints is not taken as program output.
         self.quiet = False
+        # Set while a __repr__ of a type other than the builtins runs under its CPU-time budget.
+        self.in_foreign = False
+        signal.signal(signal.SIGPROF, self._on_slow_repr)
+
+    def _on_slow_repr(self, signum, frame):
+        if self.in_foreign:
+            raise _SlowRepr()  # again every tick while it runs: a bare `except:` cannot keep it going
 
     def repr(self, value):
         self.quiet = True
@@ -222,7 +157,15 @@ class ReprBudget:
         if size is not None and size > _MAX_CONTAINER_ITEMS_SCANNED:
             return "<%s with %d items>" % (kind.__name__, size)
         try:
-            text = repr(value)
+            try:
+                self.in_foreign = True
+                signal.setitimer(signal.ITIMER_PROF, _REPR_CPU_SECONDS, 0.01)
+                text = repr(value)
+            finally:
+                self.in_foreign = False
+                signal.setitimer(signal.ITIMER_PROF, 0)
+        except _SlowRepr:
+            return "<%s (repr took over %d ms of CPU)>" % (kind.__name__, _REPR_CPU_SECONDS * 1000)
         except BaseException as error:  # a program's __repr__ may raise anything
             return "<%s (repr failed: %s)>" % (kind.__name__, type(error).__name__)
         if type(text) is not str:
@@ -303,6 +246,7 @@ class FrameTrace:
     __slots__ = (
         "tracer", "depth", "function", "function_json", "frame_id", "snapshot", "parent", "pending_exception",
         "is_module", "code", "plans", "variables", "trace_function", "step_index", "step_line", "step_offset", "step_output", "called", "full_diff_due",
+        "step_names", "step_foreign_calls", "safe_loops",
     )
 
     def __init__(self, tracer, depth, code, function, is_module):
@@ -319,7 +263,7 @@ class FrameTrace:
         # Module frames: their globals, always current. Function frames: None, read f_locals per
         # event (that access is what syncs a function's fast locals into the mapping).
         self.variables = None
-        self.plans = _instructions(code)[3]
+        self.plans = _code_plans(code)[4]
         self.trace_function = self.trace  # one bound method for the frame's life, not one per event
         self.step_index = -1  # -1: no open step
         self.step_line = 0
@@ -327,30 +271,35 @@ class FrameTrace:
         self.step_output = None
         self.called = False
         self.full_diff_due = False
+        # The open step's verdict (see verdict): the names to compare, or None for the whole frame.
+        self.step_names = None
+        self.step_foreign_calls = 0
+        # FOR_ITER offsets whose current iterator was made from a checked value (line_plan.LOOP).
+        self.safe_loops = set()
 
     def trace(self, frame, event, arg):
         if event == "line":
             try:
+                tracer = self.tracer
+                variables = self.variables
+                if variables is None:
+                    variables = frame.f_locals
                 index = self.step_index
                 if index >= 0:
                     # close_step's common case, inlined: this runs once per executed line.
-                    if self.called or self.full_diff_due or self.step_output is not None:
-                        self.close_step(frame)
+                    names = self.step_names
+                    if names is None or self.called or self.full_diff_due or self.step_output is not None \
+                            or tracer.foreign_calls != self.step_foreign_calls:
+                        self.close_step(frame, variables)
                     else:
-                        names = self.plans.get(self.step_offset, _MISSING)
-                        if names is _MISSING or names is None:
-                            self.close_step(frame)
-                        else:
-                            self.step_index = -1
-                            variables = self.variables
-                            changes = self.diff_names(frame.f_locals if variables is None else variables, names)
-                            short_steps = self.tracer.short_steps
-                            short_steps += (index, self.step_line, self.frame_id, changes)
-                            if len(short_steps) >= _FLUSH_EVERY_SHORT_FIELDS:
-                                self.tracer.flush()
+                        self.step_index = -1
+                        changes = self.diff_names(variables, names)
+                        short_steps = tracer.short_steps
+                        short_steps += (index, self.step_line, self.frame_id, changes)
+                        if len(short_steps) >= _FLUSH_EVERY_SHORT_FIELDS:
+                            tracer.flush()
                 # Tracer.take_index, inlined like the step closing above: a method call per line
                 # was a measurable share of the hot-loop cost.
-                tracer = self.tracer
                 index = tracer.next_index
                 if index == tracer.max_steps:
                     tracer.on_limit("step-limit")
@@ -358,8 +307,13 @@ class FrameTrace:
                 tracer.next_index = index + 1
                 tracer.current = self
                 self.step_index = index
-                self.step_line = frame.f_lineno
-                self.step_offset = frame.f_lasti
+                line = self.step_line = frame.f_lineno
+                offset = self.step_offset = frame.f_lasti
+                plan = self.plans.get(offset)
+                if plan is None:
+                    plan = _step_plan(self.code, offset, line)
+                self.step_names = self.verdict(plan, frame, variables)
+                self.step_foreign_calls = tracer.foreign_calls
                 self.pending_exception = None
             except StopTracing:
                 raise
@@ -419,20 +373,54 @@ class FrameTrace:
         lasti = frame.f_lasti
         return 0 <= lasti < len(code) and code[lasti] == _YIELD_VALUE
 
-    def close_step(self, frame):
+    def verdict(self, plan, frame, variables):
+        """The names the step about to run must compare, or None for the whole frame: the plan's
+        names when its requirements hold for the values the line is about to read (line_plan)."""
+        names = plan.names
+        if names is not None and not self.tracer.full_frame:
+            for kind, path, extra in plan.requirements:
+                if kind == _LOOP:
+                    if extra in self.safe_loops:
+                        continue
+                    break
+                if path[0] == _VAR:
+                    scope = path[1]
+                    value = variables.get(path[2], _MISSING) if scope != _GLOBAL else _MISSING
+                    if value is _MISSING and scope != _LOCAL:
+                        value = frame.f_globals.get(path[2], _MISSING)
+                        if value is _MISSING:
+                            value = frame.f_builtins.get(path[2], _MISSING)
+                    if value is _MISSING:
+                        break
+                else:
+                    value = line_plan.resolve(path, lambda scope, name: _lookup(frame, variables, scope, name))
+                if kind == _INERT:
+                    if type(value) in _INERT_TYPES or line_plan.is_inert(value):
+                        continue
+                    break
+                if not line_plan.check(kind, value, extra):
+                    break
+            else:
+                if plan.may_enter:
+                    self.safe_loops.difference_update(plan.may_enter)
+                    self.safe_loops.update(plan.enters)
+                return names
+        if plan.may_enter:
+            self.safe_loops.difference_update(plan.may_enter)
+        return None
+
+    def close_step(self, frame, variables=None):
         index = self.step_index
         self.step_index = -1
-        if self.called or self.full_diff_due:
+        names = self.step_names
+        if self.called or self.full_diff_due or self.tracer.foreign_calls != self.step_foreign_calls:
             names = None
             self.called = False
             self.full_diff_due = False
-        else:
-            names = self.plans.get(self.step_offset, _MISSING)
-            if names is _MISSING:
-                names = _step_plan(self.code, self.step_offset, self.step_line)
-        variables = self.variables
         if variables is None:
-            variables = frame.f_locals
+            variables = self.variables
+            if variables is None:
+                variables = frame.f_locals
         if names is None:
             changes = self.diff_all(variables)
         else:
@@ -452,8 +440,10 @@ class FrameTrace:
             tracer.flush()
 
     def diff_names(self, variables, names):
+        """Changes of `names`, in the order diff_all gives them: the frame's order, deletions last by name."""
         snapshot = self.snapshot
         changes = None
+        deleted = None
         for name in names:
             value = variables.get(name, _MISSING)
             previous = snapshot.get(name)
@@ -461,7 +451,11 @@ class FrameTrace:
                 if previous is None:
                     continue
                 del snapshot[name]
-                change = "[%s,\"d\",null]" % _encode(name)
+                if deleted is None:
+                    deleted = [name]
+                else:
+                    deleted.append(name)
+                continue
             elif previous is not None and previous[0] is value:
                 continue
             else:
@@ -481,10 +475,15 @@ class FrameTrace:
                 else:
                     change = "[%s,\"m\",%s]" % (_encode(name), _encode(text))
             if changes is None:
-                changes = [change]
+                changes = [(name, change)]
             else:
-                changes.append(change)
-        return "[]" if changes is None else "[" + ",".join(changes) + "]"
+                changes.append((name, change))
+        if deleted is None:
+            if changes is None:
+                return "[]"
+            if len(changes) == 1:
+                return "[" + changes[0][1] + "]"
+        return "[" + ",".join(_in_frame_order(changes or [], variables) + _deletions(deleted or [])) + "]"
 
     def diff_all(self, variables):
         snapshot = self.snapshot
@@ -513,9 +512,10 @@ class FrameTrace:
                 changes.append("[%s,\"n\",%s]" % (_encode(name), _encode(text)))
             snapshot[name] = (value if type(value) in _IMMUTABLE else _MUTABLE, text)
         if seen < len(snapshot) - added:
-            for name in [n for n in snapshot if n not in variables]:
+            gone = [n for n in snapshot if n not in variables]
+            for name in gone:
                 del snapshot[name]
-                changes.append("[%s,\"d\",null]" % _encode(name))
+            changes += _deletions(gone)
         return "[" + ",".join(changes) + "]"
 
     def remember(self, variables, silently):
@@ -534,6 +534,32 @@ class FrameTrace:
         return "[" + ",".join(changes) + "]"
 
 
+def _lookup(frame, variables, scope, name):
+    """A name's value at a line event as the line's load instruction would find it (line_plan scopes)."""
+    value = variables.get(name, _MISSING) if scope != _GLOBAL else _MISSING
+    if value is _MISSING and scope != _LOCAL:
+        value = frame.f_globals.get(name, _MISSING)
+        if value is _MISSING:
+            value = frame.f_builtins.get(name, _MISSING)
+    return line_plan.MISSING if value is _MISSING else value
+
+
+def _in_frame_order(changes, variables):
+    """[(name, change), ...] -> the changes in the order of the names in `variables`."""
+    wanted = {name for name, _ in changes}
+    position = {}
+    for at, name in enumerate(variables):
+        if name in wanted:
+            position[name] = at
+            if len(position) == len(wanted):
+                break
+    return [change for _, change in sorted(changes, key=lambda pair: position.get(pair[0], -1))]
+
+
+def _deletions(names):
+    return ["[%s,\"d\",null]" % _encode(name) for name in sorted(names)]
+
+
 def _encode_exception(info):
     return "[%s,%s]" % (_encode(info[0]), _encode(info[1]))
 
@@ -542,8 +568,14 @@ class Tracer:
     """Traces the frames of code compiled with `filename`, writing step records through `write`
     (a callable taking bytes)."""
 
-    def __init__(self, filename, write, max_steps, trace_bytes, repr_chars, backend="auto"):
+    def __init__(self, filename, write, max_steps, trace_bytes, repr_chars, backend="auto", full_frame=False):
         self.filename = filename
+        # Compare every variable of the frame after every line, never just the line's own (the
+        # reference the fast path is checked against: test/python, npm run bench:fidelity).
+        self.full_frame = bool(full_frame)
+        # Calls into code other than the program's (the standard library's Python code): a step
+        # that made one compares the whole frame, since that code may have changed its objects.
+        self.foreign_calls = 0
         self.write = write
         self.max_steps = max_steps if max_steps > 0 else -1  # -1: never reached
         self.trace_bytes = trace_bytes
@@ -633,7 +665,10 @@ class Tracer:
     # -- frames --------------------------------------------------------------------------------
 
     def global_trace(self, frame, event, arg):
-        if frame.f_code.co_filename != self.filename or self.truncated is not None:
+        if frame.f_code.co_filename != self.filename:
+            self.foreign_calls += 1
+            return None
+        if self.truncated is not None:
             return None
         try:
             parent = self._parent_of(frame)
@@ -808,6 +843,11 @@ class _Monitoring:
         return None
 
     def on_start(self, code, offset):
+        if code.co_filename != self.tracer.filename:
+            # Left enabled (settrace sees these calls too): a step that ran foreign code compares
+            # the whole frame (Tracer.foreign_calls).
+            self.tracer.foreign_calls += 1
+            return None
         return self._dispatch(code, "call", None, True)
 
     def on_line(self, code, line):
@@ -818,7 +858,7 @@ class _Monitoring:
         (each iteration of a comprehension or a one-line loop). Only those jumps stay enabled."""
         if destination > source or code.co_filename != self.tracer.filename:
             return self.disable
-        lines = _instructions(code)[4]
+        lines = _code_plans(code)[5]
         if lines.get(source) is None or lines.get(source) != lines.get(destination):
             return self.disable
         return self._dispatch(code, "line", None, True)

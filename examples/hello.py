@@ -1,0 +1,3 @@
+name = input().strip()
+greeting = "hello, " + name
+print(greeting)

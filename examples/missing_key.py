@@ -1,0 +1,3 @@
+stock = {"apples": 3, "pears": 0}
+wanted = input().strip()
+print(stock[wanted])

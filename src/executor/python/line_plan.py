@@ -1,0 +1,521 @@
+"""Which variables one step of a line may change: the plan behind the tracer's fast path.
+
+A line event fires before its line runs; the step it opens is closed at the frame's next event.
+Comparing every variable of the frame at every close (the "full frame") is the reference. Comparing
+only some names is right only where nothing else can have changed, which this module decides for
+the instructions that can run between the line event at `offset` and the frame's next event:
+
+- A variable is rebound only by the line's own store and delete instructions (and the stores Python
+  emits outside any line: the `except ... as e` clean-up). Those names are always compared.
+- An object changes only by running code. Loads, stores, stack shuffles, jumps and building tuples
+  run none, whatever the values are.
+- Arithmetic, comparisons, subscripts, iteration, truth tests and formatting run code of their
+  operands' types: a defaultdict's `__missing__` inserts a key, a `__getitem__` or a property can
+  do anything. They are safe only on values whose types run no foreign code: `inert` values (int,
+  float, bool, None, str, bytes, complex, and small tuples of them) and, for lookups that only read,
+  exact builtin containers (list, tuple, dict, set, ..., never a subclass such as defaultdict).
+  The plan states these conditions as requirements on the variables the line reads; the tracer
+  checks them against the values at the line event, before the line runs.
+- A loop header's FOR_ITER advances an iterator made earlier: it is safe when that iterator is a
+  builtin one over a container (checked when the step that made it opened, or by its type when it
+  is a variable, as a comprehension's `.0`).
+- Anything else (calls other than a few builtins on inert arguments, stores into objects, `with`,
+  attribute loads on objects, ...) makes the plan None: the whole frame is compared.
+
+What the requirements leave open is code the lookups still run: a dict key's `__eq__` on a hash
+collision, an element's `__eq__` in `x in xs`. The program's own `__eq__` is traced (a call event
+makes the tracer compare the whole frame) and the standard library's Python code is seen as a
+foreign call (same effect); the C types of CPython have no `__eq__` with side effects.
+"""
+
+import builtins
+import dis
+import opcode
+import sys
+
+# Requirement kinds, checked by FrameTrace.verdict.
+INERT, CONTAINER, ITERATOR, BUILTIN, LOOP = range(5)
+# Where a requirement's name is looked up: the frame's variables; its globals then builtins; or
+# the variables, then globals, then builtins (LOAD_NAME).
+LOCAL, GLOBAL, NAME = range(3)
+
+INERT_TYPES = frozenset([int, float, bool, type(None), str, bytes, complex])
+CONTAINER_TYPES = frozenset([list, tuple, dict, set, frozenset, str, bytes, range])
+ITERATOR_TYPES = frozenset(type(iter(value)) for value in (
+    [], (), "", "\u20ac", b"", {}, set(), range(1), range(1 << 70), {}.values(), {}.items(), reversed([]),
+))
+_MAX_INERT_TUPLE = 16
+# Builtins that run no foreign code on inert arguments (len: on a container too), and give inert values.
+_PURE_BUILTINS = {
+    name: getattr(builtins, name)
+    for name in ("range", "len", "abs", "int", "float", "str", "bool", "min", "max", "divmod", "ord", "chr")
+}
+_MAX_STATES = 256
+
+# Abstract values on the simulated stack.
+_INERT = "inert"
+_UNKNOWN = "unknown"  # made in this step, type unknown
+_BOTTOM = "bottom"  # was on the stack before the step began
+_NULL = "null"
+_ITER = "iter"  # a builtin iterator made in this step from a checked value
+# Tagged abstract values: (VAR, scope, name) a variable's value at the line event; (_CONST, value);
+# (_ITEM, container, index) an item of a checked container; (_TUPLE, items) a tuple built here.
+VAR, _CONST, _ITEM, _TUPLE, _BINOP = "var", "const", "item", "tuple", "binop"
+# BINARY_OP arguments whose result `resolve` computes on ints: +, //, *, -, % and their in-place forms.
+_INT_OPS = {
+    0: lambda a, b: a + b, 2: lambda a, b: a // b, 5: lambda a, b: a * b, 6: lambda a, b: a % b, 10: lambda a, b: a - b,
+    13: lambda a, b: a + b, 15: lambda a, b: a // b, 18: lambda a, b: a * b, 19: lambda a, b: a % b, 23: lambda a, b: a - b,
+}
+
+_STORES = {"STORE_FAST", "STORE_NAME", "STORE_DEREF"}
+_DELETES = {"DELETE_FAST", "DELETE_NAME", "DELETE_DEREF"}
+_LOADS = {"LOAD_FAST": LOCAL, "LOAD_FAST_CHECK": LOCAL, "LOAD_DEREF": LOCAL, "LOAD_NAME": NAME, "LOAD_GLOBAL": GLOBAL}
+_NO_EFFECT = {"NOP", "RESUME", "CACHE", "EXTENDED_ARG", "KW_NAMES", "PRECALL", "MAKE_CELL", "COPY_FREE_VARS", "NOT_TAKEN"}
+_UNCONDITIONAL_JUMPS = {"JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT", "JUMP", "JUMP_NO_INTERRUPT"}
+_TRUTH_JUMPS = {name for name in opcode.opmap if name.startswith("POP_JUMP") and (name.endswith("_TRUE") or name.endswith("_FALSE"))}
+_NONE_JUMPS = {name for name in opcode.opmap if name.startswith("POP_JUMP") and name.endswith("NONE")}
+_ENDS = {"RETURN_VALUE", "RETURN_CONST", "RAISE_VARARGS", "RERAISE"}
+_UNARY = {"UNARY_NEGATIVE", "UNARY_NOT", "UNARY_INVERT", "UNARY_POSITIVE"}
+_NULL_AFTER_GLOBAL = sys.version_info >= (3, 13)
+
+
+def is_inert(value, depth=0):
+    kind = type(value)
+    if kind in INERT_TYPES:
+        return True
+    if kind is tuple and len(value) <= _MAX_INERT_TUPLE and depth < 4:
+        for item in value:
+            if not is_inert(item, depth + 1):
+                return False
+        return True
+    return False
+
+
+def line_of(instruction):
+    positions = instruction.positions
+    return positions.lineno if positions is not None else None
+
+
+def stored_names(instruction):
+    stored = instruction.argval
+    return stored if isinstance(stored, tuple) else (stored,)
+
+
+class Plan:
+    """`names`: the variables to compare, or None for the whole frame. `requirements`: tuples
+    (kind, path, extra) (see resolve and check; LOOP: (LOOP, None, FOR_ITER offset)) that must hold at the line event for `names` to be enough.
+    `enters`: FOR_ITER offsets whose iterator this step makes from a checked value; `may_enter`:
+    FOR_ITER offsets whose iterator this step may make (its GET_ITER is reachable): unless the step
+    is checked and enters them, their next iterations compare the whole frame."""
+
+    __slots__ = ("names", "requirements", "enters", "may_enter")
+
+    def __init__(self, names, requirements, enters, may_enter):
+        self.names = names
+        self.requirements = requirements
+        self.enters = enters
+        self.may_enter = may_enter
+
+
+class _Unsafe(Exception):
+    pass
+
+
+class _Walk:
+    """Simulates the instructions of one step on abstract values (see the module docstring)."""
+
+    def __init__(self, instructions, by_offset, start, line):
+        self.instructions = instructions
+        self.by_offset = by_offset
+        self.start = start
+        self.line = line
+        self.names = set()
+        self.requirements = set()
+        self.enters = set()
+
+    # -- requirements on values ------------------------------------------------------------------
+
+    def need(self, value, kind):
+        """Records what `value` must be for an operation of `kind` to run no foreign code."""
+        if value == _INERT:
+            return
+        if type(value) is tuple and value[0] == "const":
+            return
+        if type(value) is tuple and value[0] in (VAR, _ITEM):
+            self.requirements.add((kind, value, None))
+            return
+        if type(value) is tuple and value[0] == _BINOP:
+            return  # its operands were required inert when it was made; so is its result
+        if type(value) is tuple and value[0] == _TUPLE:
+            for item in value[1]:
+                self.need(item, INERT)
+            return
+        raise _Unsafe()
+
+    # -- the walk ---------------------------------------------------------------------------------
+
+    def run(self):
+        pending = [(self.by_offset.get(self.start), (), ())]
+        seen = set()
+        while pending:
+            position, stack, stores = pending.pop()
+            if position is None or position >= len(self.instructions):
+                raise _Unsafe()
+            instruction = self.instructions[position]
+            owner = line_of(instruction)
+            if owner is not None and owner != self.line and position != self.by_offset.get(self.start):
+                continue  # another line: the step ends at its line event
+            key = (position, stack, stores)
+            if key in seen:
+                continue
+            seen.add(key)
+            if len(seen) > _MAX_STATES:
+                raise _Unsafe()
+            pending.extend(self.step(position, instruction, list(stack), dict(stores)))
+
+    def step(self, position, instruction, stack, stores):
+        """The states after `instruction`: [(position, stack, stores), ...]."""
+        name = instruction.opname
+        arg = instruction.arg
+
+        def pop():
+            return stack.pop() if stack else _BOTTOM
+
+        def then(*positions):
+            frozen = (tuple(stack), tuple(sorted(stores.items())))
+            return [(p,) + frozen for p in positions]
+
+        following = position + 1
+        if name in _NO_EFFECT:
+            return then(following)
+        if name in _LOADS:
+            scope = _LOADS[name]
+            value = stores.get(instruction.argval) or (VAR, scope, instruction.argval)
+            if name == "LOAD_GLOBAL" and arg & 1 and not _NULL_AFTER_GLOBAL:
+                stack.append(_NULL)
+            stack.append(value)
+            if name == "LOAD_GLOBAL" and arg & 1 and _NULL_AFTER_GLOBAL:
+                stack.append(_NULL)
+            return then(following)
+        if name == "LOAD_FAST_LOAD_FAST":
+            for loaded in instruction.argval:
+                stack.append(stores.get(loaded) or (VAR, LOCAL, loaded))
+            return then(following)
+        if name == "LOAD_FAST_AND_CLEAR":
+            stack.append(stores.get(instruction.argval) or (VAR, LOCAL, instruction.argval))
+            self.names.add(instruction.argval)
+            stores[instruction.argval] = _UNKNOWN
+            return then(following)
+        if name in _STORES or name == "STORE_FAST_STORE_FAST":
+            for stored in stored_names(instruction):
+                self.names.add(stored)
+                value = pop()
+                stores[stored] = _UNKNOWN if value == _BOTTOM else value
+            return then(following)
+        if name == "STORE_FAST_LOAD_FAST":
+            stored, loaded = instruction.argval
+            self.names.add(stored)
+            value = pop()
+            stores[stored] = _UNKNOWN if value == _BOTTOM else value
+            stack.append(stores.get(loaded) or (VAR, LOCAL, loaded))
+            return then(following)
+        if name in _DELETES:
+            self.names.add(instruction.argval)
+            stores[instruction.argval] = _UNKNOWN
+            return then(following)
+        if name == "LOAD_CONST":
+            # Constants: numbers, strings, None, tuples of them, code objects. Scalars are kept,
+            # as indexes of the items a requirement names.
+            constant = instruction.argval
+            stack.append((_CONST, constant) if type(constant) in INERT_TYPES else _INERT)
+            return then(following)
+        if name == "PUSH_NULL":
+            stack.append(_NULL)
+            return then(following)
+        if name == "POP_TOP":
+            pop()
+            return then(following)
+        if name == "COPY":
+            while len(stack) < arg:
+                stack.insert(0, _BOTTOM)
+            stack.append(stack[-arg])
+            return then(following)
+        if name == "SWAP":
+            while len(stack) < arg:
+                stack.insert(0, _BOTTOM)
+            stack[-1], stack[-arg] = stack[-arg], stack[-1]
+            return then(following)
+        if name in _UNCONDITIONAL_JUMPS:
+            return self.jump(instruction, then)
+        if name in _ENDS:
+            return []
+        if name in _TRUTH_JUMPS:
+            self.need(pop(), CONTAINER)  # truth of an inert value or an exact container: no code
+            return self.jump(instruction, then) + then(following)
+        if name in _NONE_JUMPS:
+            pop()
+            return self.jump(instruction, then) + then(following)
+        if name in ("JUMP_IF_TRUE_OR_POP", "JUMP_IF_FALSE_OR_POP"):
+            self.need(stack[-1] if stack else _BOTTOM, CONTAINER)
+            jumped = self.jump(instruction, then)
+            pop()
+            return jumped + then(following)
+        if name == "BINARY_OP":
+            right, left = pop(), pop()
+            self.need(right, INERT)
+            self.need(left, INERT)
+            tagged = (VAR, _CONST, _ITEM, _BINOP)
+            if arg in _INT_OPS and type(left) is tuple and left[0] in tagged and type(right) is tuple and right[0] in tagged:
+                stack.append((_BINOP, arg, left, right))  # `i - 1` in `xs[i - 1]`: see resolve
+            else:
+                stack.append(_INERT)
+            return then(following)
+        if name in ("BUILD_SET", "BUILD_MAP"):
+            items = [pop() for _ in range(arg * (2 if name == "BUILD_MAP" else 1))]
+            for key in (items[1::2] if name == "BUILD_MAP" else items):
+                self.need(key, INERT)  # hashed
+            stack.append(_UNKNOWN)
+            return then(following)
+        if name == "BUILD_CONST_KEY_MAP":
+            pop()  # the keys: a constant tuple
+            for _ in range(arg):
+                pop()
+            stack.append(_UNKNOWN)
+            return then(following)
+        if name in ("SET_UPDATE", "SET_ADD"):
+            self.need(pop(), INERT)  # `{1, 2, 3}`: a constant frozenset
+            return then(following)
+        if name == "MAP_ADD":
+            pop()
+            self.need(pop(), INERT)
+            return then(following)
+        if name in ("COMPARE_OP", "IS_OP"):
+            right, left = pop(), pop()
+            if name == "COMPARE_OP":
+                self.need(right, INERT)
+                self.need(left, INERT)
+            stack.append(_INERT)
+            return then(following)
+        if name in _UNARY or name == "TO_BOOL":
+            self.need(pop(), CONTAINER if name in ("UNARY_NOT", "TO_BOOL") else INERT)
+            stack.append(_INERT)
+            return then(following)
+        if name == "CONTAINS_OP":
+            container, item = pop(), pop()
+            self.need(item, INERT)
+            self.need(container, CONTAINER)
+            stack.append(_INERT)
+            return then(following)
+        if name in ("BINARY_SUBSCR", "BINARY_SLICE"):
+            keys = [pop()] if name == "BINARY_SUBSCR" else [pop(), pop()]
+            for key in keys:
+                self.need(key, INERT)
+            container = pop()
+            self.need(container, CONTAINER)
+            if container == _INERT or (type(container) is tuple and container[0] == _CONST):
+                stack.append(_INERT)
+            elif name == "BINARY_SUBSCR" and type(container) is tuple and container[0] in (VAR, _ITEM) \
+                    and type(keys[0]) is tuple and keys[0][0] in (VAR, _ITEM, _CONST, _BINOP):
+                stack.append((_ITEM, container, keys[0]))  # checked through `resolve` where needed
+            else:
+                stack.append(_UNKNOWN)
+            return then(following)
+        if name == "GET_LEN":
+            self.need(stack[-1] if stack else _BOTTOM, CONTAINER)
+            stack.append(_INERT)
+            return then(following)
+        if name == "GET_ITER":
+            iterable = pop()
+            self.need(iterable, CONTAINER)
+            stack.append(_ITER)
+            return then(following)
+        if name == "FOR_ITER":
+            if not stack:
+                # The iterator was made before this step began: by a step that checked it, or not.
+                self.requirements.add((LOOP, None, instruction.offset))
+            elif stack[-1] == _ITER:
+                self.enters.add(instruction.offset)
+            elif type(stack[-1]) is tuple and stack[-1][0] == VAR:
+                self.requirements.add((ITERATOR, stack[-1], None))
+            else:
+                raise _Unsafe()
+            exhausted = self.by_offset.get(instruction.argval)
+            if exhausted is not None and line_of(self.instructions[exhausted]) == self.line:
+                if sys.version_info >= (3, 12):
+                    raise _Unsafe()  # where the exhausted iterator goes (END_FOR) changed in 3.12
+                iterator = pop()
+                exhausted_states = then(exhausted)  # 3.11 pops the exhausted iterator
+                stack.append(iterator)
+            else:
+                exhausted_states = []
+            stack.append(_UNKNOWN)
+            return exhausted_states + then(following)
+        if name in ("UNPACK_SEQUENCE", "UNPACK_EX"):
+            sequence = pop()
+            count = arg if name == "UNPACK_SEQUENCE" else (arg & 0xFF) + 1 + (arg >> 8)
+            if type(sequence) is tuple and sequence[0] == _TUPLE and name == "UNPACK_SEQUENCE" and len(sequence[1]) == count:
+                stack.extend(reversed(sequence[1]))
+                return then(following)
+            self.need(sequence, CONTAINER)
+            stack.extend([_INERT if sequence == _INERT else _UNKNOWN] * count)
+            return then(following)
+        if name == "BUILD_TUPLE":
+            items = [pop() for _ in range(arg)][::-1]
+            stack.append((_TUPLE, tuple(items)))
+            return then(following)
+        if name == "BUILD_LIST":
+            for _ in range(arg):
+                pop()
+            stack.append(_UNKNOWN)
+            return then(following)
+        if name == "BUILD_SLICE":
+            for _ in range(arg):
+                self.need(pop(), INERT)
+            stack.append(_INERT)  # indexing with a slice of ints runs no foreign code
+            return then(following)
+        if name == "BUILD_STRING":
+            for _ in range(arg):
+                self.need(pop(), INERT)
+            stack.append(_INERT)
+            return then(following)
+        if name in ("FORMAT_VALUE", "FORMAT_SIMPLE", "FORMAT_WITH_SPEC", "CONVERT_VALUE"):
+            if name == "FORMAT_WITH_SPEC" or (name == "FORMAT_VALUE" and arg & 0x04):
+                self.need(pop(), INERT)
+            self.need(pop(), INERT)
+            stack.append(_INERT)
+            return then(following)
+        if name == "LIST_APPEND":
+            pop()
+            return then(following)
+        if name == "LIST_EXTEND":
+            self.need(pop(), INERT)  # a constant tuple: `[1, 2, 3, 4]`
+            return then(following)
+        if name == "LIST_TO_TUPLE":
+            pop()
+            stack.append(_UNKNOWN)
+            return then(following)
+        if name in ("CALL", "PRECALL_CALL"):
+            return self.call(instruction, stack, pop, then, following)
+        raise _Unsafe()
+
+    def call(self, instruction, stack, pop, then, following):
+        """A call runs code, except a builtin of _PURE_BUILTINS on inert arguments."""
+        arguments = [pop() for _ in range(instruction.arg)]
+        pair = (pop(), pop())
+        if _NULL not in pair:
+            raise _Unsafe()
+        callee = pair[0] if pair[1] == _NULL else pair[1]
+        if not (type(callee) is tuple and callee[0] == VAR and callee[1] != LOCAL and callee[2] in _PURE_BUILTINS):
+            raise _Unsafe()
+        self.requirements.add((BUILTIN, callee, _PURE_BUILTINS[callee[2]]))
+        for argument in arguments:
+            self.need(argument, CONTAINER if callee[2] == "len" else INERT)
+        stack.append(_INERT)
+        return then(following)
+
+    def jump(self, instruction, then):
+        target = self.by_offset.get(instruction.argval)
+        if target is None:
+            raise _Unsafe()
+        if instruction.argval <= instruction.offset:
+            return []  # a backward jump fires a line event: the step ends there
+        return then(target)
+
+
+def _reachable(instructions, by_offset, start, line):
+    """Positions the step opened at `start` may run, whatever the values: the walk's control flow
+    without its abstract values (used where the walk gave up)."""
+    first = by_offset.get(start)
+    pending = [first]
+    seen = set()
+    while pending:
+        position = pending.pop()
+        if position is None or position >= len(instructions) or position in seen:
+            continue
+        instruction = instructions[position]
+        owner = line_of(instruction)
+        if owner is not None and owner != line and position != first:
+            continue
+        seen.add(position)
+        if instruction.opcode in _JUMP_OPCODES and instruction.argval > instruction.offset:
+            pending.append(by_offset.get(instruction.argval))
+        if instruction.opname not in _UNCONDITIONAL_JUMPS and instruction.opname not in _ENDS:
+            pending.append(position + 1)
+    return seen
+
+
+_JUMP_OPCODES = frozenset(dis.hasjrel) | frozenset(dis.hasjabs)
+
+
+def plan_step(instructions, by_offset, floating, loop_entries, offset, line):
+    """The Plan of the step opened at `offset` of `line` (see the module docstring).
+    `loop_entries`: {position of a GET_ITER: offset of the FOR_ITER it feeds}."""
+    may_enter = frozenset(
+        loop_entries[position] for position in _reachable(instructions, by_offset, offset, line) if position in loop_entries)
+    walk = _Walk(instructions, by_offset, offset, line)
+    try:
+        walk.run()
+    except _Unsafe:
+        return Plan(None, (), frozenset(), may_enter)
+    names = tuple(sorted(walk.names.union(floating)))
+    return Plan(names, tuple(sorted(walk.requirements, key=repr)), frozenset(walk.enters), may_enter)
+
+
+def resolve(path, lookup):
+    """The value a requirement's path names at the line event: a variable (`lookup(scope, name)`),
+    or an item of a list, tuple or str (indexing those runs no code; a dict lookup may run a key's
+    __eq__, so a dict's items are never read here). _MISSING_ITEM when it cannot be read so."""
+    if path[0] == VAR:
+        return lookup(path[1], path[2])
+    if path[0] == _CONST:
+        return path[1]
+    if path[0] == _BINOP:
+        left, right = resolve(path[2], lookup), resolve(path[3], lookup)
+        if type(left) is not int or type(right) is not int or max(abs(left), abs(right)) > _SMALL:
+            return MISSING
+        try:
+            return _INT_OPS[path[1]](left, right)
+        except ZeroDivisionError:
+            return MISSING
+    container = resolve(path[1], lookup)
+    index = resolve(path[2], lookup)
+    if type(container) not in (list, tuple, str) or type(index) not in (int, bool):
+        return MISSING
+    try:
+        return container[index]
+    except IndexError:
+        return MISSING
+
+
+MISSING = object()
+_SMALL = 1 << 62  # ints resolve computes with: no time to speak of
+
+
+def check(kind, value, extra):
+    """Whether a requirement of `kind` holds for `value` (see plan_step)."""
+    if value is MISSING:
+        return False
+    if kind == INERT:
+        return is_inert(value)
+    if kind == CONTAINER:
+        return type(value) in CONTAINER_TYPES or is_inert(value)
+    if kind == ITERATOR:
+        return type(value) in ITERATOR_TYPES
+    return value is extra  # BUILTIN
+
+
+def analyse(code):
+    """(instructions, by_offset, floating names, loop entries) of a code object: see plan_step."""
+    instructions = list(dis.get_instructions(code))
+    by_offset = {instruction.offset: position for position, instruction in enumerate(instructions)}
+    floating = set()
+    loop_entries = {}
+    for position, instruction in enumerate(instructions):
+        if instruction.opname in _STORES | _DELETES | {"STORE_FAST_STORE_FAST", "STORE_FAST_LOAD_FAST", "LOAD_FAST_AND_CLEAR"} \
+                and line_of(instruction) is None:
+            names = instruction.argval if isinstance(instruction.argval, tuple) else (instruction.argval,)
+            floating.update(names[:1] if instruction.opname == "STORE_FAST_LOAD_FAST" else names)
+        if instruction.opname == "GET_ITER" and position + 1 < len(instructions) \
+                and instructions[position + 1].opname == "FOR_ITER":
+            loop_entries[position] = instructions[position + 1].offset
+    return instructions, by_offset, tuple(floating), loop_entries
