@@ -65,7 +65,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const rounds = flags['rounds'] === undefined ? 2 : Number(flags['rounds']);
   const pool = await createExecutorPool({ concurrency, maxQueued: concurrency });
   try {
-    console.log(`${programs.length} programs, concurrency ${concurrency}, python ${pool.interpreter.command} ${pool.interpreter.version}, network isolation: ${pool.networkIsolation}`);
+    console.log(`${programs.length} programs, concurrency ${concurrency}, python ${pool.interpreter.command} ${pool.interpreter.version}, network isolation: ${pool.networkIsolation}, isolation: ${pool.isolation}${pool.boxFailure === null ? '' : ` (no box: ${pool.boxFailure})`}`);
 
     // Each round runs the programs untraced, traced and traced comparing the whole frame, all
     // through the pool, in an order that rotates from round to round: this machine drifts by up

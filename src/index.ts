@@ -39,7 +39,7 @@ export {
   type EmbeddedBroker, type ResolvedBrokers, type KafkaClientConfig, type KafkaLogger, type ConsumedRecord,
   type OutgoingRecord, type KafkaSource, type KafkaSourceOptions, type KafkaProducer, type ProducerOptions,
   type ProduceToOptions, type ProcessorOptions, type DeliveryGuarantee, type Transform, type RunningProcessor,
-  type TopicSpec, type DeadLetterFn,
+  type TopicSpec, type DeadLetterFn, type ConsumerObserver, type ConsumerStatistics,
 } from './kafka/index.js';
 
 // Lifecycle: how a topology starts, stops and drains.
@@ -49,7 +49,7 @@ export { startTopology, installShutdown, type RunningTopology, type TopologyScop
 export {
   EVENT_SCHEMA_VERSION, DEFAULT_MAX_DIFFS_PER_RUN, DEFAULT_TRACE_TOPICS, runIdOf, contentHashOf, toTraceEvent, toLineDiffs,
   readSolutions, decodeSolution, executeSolution, encodeOutputs, encodeDeadLetter, traceTopicSpecs, serializeByKey,
-  traceTuning, openConnection, produceSolutions, collectTraces, awaitRuns, readEvents, executionOf,
+  traceTuning, openConnection, produceSolutions, collectTraces, awaitRuns, readEvents, executionOf, TopologyProbe,
   type TraceTopics, type Connection, type OpenConnectionOptions, type CollectTracesOptions, type AwaitRunsOptions, type ReadEventsOptions,
 } from './pipeline/index.js';
 
@@ -59,6 +59,12 @@ export {
   type ReplayOptions, type ReplayProgress, type ReplayResult, type FollowOptions, type DatasetRow, type DatasetFilter,
   type DatasetManifest, type DatasetFormat, type ScanStart, type Split, type SplitRatios,
 } from './dataset/index.js';
+
+// Health and metrics: /healthz, /readyz and /metrics of a long-running process.
+export {
+  startTelemetryServer, createMetricsRegistry, topologyMetrics, deadLetterReason,
+  type TelemetryServer, type TelemetryServerOptions, type Readiness, type ReadinessCheck, type TopologyMetrics,
+} from './telemetry/index.js';
 
 // Live streams: subscribe to traces and diffs as they are written; the tail and serve behind the CLI.
 export {

@@ -13,8 +13,11 @@ import { z } from 'zod';
 import {
   DEFAULT_MAX_DIFFS_PER_RUN,
   DEFAULT_TRACE_TOPICS,
+  TopologyProbe,
   createAvroCodec,
+  createMetricsRegistry,
   createExecutorPool,
+  deadLetterReason,
   decodeSolution,
   encodeDeadLetter,
   encodeOutputs,
@@ -25,6 +28,7 @@ import {
   startProcessor,
   startTopology,
   traceTopicSpecs,
+  topologyMetrics,
   traceTuning,
   type ConsumedRecord,
   type ExecutionTrace,
@@ -32,9 +36,11 @@ import {
   type KafkaClientConfig,
   type Limits,
   type OutgoingRecord,
+  type Readiness,
   type RunningTopology,
   type SchemaRegistry,
   type SolutionSubmitted,
+  type TopologyMetrics,
   type TraceTopics,
 } from '../src/index.js';
 
@@ -60,15 +66,22 @@ const traceTopologySchema = z.object({
   guarantee: z.enum(['at-least-once', 'exactly-once']).default('at-least-once'),
   /** Required with guarantee 'exactly-once': unique per running instance. */
   transactionalId: z.string().min(1).optional(),
+  /** Where records, dead letters, runs and lag are counted (serve them with startTelemetryServer). Default: a private registry. */
+  metrics: z.custom<TopologyMetrics>((v) => typeof v === 'object' && v !== null, 'topologyMetrics(registry)').optional(),
 }).refine((o) => o.guarantee !== 'exactly-once' || o.transactionalId !== undefined, {
   message: "required when guarantee is 'exactly-once'", path: ['transactionalId'],
 });
 
 export type TraceTopologyOptions = z.input<typeof traceTopologySchema>;
 
+export interface RunningTraceTopology extends RunningTopology {
+  /** Ready once executors run, schemas are registered and partitions of `solutions` are assigned; for /readyz. */
+  readiness(): Readiness;
+}
+
 const OUTPUT_EVENTS = ['ExecutionTrace', 'LineDiff', 'DeadLetter'] as const;
 
-export async function startTraceTopology(input: TraceTopologyOptions): Promise<RunningTopology> {
+export async function startTraceTopology(input: TraceTopologyOptions): Promise<RunningTraceTopology> {
   const options = parseOptions(traceTopologySchema, input, 'startTraceTopology');
   const topics: TraceTopics = { ...DEFAULT_TRACE_TOPICS, ...options.topics };
   const codec = createAvroCodec(options.registry);
@@ -77,7 +90,10 @@ export async function startTraceTopology(input: TraceTopologyOptions): Promise<R
     groupProtocol: options.groupProtocol, sessionTimeoutMs: options.sessionTimeoutMs,
   });
 
-  return startTopology('trace', async (scope) => {
+  // What the topology does, counted for /metrics, and whether it can work, for /readyz.
+  const probe = new TopologyProbe(options.metrics ?? topologyMetrics(createMetricsRegistry({ processMetrics: false })), topics.solutions);
+
+  const topology = await startTopology('trace', async (scope) => {
     // The interpreters start and the writer schemas register while the topics are made and the
     // consumer joins its group: none needs the others, and a solution needs them only once it runs.
     const pool = scope.open('executor pool', createExecutorPool({ ...options.pool, concurrency: tuning.concurrency }), (p) => p.close());
@@ -95,10 +111,18 @@ export async function startTraceTopology(input: TraceTopologyOptions): Promise<R
     };
 
     const traceSolution = async (record: ConsumedRecord): Promise<OutgoingRecord[]> => {
+      probe.consumed(record);
       const solution = await decode(record);
-      if ('invalid' in solution) return [await deadLetter(record, solution)];
+      if ('invalid' in solution) {
+        const letter = [await deadLetter(record, solution)];
+        probe.produced(record, letter, deadLetterReason(solution.invalid, solution.error));
+        return letter;
+      }
       const traces = await execute(solution);
-      return toEvents(solution, traces);
+      for (const trace of traces) probe.ran(trace.outcome.replaceAll('_', '-'), trace.wallTimeMs);
+      const outputs = await toEvents(solution, traces);
+      probe.produced(record, outputs);
+      return outputs;
     };
 
     return scope.open('processor', Promise.resolve(startProcessor({
@@ -106,9 +130,21 @@ export async function startTraceTopology(input: TraceTopologyOptions): Promise<R
       groupId: options.groupId,
       topics: [topics.solutions],
       transform: serializeByKey(traceSolution),
+      delivered: (record) => probe.delivered(record),
       guarantee: options.guarantee,
       ...(options.transactionalId === undefined ? {} : { transactionalId: options.transactionalId }),
       ...tuning.processor,
+      source: { ...tuning.processor.source, observer: probe.observer },
     })), (processor) => processor.close());
   });
+  probe.started();
+  void topology.done.finally(() => probe.stopping()).catch(() => undefined);
+  return {
+    done: topology.done,
+    close() {
+      probe.stopping();
+      return topology.close();
+    },
+    readiness: () => probe.readiness(),
+  };
 }

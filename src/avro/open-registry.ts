@@ -8,6 +8,8 @@ export interface OpenSchemaRegistryOptions {
   schemaRegistryUrl?: string | undefined;
   /** bootstrap.servers of the cluster; needed for the built-in registry (no schemaRegistryUrl). */
   brokers?: string;
+  /** librdkafka properties of the built-in registry's clients (security settings). */
+  kafkaConfig?: Record<string, string | number | boolean>;
 }
 
 /**
@@ -23,5 +25,5 @@ export async function openSchemaRegistry(options: OpenSchemaRegistryOptions): Pr
   if (options.brokers === undefined) {
     throw new TracestreamError('CONFIG_INVALID', 'brokers: the built-in schema registry (used when --schema-registry / SCHEMA_REGISTRY_URL is unset) needs the cluster\'s bootstrap servers');
   }
-  return openKafkaSchemaRegistry({ brokers: options.brokers });
+  return openKafkaSchemaRegistry({ brokers: options.brokers, ...(options.kafkaConfig === undefined ? {} : { kafkaConfig: options.kafkaConfig }) });
 }

@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { TracestreamError } from '../errors/index.js';
 import { readSettings, SETTINGS, type Flags, type SettingName, type Settings } from '../config/settings.js';
 import type { ExecutorPoolOptions } from '../executor/index.js';
 import type { Limits } from '../runs/index.js';
@@ -12,9 +13,14 @@ import type { TraceTopologyOptions } from '../../topologies/trace.js';
  */
 
 /** Settings that say where the cluster and the schema registry are. */
-export const CLUSTER_SETTINGS = ['kafkaBrokers', 'kafkaClientId', 'embeddedBrokerCount', 'schemaRegistryUrl'] as const satisfies readonly SettingName[];
+export const CLUSTER_SETTINGS = [
+  'kafkaBrokers', 'kafkaClientId', 'embeddedBrokerCount', 'schemaRegistryUrl',
+  'kafkaSecurityProtocol', 'kafkaSaslMechanism', 'kafkaSaslUsername', 'kafkaSaslPassword', 'kafkaSslCaLocation',
+] as const satisfies readonly SettingName[];
 /** Settings of a long-running consumer of a topology. */
 export const TOPOLOGY_SETTINGS = ['groupProtocol', 'sessionTimeoutMs', 'maxDiffsPerRun'] as const satisfies readonly SettingName[];
+/** Where a long-running process serves /healthz, /readyz and /metrics (see src/cli/telemetry.ts). */
+export const TELEMETRY_SETTINGS = ['telemetryPort', 'telemetryHost'] as const satisfies readonly SettingName[];
 /** Per-run limits. */
 export const LIMIT_SETTINGS = [
   'wallTimeMs', 'cpuTimeMs', 'addressSpaceBytes', 'outputBytes', 'maxSteps', 'traceBytes', 'openFiles', 'reprChars',
@@ -63,7 +69,26 @@ export function connect(settings: Settings): Promise<Connection> {
     embeddedBrokers: settings.embeddedBrokerCount,
     clientId: settings.kafkaClientId,
     schemaRegistryUrl: settings.schemaRegistryUrl,
+    clientProperties: kafkaSecurityFrom(settings),
   });
+}
+
+/** The librdkafka security properties the settings ask for; a SASL protocol needs a user and password. */
+export function kafkaSecurityFrom(
+  settings: Pick<Settings, 'kafkaSecurityProtocol' | 'kafkaSaslMechanism' | 'kafkaSaslUsername' | 'kafkaSaslPassword' | 'kafkaSslCaLocation'>,
+): Record<string, string> {
+  const protocol = settings.kafkaSecurityProtocol;
+  const properties: Record<string, string> = { 'security.protocol': protocol };
+  if (protocol.startsWith('sasl_')) {
+    if (settings.kafkaSaslUsername === undefined || settings.kafkaSaslPassword === undefined) {
+      throw new TracestreamError('CONFIG_INVALID', `--kafka-security-protocol ${protocol} needs --kafka-sasl-username / KAFKA_SASL_USERNAME and --kafka-sasl-password / KAFKA_SASL_PASSWORD`);
+    }
+    properties['sasl.mechanisms'] = settings.kafkaSaslMechanism;
+    properties['sasl.username'] = settings.kafkaSaslUsername;
+    properties['sasl.password'] = settings.kafkaSaslPassword;
+  }
+  if (settings.kafkaSslCaLocation !== undefined) properties['ssl.ca.location'] = settings.kafkaSslCaLocation;
+  return properties;
 }
 
 /** The trace topology on `connection`, as the settings and the --exactly-once switch ask. */

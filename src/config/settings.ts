@@ -52,6 +52,41 @@ export const SETTINGS = {
     description: 'On SIGTERM/SIGINT, time allowed to drain, commit and disconnect before exiting with status 1.',
     schema: positiveInt, default: 30_000,
   }),
+  kafkaSecurityProtocol: setting({
+    env: 'KAFKA_SECURITY_PROTOCOL', flag: '--kafka-security-protocol',
+    description: 'How clients talk to the brokers: plaintext, ssl (TLS), sasl_plaintext or sasl_ssl (SASL login, over TLS for sasl_ssl).',
+    schema: z.enum(['plaintext', 'ssl', 'sasl_plaintext', 'sasl_ssl']), default: 'plaintext',
+  }),
+  kafkaSaslMechanism: setting({
+    env: 'KAFKA_SASL_MECHANISM', flag: '--kafka-sasl-mechanism',
+    description: 'SASL mechanism with sasl_* protocols (Strimzi KafkaUsers with scram-sha-512 authentication use SCRAM-SHA-512).',
+    schema: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']), default: 'SCRAM-SHA-512',
+  }),
+  kafkaSaslUsername: setting({
+    env: 'KAFKA_SASL_USERNAME', flag: '--kafka-sasl-username',
+    description: 'SASL user name (the KafkaUser name on Strimzi); required with sasl_* protocols.',
+    schema: z.string().min(1), default: undefined,
+  }),
+  kafkaSaslPassword: setting({
+    env: 'KAFKA_SASL_PASSWORD', flag: '--kafka-sasl-password',
+    description: 'SASL password (Strimzi: the `password` key of the KafkaUser\'s Secret); required with sasl_* protocols. Prefer the variable to the flag (ps shows flags).',
+    schema: z.string().min(1), default: undefined,
+  }),
+  kafkaSslCaLocation: setting({
+    env: 'KAFKA_SSL_CA_LOCATION', flag: '--kafka-ssl-ca-location',
+    description: 'PEM file of the CA that signed the brokers\' certificates (Strimzi: ca.crt of the <cluster>-cluster-ca-cert Secret). Unset: the system CAs.',
+    schema: z.string().min(1), default: undefined,
+  }),
+  telemetryPort: setting({
+    env: 'TRACESTREAM_TELEMETRY_PORT', flag: '--telemetry-port',
+    description: 'Port of the /healthz, /readyz and /metrics server of long-running processes (topology, serve, model consumer; the manifests use 9464); 0 picks a free one (printed at start). Unset: no server.',
+    schema: z.coerce.number().int().min(0).max(65_535), default: undefined,
+  }),
+  telemetryHost: setting({
+    env: 'TRACESTREAM_TELEMETRY_HOST', flag: '--telemetry-host',
+    description: 'Address the telemetry server listens on (0.0.0.0: reachable by the kubelet and Prometheus; 127.0.0.1: this machine only).',
+    schema: z.string().min(1), default: '0.0.0.0',
+  }),
   schemaRegistryUrl: setting({
     env: 'SCHEMA_REGISTRY_URL', flag: '--schema-registry',
     description: 'Confluent-compatible Schema Registry. Unset: schemas are kept in the built-in registry topic.',
@@ -64,7 +99,7 @@ export const SETTINGS = {
   }),
   sandboxUidBase: setting({
     env: 'TRACESTREAM_SANDBOX_UID_BASE', flag: '--sandbox-uid-base',
-    description: 'When started as root, pool slot N runs programs as uid and gid BASE+N (no account needed; one uid per slot lets the process limit forbid fork).',
+    description: 'When started as root, each pool slot claims the first uid from BASE up (1000 of them) that no other executor on the host holds, and runs its programs as that uid and gid (no account needed).',
     schema: z.coerce.number().int().min(1000).max(2 ** 31 - 1024), default: DEFAULT_SANDBOX_UID_BASE,
   }),
   concurrency: setting({

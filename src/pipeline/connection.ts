@@ -10,6 +10,8 @@ export interface OpenConnectionOptions {
   clientId: string;
   /** A Confluent-compatible Schema Registry; unset: the built-in registry topic. */
   schemaRegistryUrl?: string | undefined;
+  /** librdkafka properties every client of the connection adds (security: protocol, SASL login, CA). */
+  clientProperties?: Readonly<Record<string, string | number | boolean>> | undefined;
 }
 
 /** A program's link to Kafka and the schema registry; `close` lets go of all of it, in reverse order. */
@@ -35,9 +37,12 @@ export async function openConnection(options: OpenConnectionOptions): Promise<Co
     const client: KafkaClientConfig = {
       bootstrapServers: brokers.bootstrapServers,
       clientId: options.clientId,
-      librdkafka: TRACESTREAM_CLIENT_PROPERTIES,
+      librdkafka: { ...options.clientProperties, ...TRACESTREAM_CLIENT_PROPERTIES },
     };
-    const registry = await openSchemaRegistry({ schemaRegistryUrl: options.schemaRegistryUrl, brokers: brokers.bootstrapServers });
+    const registry = await openSchemaRegistry({
+      schemaRegistryUrl: options.schemaRegistryUrl, brokers: brokers.bootstrapServers,
+      ...(options.clientProperties === undefined ? {} : { kafkaConfig: { ...options.clientProperties } }),
+    });
     return {
       brokers, client, registry, codec: createAvroCodec(registry),
       async close() {

@@ -10,3 +10,4 @@ export { produceSolutions } from './produce-solutions.js';
 export { serializeByKey } from './keyed.js';
 export { traceTuning, type TraceTuning, type TraceTuningInput } from './trace-tuning.js';
 export { awaitRuns, collectTraces, readEvents, executionOf, type AwaitRunsOptions, type CollectTracesOptions, type ReadEventsOptions } from './collect.js';
+export { TopologyProbe } from './topology-probe.js';

@@ -240,3 +240,16 @@ test('a program that raises a fatal signal on itself is killed, naming the signa
   assert.equal(e.reason, 'killed by SIGTERM');
   assert.equal(e.traceTruncated, true);
 });
+
+test('a program that starts a thread runs it (only the main thread is traced) instead of failing', async () => {
+  const e = await contained({ source: py`
+    import threading
+    box = []
+    worker = threading.Thread(target=lambda: box.append(sum(range(100))))
+    worker.start()
+    worker.join()
+    result = box[0]
+  ` });
+  assert.equal(e.outcome, 'ok', `${e.reason}\n${e.stderrTail}`);
+  assert.ok(changes(e).includes('6:result=4950'), changes(e).join(' '));
+});

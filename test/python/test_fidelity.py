@@ -103,6 +103,8 @@ DIFFERENTIAL = [source for source, _, _ in SIDE_EFFECTS.values()] + [
     "def gen(n):\n    for i in range(n):\n        yield i * i\ng = gen(3)\nv = next(g)\nw = [x for x in g]\n",
     "s = 'hello'\nout = ''\nfor ch in s:\n    if ch in 'aeiou':\n        out += ch.upper()\n    else:\n        out += ch\n",
     "try:\n    x = [1][5]\nexcept IndexError as e:\n    msg = str(e)\nfinally:\n    done = True\n",
+    "import threading\nxs = []\nstop = threading.Event()\ndef fill():\n    while not stop.is_set() and len(xs) < 3:\n        xs.append(0)\n"
+    "t = threading.Thread(target=fill)\nt.start()\nt.join()\nfor i in range(3):\n    y = i + 1\n",
     "import itertools\nit = iter([1, 2, 3])\nfor v in it:\n    w = v\ncount = itertools.count()\nfirst = next(count)\nfor k in count:\n    if k > 2:\n        break\n",
 ]
 

@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import Kafka from '@confluentinc/kafka-javascript';
 import { createAvroCodec, openSchemaRegistry, type AvroCodec, type EventType, type EventTypes, type SchemaRegistry } from '../../src/avro/index.js';
 import { createProducer, kafkaSource, TRACESTREAM_CLIENT_PROPERTIES, type KafkaClientConfig } from '../../src/kafka/index.js';
-import { DEFAULT_TRACE_TOPICS, collectTraces, readEvents, runIdOf } from '../../src/pipeline/index.js';
+import { DEFAULT_TRACE_TOPICS, collectTraces, readEvents, runIdOf, traceTopicSpecs } from '../../src/pipeline/index.js';
 import { startTestBroker, uniqueName, type TestBroker } from '../helpers/broker.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -236,6 +237,29 @@ describe('trace topology, each part its own process', () => {
         .filter((d) => d.runId === a.runId);
       assert.deepEqual(diffs.map((d) => d.stepIndex), Array.from({ length: a.stepCount }, (_, i) => i), 'each diff once, in order');
     } finally {
+      await stopTopology(topology);
+    }
+  });
+
+  it('creates its topics as asked on a real broker (partitions per topic)', { timeout: 180_000 }, async (t) => {
+    if (broker.mock) {
+      t.skip("librdkafka's mock cluster has no CreateTopics: it auto-creates topics with its defaults (run with TRACESTREAM_TEST_KAFKA=testcontainers or KAFKA_BROKERS)");
+      return;
+    }
+    await produce({ 'topics_probe.py': { source: 'x = 1\n' } });
+    const topology = start(['topology', 'trace', '--group-id', uniqueName('topics')]);
+    const admin = new Kafka.KafkaJS.Kafka({ kafkaJS: { brokers: broker.bootstrapServers.split(',') } }).admin();
+    try {
+      // The topology ensures its topics before it consumes: a trace means they were created.
+      await collectTraces({ client, codec, topic: TOPICS.traces, runIds: new Set([runIdOf('topics_probe.py', 0)]) });
+      await admin.connect();
+      // The output topics: `solutions` may have been auto-created by the producer before any topology ran.
+      const outputs = traceTopicSpecs(TOPICS).filter((spec) => spec.name !== TOPICS.solutions);
+      const metadata = await admin.fetchTopicMetadata({ topics: outputs.map((spec) => spec.name) });
+      const partitions = Object.fromEntries(metadata.map((topic) => [topic.name, topic.partitions.length]));
+      assert.deepEqual(partitions, Object.fromEntries(outputs.map((spec) => [spec.name, spec.partitions])));
+    } finally {
+      await admin.disconnect().catch(() => undefined);
       await stopTopology(topology);
     }
   });

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { installShutdown } from '../../lifecycle/index.js';
-import { startLiveServer } from '../../live/index.js';
+import { checkExposure, startLiveServer } from '../../live/index.js';
 import { exitWith } from '../command.js';
 import { CLUSTER_SETTINGS, connect, settingsOf, withSettings } from '../options.js';
 
@@ -17,6 +17,8 @@ export function serveCommand(): Command {
   withSettings(command, [...CLUSTER_SETTINGS, 'shutdownDeadlineMs', 'serveHost', 'servePort', 'serveToken', 'serveCorsOrigin', 'serveClientBufferBytes', 'serveKeepRuns']);
   return command.action(exitWith(async () => {
     const settings = settingsOf(command);
+    // Refused before anything starts: a server that may not bind must not leave a broker running.
+    checkExposure(settings.serveHost, settings.serveToken);
     const shutdown = installShutdown({ deadlineMs: settings.shutdownDeadlineMs });
     const connection = await connect(settings);
     shutdown.register('registry and brokers', () => connection.close());
@@ -29,6 +31,10 @@ export function serveCommand(): Command {
       keepRuns: settings.serveKeepRuns,
       ...(settings.serveToken === undefined ? {} : { token: settings.serveToken }),
       ...(settings.serveCorsOrigin === undefined ? {} : { corsOrigin: settings.serveCorsOrigin }),
+    }).catch(async (error: unknown) => {
+      shutdown.dispose();
+      await connection.close();
+      throw error;
     });
     shutdown.register('live server', () => server.close());
     process.stderr.write(`tracestream: serving live traces at ${server.url}/ (brokers ${connection.brokers.bootstrapServers})\n`);

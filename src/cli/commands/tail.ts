@@ -1,7 +1,7 @@
 import { Argument, Command } from 'commander';
 import { installShutdown } from '../../lifecycle/index.js';
 import { parseOptions } from '../../errors/index.js';
-import { liveFilterSchema, parseLiveFrom, startTail, wantsColour, type LiveStream } from '../../live/index.js';
+import { eventMatcher, liveFilterSchema, parseLiveFrom, startTail, wantsColour, type LiveStream } from '../../live/index.js';
 import { exitWith } from '../command.js';
 import { CLUSTER_SETTINGS, connect, settingsOf, withSettings } from '../options.js';
 
@@ -36,6 +36,8 @@ export function tailCommand(): Command {
       ...(flags.outcome === undefined ? {} : { outcome: flags.outcome }),
     }, 'tail');
     const from = parseLiveFrom(flags.from);
+    // Refused before anything starts (a filter a LineDiff cannot answer), so no broker is left running.
+    eventMatcher(stream, filter);
     const settings = settingsOf(command);
     const shutdown = installShutdown({ deadlineMs: settings.shutdownDeadlineMs });
     const connection = await connect(settings);

@@ -302,6 +302,7 @@ def run_job(job, trace_fd, signal_fd=None):
 
     sys.dont_write_bytecode = True
     sys.argv = [filename]
+    sys.orig_argv = ["python3", filename]  # not the zygote's command line
     sys.path[0:1] = [os.getcwd()]
 
     if _Run.trace:

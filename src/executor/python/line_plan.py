@@ -22,6 +22,9 @@ the instructions that can run between the line event at `offset` and the frame's
 - Anything else (calls other than a few builtins on inert arguments, stores into objects, `with`,
   attribute loads on objects, ...) makes the plan None: the whole frame is compared.
 
+While the program runs threads of its own, every line compares the whole frame: another thread can
+change the frame's objects at any time.
+
 What the requirements leave open is code the lookups still run: a dict key's `__eq__` on a hash
 collision, an element's `__eq__` in `x in xs`. The program's own `__eq__` is traced (a call event
 makes the tracer compare the whole frame) and the standard library's Python code is seen as a

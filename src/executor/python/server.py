@@ -33,6 +33,7 @@ memory that held another job's data. As root it runs each program in a box (box.
 import argparse
 import collections
 import fcntl
+import gc
 import json
 import os
 import resource
@@ -59,6 +60,8 @@ except ImportError:
 TRACE_FD = 3
 # Boxed, the program (pid 1 of its pid namespace) writes here the signal it dies of (child.py).
 SIGNAL_FD = 4
+# The seccomp filter, compiled once (box.compile_filter); None without python3-seccomp.
+SECCOMP_FILTER = None
 # Time the child gets past its wall deadline to run its own SIGALRM handler and flush its trace.
 GRACE_MS = 300
 # A program's fixed environment (README, Sandbox); HOME, TMPDIR and OUTPUT_PATH are set per run.
@@ -142,7 +145,7 @@ def read_source(path):
         return source.read().decode('utf-8', 'surrogateescape')
 
 
-def become_child(request, uid, skeleton, signal_pipe):
+def become_child(request, uid, skeleton, signal_pipe, seccomp_filter):
     """Runs in the forked child: what child.run_job relies on (own session; stdin, stdout, stderr and
     TRACE_FD on the run's files; a scrubbed environment; rlimits; the slot's uid; boxed: its own
     namespaces and file system, `skeleton` being the box's tree), then the job."""
@@ -163,6 +166,7 @@ def become_child(request, uid, skeleton, signal_pipe):
     job['source'] = read_source(request['source_path'])
     if skeleton is not None:
         box.enter(skeleton, work_dir)
+        box.set_command_line()
         home = box.WORK_DIR
         os.chdir(home)
         paths = {'HOME': home, 'TMPDIR': '/tmp', 'OUTPUT_PATH': os.path.join(home, 'output.txt')}
@@ -191,7 +195,8 @@ def become_child(request, uid, skeleton, signal_pipe):
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
-    box.load_filter()
+    if seccomp_filter is not None:
+        box.load_filter(seccomp_filter)
     child.run_job(job, TRACE_FD, SIGNAL_FD if signal_pipe is not None else None)
 
 
@@ -381,7 +386,7 @@ def run_one(request, inbox, uid, skeleton):
         return
     if pid == 0:
         try:
-            become_child(request, uid, skeleton, signal_pipe)
+            become_child(request, uid, skeleton, signal_pipe, SECCOMP_FILTER)
         except BaseException as error:  # noqa: BLE001  (the child must end here whatever happened)
             try:
                 os.write(2, f'tracestream sandbox: {type(error).__name__}: {error}\n'.encode())
@@ -475,6 +480,12 @@ def main():
     skeleton, box_error = None, None
     if uid is not None and args.box:
         skeleton, box_error = start_box(uid)
+    global SECCOMP_FILTER
+    SECCOMP_FILTER = box.compile_filter()
+    # What the zygote holds now is every run's inheritance: kept out of the collector, so that a
+    # collection in a run (the one at its end, say) does not write to, and so copy, every page of it.
+    gc.collect()
+    gc.freeze()
     inbox = Inbox(LineReader(0))
     emit({'ready': True, 'python': '.'.join(map(str, sys.version_info[:3])), 'uid': uid,
           'boxed': skeleton is not None, 'box_error': box_error})

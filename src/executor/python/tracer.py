@@ -30,6 +30,7 @@ import re
 import signal
 import sys
 import types
+from _thread import _count as _other_threads
 
 import line_plan
 
@@ -377,7 +378,8 @@ class FrameTrace:
         """The names the step about to run must compare, or None for the whole frame: the plan's
         names when its requirements hold for the values the line is about to read (line_plan)."""
         names = plan.names
-        if names is not None and not self.tracer.full_frame:
+        # Another thread of the program may change this frame's objects while the line runs.
+        if names is not None and not self.tracer.full_frame and _other_threads() == 0:
             for kind, path, extra in plan.requirements:
                 if kind == _LOOP:
                     if extra in self.safe_loops:

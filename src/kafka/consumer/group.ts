@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { ConsumerGlobalConfig, LibrdKafkaError, TopicPartition } from '@confluentinc/kafka-javascript';
 import { clientConfigSchema, nativeClientConfig, topicNameSchema, type KafkaLogger } from '../client/config.js';
 import { KafkaConsumer, callbackToPromise, kafkaError, type NativeConsumer } from '../client/native.js';
+import { attachObserver, consumerObserverSchema, observerClientConfig } from './observer.js';
 
 /**
  * The consumer base every consumer group member of ours shares (the at-least-once source and the
@@ -35,6 +36,8 @@ export const consumerGroupShape = {
   /** How long connecting (the first metadata answer) may take before it fails. */
   connectTimeoutMs: z.number().int().positive().default(30_000),
   log: z.custom<KafkaLogger>((v) => typeof v === 'object' && v !== null && typeof (v as KafkaLogger).warn === 'function').optional(),
+  /** Sees assignments and librdkafka's statistics (lag, broker states): a process's readiness and metrics. */
+  observer: consumerObserverSchema.optional(),
 };
 
 type GroupFields = { sessionTimeoutMs: number; heartbeatIntervalMs?: number | undefined };
@@ -65,7 +68,7 @@ export interface GroupConsumerHooks {
 
 /** A native consumer of the group, configured by the one set of rules; not yet connected. */
 export function createGroupConsumer(config: ConsumerGroupConfig, hooks: GroupConsumerHooks): NativeConsumer {
-  return new KafkaConsumer(
+  const consumer = new KafkaConsumer(
     {
       ...nativeClientConfig(config.client, hooks.role),
       'group.id': config.groupId,
@@ -76,10 +79,13 @@ export function createGroupConsumer(config: ConsumerGroupConfig, hooks: GroupCon
         ? { 'group.protocol': 'consumer' }
         : { 'session.timeout.ms': config.sessionTimeoutMs, 'heartbeat.interval.ms': heartbeatIntervalOf(config) }),
       rebalance_cb: hooks.rebalance,
+      ...observerClientConfig(config.observer),
       ...hooks.properties,
     },
     { 'auto.offset.reset': config.fromBeginning ? 'earliest' : 'latest' },
   );
+  attachObserver(consumer, config.observer);
+  return consumer;
 }
 
 /** Connects within connectTimeoutMs; fails with KAFKA_CONNECT_FAILED naming the group and the cluster. */

@@ -147,6 +147,7 @@ export class ConsumerSession {
       });
     }
     this.applyAssignment(() => this.consumer.assign(assignment));
+    this.reportAssignment('assigned');
   }
 
   close(drain: boolean): Promise<void> {
@@ -277,6 +278,7 @@ export class ConsumerSession {
         });
       }
       this.applyAssignment(() => (cooperative ? this.consumer.incrementalAssign(assignment) : this.consumer.assign(assignment)));
+      this.reportAssignment('assigned');
       return;
     }
     const lost = this.consumer.assignmentLost();
@@ -301,9 +303,15 @@ export class ConsumerSession {
         this.applyAssignment(() => (cooperative ? this.consumer.incrementalUnassign(assignment) : this.consumer.unassign()));
       });
     this.revoking.add(revoking);
+    this.reportAssignment('revoked');
     if (err.code !== CODES.ERRORS.ERR__REVOKE_PARTITIONS) {
       this.log.warn('rebalance error; dropped the assignment', { code: err.code, message: err.message });
     }
+  }
+
+  /** Tells the observer (readiness, metrics) which partitions this member owns now. */
+  private reportAssignment(change: 'assigned' | 'revoked'): void {
+    this.config.observer?.assignment?.([...this.parts.values()].map((part) => part.topicPartition), change);
   }
 
   private applyAssignment(apply: () => void): void {

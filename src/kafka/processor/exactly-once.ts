@@ -22,7 +22,11 @@ const exactlyOnceSchema = withHeartbeatRule(z.object({
 }));
 
 export type Transform = (record: ConsumedRecord) => readonly OutgoingRecord[] | Promise<readonly OutgoingRecord[]>;
-export type ExactlyOnceOptions = z.input<typeof exactlyOnceSchema> & { transform: Transform };
+export type ExactlyOnceOptions = z.input<typeof exactlyOnceSchema> & {
+  transform: Transform;
+  /** Called for each input once the transaction holding its outputs committed. */
+  delivered?: (record: ConsumedRecord) => void;
+};
 
 /** A running consume-transform-produce loop. */
 export interface RunningProcessor {
@@ -47,7 +51,7 @@ interface ConsumerExtras {
  * the transaction is the ack. A throwing `transform` stops the processor (dead-letter inside it).
  */
 export function startExactlyOnce(options: ExactlyOnceOptions): RunningProcessor {
-  const { transform, ...rest } = options;
+  const { transform, delivered, ...rest } = options;
   const config = parseOptions(exactlyOnceSchema, rest, 'startExactlyOnce');
   const log = config.log ?? stderrLogger;
   let stopped = false;
@@ -82,6 +86,10 @@ export function startExactlyOnce(options: ExactlyOnceOptions): RunningProcessor 
     } catch (error) {
       if (consumer.isConnected()) log.warn('assign/unassign failed', { error: String(error) });
     }
+    config.observer?.assignment?.(
+      [...owned].map((k) => ({ topic: k.slice(k.indexOf(':') + 1), partition: Number(k.slice(0, k.indexOf(':'))) })),
+      err.code === CODES.ERRORS.ERR__ASSIGN_PARTITIONS ? 'assigned' : 'revoked',
+    );
   }
 
   const txn = (what: string) => (err: LibrdKafkaError) => kafkaError('KAFKA_TRANSACTION_FAILED', `${what} failed for ${config.transactionalId}`, err);
@@ -91,8 +99,11 @@ export function startExactlyOnce(options: ExactlyOnceOptions): RunningProcessor 
     await callbackToPromise((done) => native.beginTransaction(done), txn('beginTransaction'));
     const outputs: OutgoingRecord[] = [];
     const next = new Map<string, TopicPartitionOffset>();
+    const records: ConsumedRecord[] = [];
     for (const message of messages) {
-      outputs.push(...(await transform(toConsumedRecord(message, () => {}))));
+      const record = toConsumedRecord(message, () => {});
+      records.push(record);
+      outputs.push(...(await transform(record)));
       next.set(key(message), { topic: message.topic, partition: message.partition, offset: message.offset + 1 });
     }
     await producer.send(outputs);
@@ -101,6 +112,7 @@ export function startExactlyOnce(options: ExactlyOnceOptions): RunningProcessor 
       txn('sendOffsetsToTransaction'),
     );
     await callbackToPromise((done) => native.commitTransaction(config.transactionTimeoutMs, done), txn('commitTransaction'));
+    if (delivered !== undefined) for (const record of records) delivered(record);
   }
 
   async function rewind(producer: NativeProducerHandle, messages: readonly Message[]): Promise<void> {

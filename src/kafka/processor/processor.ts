@@ -4,6 +4,7 @@ import { createProducer, produceTo } from '../producer/sink.js';
 import { startExactlyOnce, type RunningProcessor, type Transform } from './exactly-once.js';
 import type { ConsumerGroupTuning } from '../consumer/group.js';
 import type { KafkaClientConfig } from '../client/config.js';
+import type { ConsumedRecord } from '../client/record.js';
 import { TracestreamError } from '../../errors/index.js';
 
 /**
@@ -24,6 +25,11 @@ export interface ProcessorOptions {
   guarantee?: DeliveryGuarantee;
   /** Required for 'exactly-once': unique per running instance. */
   transactionalId?: string;
+  /**
+   * Called once per input whose outputs were all acknowledged by the brokers (at-least-once: just
+   * before its ack; exactly-once: once its transaction committed). For metrics; keep it cheap.
+   */
+  delivered?: (record: ConsumedRecord) => void;
   /** at-least-once: records whose outputs are being delivered at once. */
   maxInFlight?: number;
   /**
@@ -57,11 +63,13 @@ export function startProcessor(options: ProcessorOptions): RunningProcessor {
       ...groupTuningOf(options.source ?? {}),
       client: options.client, groupId: options.groupId, topics: options.topics, transform: options.transform,
       transactionalId: options.transactionalId,
+      ...(options.delivered === undefined ? {} : { delivered: options.delivered }),
       ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch }),
       ...(options.batchTimeoutMs === undefined ? {} : { batchTimeoutMs: options.batchTimeoutMs }),
     });
   }
   const source = kafkaSource({ ...options.source, client: options.client, groupId: options.groupId, topics: options.topics });
+  const delivered = options.delivered;
   let closing: Promise<void> | undefined;
   const done = (async () => {
     const producer = await createProducer({ client: options.client });
@@ -69,7 +77,14 @@ export function startProcessor(options: ProcessorOptions): RunningProcessor {
       await new Promise<void>((resolve, reject) => {
         source.records
           .pipe(produceTo(producer, options.transform, { maxInFlight: options.maxInFlight ?? 64 }))
-          .subscribe({ next: (record) => record.ack(), error: reject, complete: resolve });
+          .subscribe({
+            next: delivered === undefined ? (record) => record.ack() : (record) => {
+              delivered(record);
+              record.ack();
+            },
+            error: reject,
+            complete: resolve,
+          });
       });
       await closing;
     } finally {
@@ -97,5 +112,5 @@ function groupTuningOf(source: NonNullable<ProcessorOptions['source']>): Consume
 }
 
 const GROUP_TUNING_KEYS = [
-  'fromBeginning', 'sessionTimeoutMs', 'heartbeatIntervalMs', 'groupProtocol', 'fetchWaitMaxMs', 'connectTimeoutMs', 'log',
+  'fromBeginning', 'sessionTimeoutMs', 'heartbeatIntervalMs', 'groupProtocol', 'fetchWaitMaxMs', 'connectTimeoutMs', 'log', 'observer',
 ] as const satisfies readonly (keyof ConsumerGroupTuning)[];

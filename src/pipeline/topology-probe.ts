@@ -1,0 +1,108 @@
+import type { ConsumedRecord, ConsumerObserver, ConsumerStatistics, OutgoingRecord } from '../kafka/index.js';
+import type { Readiness, TopologyMetrics } from '../telemetry/index.js';
+
+interface PendingOutputs {
+  outputs: readonly OutgoingRecord[];
+  deadLetterReason: string | undefined;
+}
+
+/**
+ * What a topology tells its telemetry, in the order things happen to an input record: consumed,
+ * outputs made, outputs delivered. It keeps the metrics and answers readiness from the consumer's
+ * own callbacks (assignments, librdkafka statistics), so `/readyz` never waits on the broker.
+ *
+ * @example
+ * const probe = new TopologyProbe(metrics, 'solutions')
+ * startProcessor({ ..., source: { observer: probe.observer }, delivered: (r) => probe.delivered(r),
+ *   transform: async (r) => { probe.consumed(r); const out = await work(r); probe.produced(r, out); return out } })
+ * probe.started()
+ */
+export class TopologyProbe {
+  readonly observer: ConsumerObserver;
+  readonly #metrics: TopologyMetrics;
+  readonly #inputTopic: string;
+  readonly #pending = new WeakMap<ConsumedRecord, PendingOutputs>();
+  #started = false;
+  #stopping = false;
+  #owned = 0;
+  /** From the latest statistics; undefined until the first arrive (assignment then vouches for the brokers). */
+  #brokersUp: number | undefined;
+
+  constructor(metrics: TopologyMetrics, inputTopic: string, options: { statisticsIntervalMs?: number } = {}) {
+    this.#metrics = metrics;
+    this.#inputTopic = inputTopic;
+    this.observer = {
+      statisticsIntervalMs: options.statisticsIntervalMs ?? 5_000,
+      assignment: (owned, change) => {
+        this.#owned = owned.length;
+        metrics.assignedPartitions.set(owned.length);
+        if (change === 'revoked') metrics.restarts.inc({ component: 'consumer' });
+      },
+      statistics: (stats) => this.#onStatistics(stats),
+    };
+  }
+
+  /** The topology's own resources (executors, schemas) are up. */
+  started(): void {
+    this.#started = true;
+  }
+
+  /** Shutdown began: not ready any more, so no new work is routed here while it drains. */
+  stopping(): void {
+    this.#stopping = true;
+  }
+
+  consumed(record: ConsumedRecord): void {
+    this.#metrics.recordsIn.inc({ topic: record.topic });
+    this.#metrics.inFlight.inc();
+  }
+
+  /** The outputs made for `record`; `deadLetterReason` (a label, see deadLetterReason) when it was dead-lettered. */
+  produced(record: ConsumedRecord, outputs: readonly OutgoingRecord[], deadLetterReason?: string): void {
+    this.#pending.set(record, { outputs, deadLetterReason });
+  }
+
+  /** A program ran: its outcome (ok, error, timeout, ...) and wall-clock time. */
+  ran(outcome: string, wallTimeMs: number): void {
+    this.#metrics.executorOutcomes.inc({ outcome });
+    this.#metrics.runDurationSeconds.observe({ outcome }, wallTimeMs / 1000);
+  }
+
+  /** Every output of `record` was acknowledged by the brokers. */
+  delivered(record: ConsumedRecord): void {
+    this.#metrics.inFlight.dec();
+    const pending = this.#pending.get(record);
+    if (pending === undefined) return;
+    this.#pending.delete(record);
+    if (pending.deadLetterReason !== undefined) this.#metrics.deadLetters.inc({ reason: pending.deadLetterReason });
+    // Outputs come in runs of one topic (a trace, then its diffs): one increment per run.
+    const { outputs } = pending;
+    for (let start = 0; start < outputs.length;) {
+      const topic = outputs[start]!.topic;
+      let end = start + 1;
+      while (end < outputs.length && outputs[end]!.topic === topic) end++;
+      this.#metrics.recordsOut.inc({ topic }, end - start);
+      start = end;
+    }
+  }
+
+  readiness(): Readiness {
+    if (this.#stopping) return { ready: false, reason: 'shutting down (draining in-flight records)' };
+    if (!this.#started) return { ready: false, reason: 'starting (executors, schemas, group join)' };
+    if (this.#brokersUp === 0) return { ready: false, reason: 'no Kafka broker reachable (librdkafka statistics)' };
+    if (this.#owned === 0) {
+      return { ready: false, reason: `no partition of ${this.#inputTopic} assigned (group joining, or more replicas than partitions)` };
+    }
+    return { ready: true, reason: `${this.#owned} partition(s) of ${this.#inputTopic} assigned${this.#brokersUp === undefined ? '' : `, ${this.#brokersUp} broker connection(s) up`}` };
+  }
+
+  #onStatistics(stats: ConsumerStatistics): void {
+    this.#brokersUp = stats.brokersUp;
+    const lag = this.#metrics.consumerLag;
+    // Partitions given up since the last report must not keep their old lag.
+    lag.reset();
+    for (const p of stats.partitions) {
+      if (p.lag !== undefined) lag.set({ topic: p.topic, partition: String(p.partition) }, p.lag);
+    }
+  }
+}
