@@ -67,7 +67,7 @@ async function main(argv: readonly string[]): Promise<void> {
         steps += trace.stepCount;
         const { producedAtMs: _p, wallTimeMs: _w, cpuTimeMs: _c, source: _s, stdin: _i, origin: _o, ...legacy } = trace;
         jsonlBytes += Buffer.byteLength(JSON.stringify(legacy)) + 1;
-        compactBytes += Buffer.byteLength(renderCompact(executionOf(trace), { source: trace.source }));
+        compactBytes += Buffer.byteLength(renderCompact(executionOf(trace), { source: trace.source ?? '' }));
         const value = await codec.encode('ExecutionTrace', trace);
         avroBytes += value.length;
         batch.push({ topic: 'traces-1x', key: trace.runId, value });

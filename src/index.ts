@@ -29,7 +29,7 @@ export { renderSnoop, renderCompact, parseCompact, renderJson, type SnoopOptions
 export {
   EVENT_TYPES, createAvroCodec, openSchemaRegistry,
   type EventType, type EventTypes, type TracestreamEvent, type SolutionSubmitted, type TestInput, type ExecutionTrace,
-  type LineDiff, type DeadLetter, type AvroCodec, type SchemaRegistry, type OpenSchemaRegistryOptions,
+  type LineDiff, type DeadLetter, type ModelMetrics, type AvroCodec, type SchemaRegistry, type OpenSchemaRegistryOptions,
 } from './avro/index.js';
 
 // Kafka: clusters, records, sources, sinks, processors, topics.
@@ -72,3 +72,11 @@ export {
   type LiveStream, type LiveEvent, type LiveEventOf, type LiveFrom, type LiveFilter, type LiveReaderOptions,
   type LiveServer, type LiveServerOptions, type RunningTail, type TailOptions,
 } from './live/index.js';
+
+// The language-model consumer: backends, the online trainer, its metrics.
+export {
+  BACKENDS, chooseBackend, describeBackend, OnlineTrainer, registerModelGauges, appendMetricsHistory, readMetricsHistory,
+  plotTrainingCurves, openModel, imitate, renderImitation,
+  type BackendName, type ChosenBackend, type TrainerOptions, type ConsumedRun, type ModelConfigInput, type EvaluationResult,
+  type ModelGauges, type Imitation,
+} from './model/index.js';

@@ -2,12 +2,12 @@ import type { Limits, Outcome } from '../runs/index.js';
 import type { ExceptionInfo, Step, StepEvent, VariableChange } from '../runs/index.js';
 
 /**
- * The TypeScript shapes of the four events, written once to match `schemas/<Name>.avsc`. They are
+ * The TypeScript shapes of the events, written once to match `schemas/<Name>.avsc`. They are
  * not checked here: the Avro type checks every value when it is encoded (see `createAvroCodec`), and
  * the round-trip tests fail when an interface and its schema drift apart.
  */
 
-export const EVENT_TYPES = ['SolutionSubmitted', 'ExecutionTrace', 'LineDiff', 'DeadLetter'] as const;
+export const EVENT_TYPES = ['SolutionSubmitted', 'ExecutionTrace', 'LineDiff', 'DeadLetter', 'ModelMetrics'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 /** The Avro namespace of every event; an event's full name is `io.tracestream.<EventType>`. */
@@ -62,8 +62,8 @@ export interface ExecutionTrace {
   traceTruncated: boolean;
   steps: Step[];
   producedAtMs: number;
-  /** The program that ran; '' from producers older than the field. */
-  source: string;
+  /** The program that ran; null from producers older than the field. Consumers render it as the compact header. */
+  source: string | null;
   /** The run's standard input; '' from producers older than the field. */
   stdin: string;
   /** The solution's provenance (repo, path, commit, url, ...); {} from producers older than the field. */
@@ -108,11 +108,43 @@ export interface DeadLetter {
   failedAtMs: number;
 }
 
+/** Accuracy of one predictor of the next trace record (see src/model/evaluation.ts). */
+export interface StateAccuracyRecord {
+  nextState: number | null;
+  variables: number | null;
+  output: number | null;
+  records: number;
+  variableChanges: number;
+  outputRecords: number;
+}
+
+export interface ModelMetrics {
+  schemaVersion: number;
+  modelId: string;
+  step: number;
+  tokensTrained: number;
+  backend: string;
+  trainLoss: number | null;
+  trainTraceLoss: number | null;
+  trainSourceLoss: number | null;
+  tokensPerSecond: number | null;
+  trainLagMs: number | null;
+  evalRuns: number;
+  traceLoss: number | null;
+  tracePerplexity: number | null;
+  sourceLoss: number | null;
+  model: StateAccuracyRecord;
+  repeatPrevious: StateAccuracyRecord;
+  mostFrequent: StateAccuracyRecord;
+  evaluatedAtMs: number;
+}
+
 export interface EventTypes {
   SolutionSubmitted: SolutionSubmitted;
   ExecutionTrace: ExecutionTrace;
   LineDiff: LineDiff;
   DeadLetter: DeadLetter;
+  ModelMetrics: ModelMetrics;
 }
 
 export type TracestreamEvent = EventTypes[EventType];

@@ -1,11 +1,12 @@
 /**
- * Avro events of tracestream: the four event schemas (`schemas/*.avsc`), their TypeScript shapes,
+ * Avro events of tracestream: the event schemas (`schemas/*.avsc`), their TypeScript shapes,
  * the Confluent wire format, and the schema registries that give writer schemas their ids.
  */
 export {
   EVENT_TYPES, EVENT_NAMESPACE, outcomeToAvro, outcomeFromAvro,
   type EventType, type EventTypes, type TracestreamEvent, type AvroOutcome,
   type SolutionSubmitted, type TestInput, type ExecutionTrace, type LineDiff, type DeadLetter,
+  type ModelMetrics, type StateAccuracyRecord,
 } from './events.js';
 export { SCHEMAS_DIR, eventSchema, eventSchemas, type EventSchema } from './schemas.js';
 export { checkBackward, parseSchema, type AvroSchema, type CompatibilityResult } from './compatibility.js';

@@ -88,7 +88,7 @@ export function toDatasetRow(trace: ExecutionTrace): DatasetRow {
     problem_id: trace.problemId,
     input_index: trace.inputIndex,
     content_hash: trace.contentHash,
-    source: trace.source,
+    source: trace.source ?? '',
     stdin: trace.stdin,
     origin: JSON.stringify(Object.fromEntries(Object.entries(trace.origin).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))),
     outcome: outcomeFromAvro(trace.outcome),
@@ -125,7 +125,7 @@ export function toDatasetRow(trace: ExecutionTrace): DatasetRow {
       stdout: step.stdout,
     })),
     // Traces from producers older than the source field have none: no header then, rather than an empty one.
-    compact: renderCompact(executionOf(trace), trace.source === '' ? {} : { source: trace.source }),
+    compact: renderCompact(executionOf(trace), trace.source === null || trace.source === '' ? {} : { source: trace.source }),
   };
 }
 

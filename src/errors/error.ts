@@ -31,7 +31,9 @@ export type ErrorCode =
   | 'TOPOLOGY_STOPPED'
   | 'SHUTDOWN_TIMEOUT'
   | 'SHUTDOWN_FAILED'
-  | 'BUFFER_OVERFLOW';
+  | 'BUFFER_OVERFLOW'
+  | 'CHECKPOINT_INVALID'
+  | 'BACKEND_UNAVAILABLE';
 
 export interface TracestreamErrorOptions {
   cause?: unknown;

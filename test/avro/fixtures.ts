@@ -1,4 +1,4 @@
-import type { DeadLetter, EventTypes, ExecutionTrace, LineDiff, SolutionSubmitted } from '../../src/avro/index.js';
+import type { DeadLetter, EventTypes, ExecutionTrace, LineDiff, ModelMetrics, SolutionSubmitted } from '../../src/avro/index.js';
 
 /** One event of each type, with every optional field set and nested arrays non-empty. */
 export const solution: SolutionSubmitted = {
@@ -86,11 +86,33 @@ export const deadLetter: DeadLetter = {
   failedAtMs: 1_700_000_000_789,
 };
 
+export const modelMetrics: ModelMetrics = {
+  schemaVersion: 1,
+  modelId: 'checkpoints/run-1',
+  step: 1200,
+  tokensTrained: 1_228_800,
+  backend: 'wasm',
+  trainLoss: 0.82,
+  trainTraceLoss: 0.71,
+  trainSourceLoss: 1.4,
+  tokensPerSecond: 2150.5,
+  trainLagMs: 8_250,
+  evalRuns: 40,
+  traceLoss: 0.95,
+  tracePerplexity: Math.exp(0.95),
+  sourceLoss: null,
+  model: { nextState: 0.41, variables: 0.5, output: 0.25, records: 256, variableChanges: 300, outputRecords: 12 },
+  repeatPrevious: { nextState: 0.12, variables: 0.08, output: 0, records: 256, variableChanges: 300, outputRecords: 12 },
+  mostFrequent: { nextState: 0.05, variables: 0, output: null, records: 256, variableChanges: 300, outputRecords: 0 },
+  evaluatedAtMs: 1_700_000_001_000,
+};
+
 export const EVENTS: { [K in keyof EventTypes]: EventTypes[K] } = {
   SolutionSubmitted: solution,
   ExecutionTrace: trace,
   LineDiff: lineDiff,
   DeadLetter: deadLetter,
+  ModelMetrics: modelMetrics,
 };
 
 /** Decoded records are instances of avsc's generated classes; this copies them into plain objects to compare. */

@@ -109,7 +109,7 @@ describe('replayTopic', { timeout: 300_000 }, () => {
       });
       const steps = (row['steps'] as Record<string, unknown>[]).map((s) => ({ ...s, index: Number(s['index']) }));
       assert.deepEqual(steps, t.steps.map((s) => ({ ...s })), `steps of ${t.runId}`);
-      assert.equal(row['compact'], renderCompact(executionOf(t), { source: t.source }), `compact of ${t.runId}`);
+      assert.equal(row['compact'], renderCompact(executionOf(t), { source: t.source ?? '' }), `compact of ${t.runId}`);
     }
   });
 

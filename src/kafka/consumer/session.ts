@@ -133,7 +133,8 @@ export class ConsumerSession {
     let assignment: TopicPartitionOffset[] = [];
     for (const topic of this.config.topics) {
       for (const id of await this.partitionsOf(topic)) {
-        assignment.push({ topic, partition: id, offset: this.config.fromBeginning ? OFFSET_BEGINNING : OFFSET_END });
+        const saved = this.config.startOffsets[topic]?.[String(id)];
+        assignment.push({ topic, partition: id, offset: saved ?? (this.config.fromBeginning ? OFFSET_BEGINNING : OFFSET_END) });
       }
     }
     if (this.config.startAt !== undefined) {

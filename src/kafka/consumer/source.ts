@@ -30,6 +30,12 @@ const sourceSchema = withHeartbeatRule(z.object({
    * instead of after the group's initial rebalance delay (3 s by default on Kafka and on the mock).
    */
   assignAllPartitions: z.boolean().default(false),
+  /**
+   * With assignAllPartitions: where to start reading, per topic and partition (the next offset to
+   * read), for readers that keep their position themselves (a trainer's checkpoint) instead of in
+   * a group. Partitions not named start as `fromBeginning` says.
+   */
+  startOffsets: z.record(z.string(), z.record(z.string(), z.number().int().nonnegative())).default({}),
   /** With assignAllPartitions: how long to wait for a topic that does not exist yet. */
   topicWaitMs: z.number().int().nonnegative().default(60_000),
   /**

@@ -1,0 +1,197 @@
+/**
+ * Training benchmark of the language-model consumer.
+ *
+ *   npm run bench:train -- PATH.jsonl [--limit N] [--backends tensorflow-gpu,tensorflow,wasm,cpu]
+ *       [--layers N --width N --heads N --context N --batch N] [--steps N] [--tokens N | --minutes M]
+ *
+ * For every backend that loads here: its peak matmul FLOP/s (measured first, square float32
+ * matmuls), the model's tokens/s for forward + backward + AdamW update, its FLOPs per token, and the
+ * utilisation 6 × parameters × tokens/s ÷ peak (and the same with attention's FLOPs counted). Then,
+ * on the backend the trainer picks (the fastest that loads), it trains on the traces of the corpus'
+ * training problems until the token (or time) budget and evaluates on its validation problems,
+ * printing the model's metrics next to both baselines.
+ *
+ * PATH.jsonl: one program a line, {id, problem, source, stdin}.
+ */
+import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { eachBounded } from './each-bounded.js';
+import { median } from './median.js';
+import { parseArgs } from 'node:util';
+import { createExecutorPool } from '../src/executor/index.js';
+import {
+  AdamW, BACKENDS, OnlineTrainer, SequencePacker, Transformer, chooseBackend, describeBackend, parseBackendName, tokenizeRun, trainOnBatch,
+  type EvaluationResult, type ModelConfigInput, type StateAccuracy,
+} from '../src/model/index.js';
+import { renderCompact } from '../src/render/index.js';
+
+interface Program {
+  id: string;
+  problem?: string;
+  source: string;
+  stdin?: string;
+}
+
+interface RunText {
+  runId: string;
+  problemId: string;
+  text: string;
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const { positionals, values: flags } = parseArgs({
+    args: [...argv], allowPositionals: true,
+    options: Object.fromEntries(['limit', 'backends', 'layers', 'width', 'heads', 'context', 'batch', 'steps', 'tokens', 'minutes', 'learning-rate']
+      .map((name) => [name, { type: 'string' as const }])),
+  });
+  const path = positionals[0];
+  if (path === undefined) throw new Error('usage: npm run bench:train -- PATH.jsonl [--limit N] [--backends a,b] [--tokens N | --minutes M] [shape flags]');
+  const num = (name: string, fallback: number): number => (flags[name] === undefined ? fallback : Number(flags[name]));
+  const limit = num('limit', 400);
+  const shape: ModelConfigInput = {
+    layers: num('layers', 4), width: num('width', 256), heads: num('heads', 4), contextTokens: num('context', 256),
+  };
+  const batchRows = num('batch', 8);
+  const timedSteps = num('steps', 5);
+  const candidates = typeof flags['backends'] === 'string' ? flags['backends'].split(',').map(parseBackendName) : [...BACKENDS];
+
+  const runs = await traceCorpus(path, limit);
+  const corpusTokens = runs.reduce((n, r) => n + Buffer.byteLength(r.text) + 1, 0);
+  console.log(`corpus: ${runs.length} runs traced from ${path} (first ${limit} programs), ${corpusTokens} tokens of compact text`);
+  console.log(`model: ${JSON.stringify(shape)}, batch ${batchRows} x ${shape.contextTokens}`);
+
+  console.log('\nbackend          peak GFLOP/s  tokens/s  FLOPs/token(6N)  FLOPs/token(+attn)  utilisation(6N)  utilisation(+attn)');
+  for (const name of candidates) {
+    let backend;
+    try {
+      backend = await chooseBackend([name]);
+    } catch (error) {
+      console.log(`${name.padEnd(16)} not available: ${String((error as Error).message).slice(0, 160)}`);
+      continue;
+    }
+    const peak = measurePeakFlops();
+    const model = new Transformer(shape, backend.embedding);
+    const tokensPerSecond = measureTrainingSpeed(model, runs, batchRows, timedSteps);
+    const sixN = 6 * model.parameterCount;
+    const withAttention = model.flopsPerToken();
+    console.log(`${name.padEnd(16)} ${(peak / 1e9).toFixed(2).padStart(12)}  ${tokensPerSecond.toFixed(0).padStart(8)}  ${sixN.toExponential(2).padStart(15)}  ${withAttention.toExponential(2).padStart(18)}  ${(sixN * tokensPerSecond / peak).toFixed(3).padStart(15)}  ${(withAttention * tokensPerSecond / peak).toFixed(3).padStart(18)}`);
+    model.dispose();
+  }
+
+  const picked = await chooseBackend(candidates);
+  console.log(`\npicked backend: ${describeBackend(picked)}`);
+  const budgetTokens = num('tokens', 200_000);
+  const budgetMs = flags['minutes'] === undefined ? Infinity : Number(flags['minutes']) * 60_000;
+  const dir = await mkdtemp(join(tmpdir(), 'tracestream-bench-train-'));
+  try {
+    const { trainer } = await OnlineTrainer.open({
+      checkpointDir: dir, model: shape, batchRows, maxEvaluationRuns: 64, evaluationRunsPerProblem: 2,
+      optimizer: { peakLearningRate: num('learning-rate', 1e-3), warmupSteps: 50, decaySteps: Math.max(100, Math.round(budgetTokens / (batchRows * (shape.contextTokens ?? 256)))) },
+    }, picked);
+    const started = Date.now();
+    let next = 0;
+    let pass = 0;
+    while (trainer.tokensTrained < budgetTokens && Date.now() - started < budgetMs) {
+      if (trainer.wantsRuns) {
+        const run = runs[next]!;
+        // Later passes over the corpus get new run ids, so the trainer's redelivery filter keeps them.
+        trainer.offer({ ...run, runId: `${run.runId}@${pass}`, producedAtMs: Date.now(), topic: 'bench', partition: 0, offset: pass * runs.length + next });
+        next += 1;
+        if (next === runs.length) {
+          next = 0;
+          pass += 1;
+        }
+      } else {
+        trainer.trainStep();
+      }
+    }
+    const seconds = (Date.now() - started) / 1000;
+    console.log(`trained ${trainer.tokensTrained} tokens in ${seconds.toFixed(0)} s (${trainer.step} steps, ${pass} full passes over the training runs)`);
+    const result = trainer.evaluate();
+    if (result === null) console.log('no validation problems among the traced runs: raise --limit');
+    else printEvaluation(result);
+    trainer.dispose();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs the corpus under the tracer (no Kafka) and renders each run as training text. */
+async function traceCorpus(path: string, limit: number): Promise<RunText[]> {
+  const programs = (await readFile(path, 'utf8')).split('\n').filter((l) => l.trim()).slice(0, limit).map((l) => JSON.parse(l) as Program);
+  const concurrency = availableParallelism();
+  const pool = await createExecutorPool({ concurrency, maxQueued: concurrency });
+  try {
+    return await eachBounded(programs, concurrency, async (p) => {
+      const execution = await pool.run({ runId: p.id, source: p.source, stdin: p.stdin ?? '' });
+      return { runId: `${p.id}#0`, problemId: p.problem ?? p.id, text: renderCompact(execution, { source: p.source }) };
+    });
+  } finally {
+    await pool.close();
+  }
+}
+
+/** Best FLOP/s of square float32 matmuls (sizes 256..1024), the ceiling a training step is held to. */
+function measurePeakFlops(): number {
+  let best = 0;
+  for (const n of [256, 512, 1024]) {
+    const a = tf.randomNormal([n, n]);
+    const b = tf.randomNormal([n, n]);
+    tf.matMul(a, b).dataSync();
+    const times: number[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      const start = performance.now();
+      const c = tf.matMul(a, b);
+      c.dataSync();
+      times.push(performance.now() - start);
+      c.dispose();
+    }
+    best = Math.max(best, (2 * n ** 3) / (median(times) / 1000));
+    a.dispose();
+    b.dispose();
+  }
+  return best;
+}
+
+/** Tokens per second of forward + backward + update, median of `steps` steps after one warm-up step. */
+function measureTrainingSpeed(model: Transformer, runs: readonly RunText[], batchRows: number, steps: number): number {
+  const time = model.config.contextTokens;
+  const optimizer = new AdamW(model.variables);
+  const packer = new SequencePacker(time, batchRows * time + 1 + 65_536);
+  let next = 0;
+  const batch = () => {
+    while (!packer.canTake(batchRows)) packer.push(tokenizeRun(runs[next++ % runs.length]!.text.slice(0, 65_000)));
+    return packer.take(batchRows);
+  };
+  trainOnBatch(model, optimizer, batch());
+  const seconds: number[] = [];
+  for (let i = 0; i < steps; i += 1) {
+    const b = batch();
+    const start = performance.now();
+    trainOnBatch(model, optimizer, b);
+    seconds.push((performance.now() - start) / 1000);
+  }
+  optimizer.dispose();
+  return (batchRows * time) / median(seconds);
+}
+
+function printEvaluation(result: EvaluationResult): void {
+  const pct = (v: number | null): string => (v === null ? '    -' : `${(100 * v).toFixed(1)}%`.padStart(6));
+  console.log(`held-out (validation problems): ${result.runs} runs, trace loss ${result.traceLoss?.toFixed(3) ?? '-'} nats/token (perplexity ${result.tracePerplexity?.toFixed(2) ?? '-'}), source loss ${result.sourceLoss?.toFixed(3) ?? '-'}`);
+  console.log('predictor         next-state  per-variable  output   (records / variable changes / printing records)');
+  const row = (name: string, a: StateAccuracy): void => {
+    console.log(`${name.padEnd(17)} ${pct(a.nextState).padStart(10)}  ${pct(a.variables).padStart(12)}  ${pct(a.output).padStart(6)}   (${a.records} / ${a.variableChanges} / ${a.outputRecords})`);
+  };
+  row('model (greedy)', result.model);
+  row('repeat previous', result.repeatPrevious);
+  row('most frequent', result.mostFrequent);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
+
+

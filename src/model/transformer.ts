@@ -1,0 +1,189 @@
+import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
+import { TracestreamError } from '../errors/index.js';
+import { BYTE_TOKENIZER } from './tokenizer.js';
+
+/** The shape of the model: one schema gives the type and the runtime check. */
+export const modelConfigSchema = z.object({
+  vocabSize: z.number().int().positive().default(BYTE_TOKENIZER.vocabSize),
+  /** Longest sequence the model attends over (positions learned up to this). */
+  contextTokens: z.number().int().min(8).max(8192).default(256),
+  layers: z.number().int().min(1).max(64).default(4),
+  /** Width of the residual stream (d_model). */
+  width: z.number().int().min(8).max(8192).default(256),
+  heads: z.number().int().min(1).max(128).default(4),
+  /** Hidden units of each MLP per unit of width. */
+  mlpRatio: z.number().int().min(1).max(8).default(4),
+  /**
+   * MLP non-linearity. `relu` is fused into the matmul (one kernel instead of about eight for the
+   * tanh-approximated `gelu`), which matters on the CPU and WASM backends where elementwise ops
+   * cost as much as the small matmuls they follow.
+   */
+  activation: z.enum(['relu', 'gelu']).default('relu'),
+  seed: z.number().int().nonnegative().default(1),
+}).refine((c) => c.width % c.heads === 0, { message: 'width must be a multiple of heads', path: ['width'] });
+
+export type ModelConfig = z.output<typeof modelConfigSchema>;
+export type ModelConfigInput = z.input<typeof modelConfigSchema>;
+
+/**
+ * How token ids become vectors. `gather` is the usual lookup; its gradient (UnsortedSegmentSum) is
+ * not registered on the WASM backend, where `one-hot` (a [tokens, vocab] one-hot matrix times the
+ * table) trains instead, at 2·vocab·width FLOPs per token.
+ */
+export type EmbeddingMode = 'gather' | 'one-hot';
+
+export function parseModelConfig(input: ModelConfigInput): ModelConfig {
+  const parsed = modelConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new TracestreamError('CONFIG_INVALID', `model config: ${issue.path.join('.') || '(root)'}: ${issue.message}`, { details: { field: issue.path.join('.') } });
+  }
+  return parsed.data;
+}
+
+interface Block {
+  ln1Gain: tf.Variable; ln1Bias: tf.Variable;
+  qkv: tf.Variable; qkvBias: tf.Variable;
+  proj: tf.Variable; projBias: tf.Variable;
+  ln2Gain: tf.Variable; ln2Bias: tf.Variable;
+  up: tf.Variable; upBias: tf.Variable;
+  down: tf.Variable; downBias: tf.Variable;
+}
+
+/**
+ * A GPT-style decoder-only transformer: learned token and position embeddings, pre-norm blocks of
+ * causal multi-head self-attention and an MLP, a final layer norm, and an output projection tied
+ * to the token embedding. Written with TensorFlow.js ops (not tf.layers) so that its variables,
+ * their order and names are ours to checkpoint.
+ */
+export class Transformer {
+  readonly config: ModelConfig;
+  readonly embedding: EmbeddingMode;
+  /** Every trainable variable, in a fixed order (the checkpoint's order). */
+  readonly variables: tf.Variable[] = [];
+  /** The checkpoint's name of each variable, in the same order. */
+  readonly variableNames: string[] = [];
+  private readonly tokenTable: tf.Variable;
+  private readonly positionTable: tf.Variable;
+  private readonly blocks: Block[] = [];
+  private readonly finalGain: tf.Variable;
+  private readonly finalBias: tf.Variable;
+  /** Additive causal mask for the longest context: 0 on and below the diagonal, -1e9 above. */
+  private readonly causalMask: tf.Tensor2D;
+
+  constructor(config: ModelConfigInput, embedding: EmbeddingMode = 'gather') {
+    this.config = parseModelConfig(config);
+    this.embedding = embedding;
+    const { vocabSize, contextTokens, width, layers, mlpRatio } = this.config;
+    let seed = this.config.seed;
+    const normal = (name: string, shape: number[], std: number): tf.Variable =>
+      this.add(name, tf.randomNormal(shape, 0, std, 'float32', (seed += 1)));
+    const filled = (name: string, shape: number[], value: number): tf.Variable => this.add(name, tf.fill(shape, value));
+    // GPT-2's initialisation: N(0, 0.02), residual projections scaled down by sqrt(2 * layers).
+    const residualStd = 0.02 / Math.sqrt(2 * layers);
+    this.tokenTable = normal('token_embedding', [vocabSize, width], 0.02);
+    this.positionTable = normal('position_embedding', [contextTokens, width], 0.01);
+    for (let l = 0; l < layers; l += 1) {
+      this.blocks.push({
+        ln1Gain: filled(`block${l}.ln1.gain`, [width], 1), ln1Bias: filled(`block${l}.ln1.bias`, [width], 0),
+        qkv: normal(`block${l}.attention.qkv`, [width, 3 * width], 0.02), qkvBias: filled(`block${l}.attention.qkv_bias`, [3 * width], 0),
+        proj: normal(`block${l}.attention.proj`, [width, width], residualStd), projBias: filled(`block${l}.attention.proj_bias`, [width], 0),
+        ln2Gain: filled(`block${l}.ln2.gain`, [width], 1), ln2Bias: filled(`block${l}.ln2.bias`, [width], 0),
+        up: normal(`block${l}.mlp.up`, [width, mlpRatio * width], 0.02), upBias: filled(`block${l}.mlp.up_bias`, [mlpRatio * width], 0),
+        down: normal(`block${l}.mlp.down`, [mlpRatio * width, width], residualStd), downBias: filled(`block${l}.mlp.down_bias`, [width], 0),
+      });
+    }
+    this.finalGain = filled('final_ln.gain', [width], 1);
+    this.finalBias = filled('final_ln.bias', [width], 0);
+    this.causalMask = tf.tidy(() => tf.linalg.bandPart(tf.ones([contextTokens, contextTokens]), -1, 0).sub(1).mul(1e9)) as tf.Tensor2D;
+  }
+
+  private add(name: string, initial: tf.Tensor): tf.Variable {
+    // tf.js variable names are unique per process: a prefix keeps two models (trainer, evaluator) apart.
+    const variable = tf.variable(initial, true, `model${this.instance}/${name}`);
+    initial.dispose();
+    this.variables.push(variable);
+    this.variableNames.push(name);
+    return variable;
+  }
+
+  private static created = 0;
+  private readonly instance = (Transformer.created += 1);
+
+  /** Trainable parameters. */
+  get parameterCount(): number {
+    return this.variables.reduce((sum, v) => sum + v.size, 0);
+  }
+
+  /**
+   * FLOPs of one token's forward and backward pass at full context: 6 per parameter used in a
+   * matmul (the position table is only added, a gather embedding only looked up) plus attention's
+   * scores and weighted sums, 12·layers·context·width (Kaplan et al., 2020).
+   */
+  flopsPerToken(contextTokens = this.config.contextTokens): number {
+    const { vocabSize, width, layers } = this.config;
+    const matmulParams = this.blocks.reduce((sum, b) => sum + b.qkv.size + b.proj.size + b.up.size + b.down.size, 0)
+      + vocabSize * width * (this.embedding === 'one-hot' ? 2 : 1);
+    return 6 * matmulParams + 12 * layers * contextTokens * width;
+  }
+
+  /** Logits [batch * time, vocab] for int32 tokens [batch, time], time <= contextTokens. */
+  logits(tokens: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const [batch, time] = tokens.shape;
+      const { width, heads, contextTokens, vocabSize } = this.config;
+      if (time > contextTokens) throw new TracestreamError('INPUT_INVALID', `sequence of ${time} tokens is longer than the model's context (${contextTokens})`);
+      const flat = tokens.reshape([batch * time]);
+      const embedded = this.embedding === 'gather'
+        ? tf.gather(this.tokenTable, flat)
+        : tf.matMul(tf.oneHot(flat, vocabSize), this.tokenTable);
+      let x = embedded.reshape([batch, time, width]).add(this.positionTable.slice([0, 0], [time, width])).reshape([batch * time, width]) as tf.Tensor2D;
+      const mask = this.causalMask.slice([0, 0], [time, time]);
+      const headWidth = width / heads;
+      const scale = 1 / Math.sqrt(headWidth);
+      for (const block of this.blocks) {
+        const normed = layerNorm(x, block.ln1Gain, block.ln1Bias);
+        const qkv = tf.fused.matMul({ a: normed, b: block.qkv as tf.Tensor2D, bias: block.qkvBias });
+        const [q, k, v] = tf.split(qkv, 3, 1).map((part) => part.reshape([batch, time, heads, headWidth]).transpose([0, 2, 1, 3]));
+        const scores = tf.matMul(q!, k!, false, true).mul(scale).add(mask);
+        const attended = tf.matMul(tf.softmax(scores), v!).transpose([0, 2, 1, 3]).reshape([batch * time, width]) as tf.Tensor2D;
+        x = x.add(tf.fused.matMul({ a: attended, b: block.proj as tf.Tensor2D, bias: block.projBias }));
+        const normed2 = layerNorm(x, block.ln2Gain, block.ln2Bias);
+        const hidden = this.config.activation === 'relu'
+          ? tf.fused.matMul({ a: normed2, b: block.up as tf.Tensor2D, bias: block.upBias, activation: 'relu' })
+          : gelu(tf.fused.matMul({ a: normed2, b: block.up as tf.Tensor2D, bias: block.upBias }) as tf.Tensor2D);
+        x = x.add(tf.fused.matMul({ a: hidden, b: block.down as tf.Tensor2D, bias: block.downBias }));
+      }
+      const final = layerNorm(x, this.finalGain, this.finalBias);
+      return tf.matMul(final, this.tokenTable, false, true);
+    });
+  }
+
+  /** Negative log-likelihood of each target token [batch * time], from tokens [batch, time]. */
+  tokenLosses(inputs: tf.Tensor2D, targets: tf.Tensor2D): tf.Tensor1D {
+    return tf.tidy(() => {
+      const logProbs = tf.logSoftmax(this.logits(inputs));
+      const picked = logProbs.mul(tf.oneHot(targets.reshape([-1]) as tf.Tensor1D, this.config.vocabSize)).sum(1);
+      return picked.neg() as tf.Tensor1D;
+    });
+  }
+
+  dispose(): void {
+    for (const v of this.variables) v.dispose();
+    this.causalMask.dispose();
+  }
+}
+
+function layerNorm(x: tf.Tensor2D, gain: tf.Tensor, bias: tf.Tensor): tf.Tensor2D {
+  const mean = x.mean(1, true);
+  const centered = x.sub(mean);
+  const variance = centered.square().mean(1, true);
+  return centered.mul(variance.add(1e-5).rsqrt()).mul(gain).add(bias);
+}
+
+/** GPT-2's tanh approximation of GELU. */
+function gelu(x: tf.Tensor2D): tf.Tensor2D {
+  const inner = x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
+  return x.mul(0.5).mul(inner.tanh().add(1));
+}
