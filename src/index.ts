@@ -50,10 +50,17 @@ export { startTopology, installShutdown, type RunningTopology, type TopologyScop
 export {
   EVENT_SCHEMA_VERSION, DEFAULT_MAX_DIFFS_PER_RUN, DEFAULT_TRACE_TOPICS, runIdOf, contentHashOf, toTraceEvent, toLineDiffs,
   readSolutions, decodeSolution, executeSolution, encodeOutputs, encodeDeadLetter, traceTopicSpecs, serializeByKey,
-  traceTuning, openConnection, produceSolutions, collectTraces, readEvents, executionOf,
-  MAX_MESSAGE_BYTES, eventBoundsSchema, fitTrace, fitDeadLetter, cutText, limitConcurrency, type EventBounds, type EventBoundsOptions, TopologyProbe,
-  type TraceTopics, type Connection, type OpenConnectionOptions, type CollectTracesOptions, type ReadEventsOptions,
+  traceTuning, openConnection, produceSolutions, collectTraces, awaitRuns, readEvents, executionOf, TopologyProbe,
+  MAX_MESSAGE_BYTES, eventBoundsSchema, fitTrace, fitDeadLetter, cutText, limitConcurrency, type EventBounds, type EventBoundsOptions,
+  type TraceTopics, type Connection, type OpenConnectionOptions, type CollectTracesOptions, type AwaitRunsOptions, type ReadEventsOptions,
 } from './pipeline/index.js';
+
+// Datasets: a trace topic replayed into Parquet shards per split; the one split-by-problem rule.
+export {
+  replayTopic, followTopic, toDatasetRow, splitOf, DATASET_COLUMNS, DEFAULT_SPLIT_RATIOS, SPLITS,
+  type ReplayOptions, type ReplayProgress, type ReplayResult, type FollowOptions, type DatasetRow, type DatasetFilter,
+  type DatasetManifest, type DatasetFormat, type ScanStart, type Split, type SplitRatios,
+} from './dataset/index.js';
 
 // Health and metrics: /healthz, /readyz and /metrics of a long-running process.
 export {

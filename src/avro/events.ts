@@ -66,6 +66,10 @@ export interface ExecutionTrace {
   cut: string[];
   /** The program that ran; null from producers older than the field. Consumers render it as the compact header. */
   source: string | null;
+  /** The run's standard input; '' from producers older than the field. */
+  stdin: string;
+  /** The solution's provenance (repo, path, commit, url, ...); {} from producers older than the field. */
+  origin: Record<string, string>;
 }
 
 export interface LineDiff {

@@ -123,3 +123,49 @@ export function executionOf(trace: ExecutionTrace): Execution {
     pythonVersion: trace.pythonVersion,
   };
 }
+
+export interface AwaitRunsOptions {
+  client: KafkaClientConfig;
+  topic: string;
+  /** The runs to wait for, by run id (the record key of a trace). */
+  runIds: ReadonlySet<string>;
+  /** Called once per run id, when its first trace arrives. */
+  onRun?: (runId: string) => void;
+}
+
+/**
+ * Waits until `topic` holds a record keyed by every run id in `runIds`, reading keys only: memory
+ * holds the run ids, never the traces (a writer reads them again, e.g. `replayTopic`).
+ */
+export async function awaitRuns(options: AwaitRunsOptions): Promise<void> {
+  const seen = new Set<string>();
+  if (options.runIds.size === 0) return;
+  const source = kafkaSource({
+    client: options.client,
+    groupId: `tracestream-await-${randomUUID()}`,
+    topics: [options.topic],
+    fromBeginning: true,
+    assignAllPartitions: true,
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const subscription = source.records.subscribe({
+        next: (record) => {
+          record.ack();
+          const runId = record.key?.toString('utf8');
+          if (runId === undefined || seen.has(runId) || !options.runIds.has(runId)) return;
+          seen.add(runId);
+          options.onRun?.(runId);
+          if (seen.size === options.runIds.size) {
+            subscription.unsubscribe();
+            resolve();
+          }
+        },
+        error: reject,
+        complete: () => resolve(),
+      });
+    });
+  } finally {
+    await source.close();
+  }
+}

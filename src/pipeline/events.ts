@@ -52,6 +52,8 @@ export function toTraceEvent(solution: SolutionSubmitted, inputIndex: number, ex
     producedAtMs: nowMs,
     cut: [],
     source: solution.source,
+    stdin: input?.stdin ?? '',
+    origin: solution.origin,
   };
 }
 

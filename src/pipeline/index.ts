@@ -9,7 +9,7 @@ export { openConnection, type Connection, type OpenConnectionOptions } from './c
 export { produceSolutions } from './produce-solutions.js';
 export { serializeByKey } from './keyed.js';
 export { traceTuning, type TraceTuning, type TraceTuningInput } from './trace-tuning.js';
-export { collectTraces, readEvents, executionOf, type CollectTracesOptions, type ReadEventsOptions } from './collect.js';
+export { awaitRuns, collectTraces, readEvents, executionOf, type AwaitRunsOptions, type CollectTracesOptions, type ReadEventsOptions } from './collect.js';
 export { MAX_MESSAGE_BYTES, eventBoundsSchema, fitTrace, fitDeadLetter, cutText, type EventBounds, type EventBoundsOptions } from './fit-event.js';
 export { limitConcurrency } from './concurrency.js';
 export { TopologyProbe } from './topology-probe.js';

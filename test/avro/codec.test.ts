@@ -118,6 +118,16 @@ describe('schema evolution', { timeout: TIMEOUT_MS }, () => {
     const newBytes = await newCodec.encode('ExecutionTrace', { ...trace, host: 'h1', retries: 2 } as typeof trace);
     assert.deepEqual(plain(await newCodec.decode(newBytes, 'ExecutionTrace')), { ...trace, host: 'h1', retries: 2 });
   });
+
+  test('traces from producers older than source, stdin and origin decode with them empty (replay reads old topics)', async () => {
+    const registry = await KINDS['built-in']();
+    const oldSchema = traceSchemaWithout('source') as { fields: { name: string }[] };
+    oldSchema.fields = oldSchema.fields.filter((f) => f.name !== 'stdin' && f.name !== 'origin');
+    const { source: _s, stdin: _i, origin: _o, ...oldTrace } = trace;
+    const oldBytes = await createAvroCodec(registry, { schemas: { ExecutionTrace: oldSchema as unknown as AvroSchema } })
+      .encode('ExecutionTrace', oldTrace as typeof trace);
+    assert.deepEqual(plain(await createAvroCodec(registry).decode(oldBytes, 'ExecutionTrace')), { ...oldTrace, source: null, stdin: '', origin: {} });
+  });
 });
 
 describe('codec', { timeout: TIMEOUT_MS }, () => {

@@ -51,7 +51,9 @@ export const trace: ExecutionTrace = {
   ],
   producedAtMs: 1_700_000_000_456,
   cut: [],
-  source: 'a, b = map(int, input().split())\nprint(a + b)\n',
+  source: solution.source,
+  stdin: '1 2\n',
+  origin: { repo: 'someone/solutions', path: 'two_sum.py' },
 };
 
 export const lineDiff: LineDiff = {

@@ -56,7 +56,7 @@ export function traceEvent(spec: TraceSpec): ExecutionTrace {
     ],
     producedAtMs: Date.now(),
     cut: [],
-    source: null,
+    source: 'x = 1\nprint(x)\n', stdin: '', origin: {},
   };
 }
 

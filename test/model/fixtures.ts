@@ -22,7 +22,7 @@ export function counterTrace(n: number, problemId: string, runId: string, produc
     tracerVersion: execution.tracerVersion, pythonVersion: execution.pythonVersion, outcome: 'ok', exitCode: 0, signal: null,
     reason: execution.reason, stdout: execution.stdout, stderrTail: '', outputFile: null, exception: null,
     wallTimeMs: 1, cpuTimeMs: 1, limits: execution.limits, stepCount: execution.steps.length, traceTruncated: false,
-    steps: execution.steps, producedAtMs, cut: [], source: COUNTER_SOURCE.replace('N', String(n)),
+    steps: execution.steps, producedAtMs, cut: [], source: COUNTER_SOURCE.replace('N', String(n)), stdin: '', origin: {},
   };
 }
 

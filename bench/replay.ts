@@ -1,0 +1,167 @@
+/**
+ * Replay benchmark on an embedded (in-process) mock cluster holding a corpus' traces:
+ * - runs/s and MB/s of `replayTopic` per format (Parquet alone; Parquet + JSON lines + compact text),
+ *   and replay time ÷ a bare read of the same topic (no decoding, no writing);
+ * - peak RSS of the replay process with the traces once (1x) and four times under other run ids (4x):
+ *   it must not grow with the topic;
+ * - bytes per executed step of each file format, next to the compact text and today's traces.jsonl
+ *   (JSON of every trace without timings). Target: the Parquet dataset at most 10 bytes per step.
+ *
+ *   npm run bench:replay -- TRACES.jsonl [--corpus CORPUS.jsonl] [--limit N] [--copies 4]
+ *
+ * TRACES.jsonl holds one ExecutionTrace per line (what `tracestream trace --out` wrote before
+ * datasets, or the decoded events of a trace topic). Traces without a source get it, with their
+ * stdin and origin, from CORPUS.jsonl (default ../shared/corpus/hackerrank-dev.jsonl) by solution id.
+ * Speed figures vary with the machine's load; sizes do not.
+ */
+import { execFile } from 'node:child_process';
+import { createReadStream, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { createAvroCodec, openSchemaRegistry, type ExecutionTrace } from '../src/avro/index.js';
+import { resolveScanRanges, type DatasetManifest } from '../src/dataset/index.js';
+import { openTopicScan } from '../src/dataset/scan.js';
+import { createProducer, startEmbeddedBroker, TRACESTREAM_CLIENT_PROPERTIES, type KafkaClientConfig, type OutgoingRecord } from '../src/kafka/index.js';
+import { executionOf } from '../src/pipeline/index.js';
+import { renderCompact } from '../src/render/index.js';
+
+const CHILD = fileURLToPath(new URL('./replay-child.js', import.meta.url));
+
+interface ChildResult {
+  seconds: number;
+  maxRssBytes: number;
+  manifest: DatasetManifest;
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const { positionals, values: flags } = parseArgs({
+    args: [...argv], allowPositionals: true,
+    options: { corpus: { type: 'string' }, limit: { type: 'string' }, copies: { type: 'string' } },
+  });
+  const tracesPath = positionals[0];
+  if (tracesPath === undefined) throw new Error('usage: npm run bench:replay -- TRACES.jsonl [--corpus CORPUS.jsonl] [--limit N] [--copies 4]');
+  const limit = flags.limit === undefined ? Infinity : Number(flags.limit);
+  const copies = flags.copies === undefined ? 4 : Number(flags.copies);
+  const corpus = loadCorpus(flags.corpus ?? resolve(process.cwd(), '../shared/corpus/hackerrank-dev.jsonl'));
+
+  const broker = await startEmbeddedBroker();
+  const client: KafkaClientConfig = { bootstrapServers: broker.bootstrapServers, clientId: 'bench-replay', librdkafka: TRACESTREAM_CLIENT_PROPERTIES };
+  const registry = await openSchemaRegistry({ brokers: broker.bootstrapServers });
+  const work = await mkdtemp(join(tmpdir(), 'tracestream-bench-replay-'));
+  try {
+    const codec = createAvroCodec(registry);
+    const producer = await createProducer({ client });
+    let runs = 0;
+    let steps = 0;
+    let jsonlBytes = 0;
+    let compactBytes = 0;
+    let avroBytes = 0;
+    try {
+      let batch: OutgoingRecord[] = [];
+      for await (const trace of readTraces(tracesPath, corpus, limit)) {
+        runs += 1;
+        steps += trace.stepCount;
+        const { producedAtMs: _p, wallTimeMs: _w, cpuTimeMs: _c, source: _s, stdin: _i, origin: _o, ...legacy } = trace;
+        jsonlBytes += Buffer.byteLength(JSON.stringify(legacy)) + 1;
+        compactBytes += Buffer.byteLength(renderCompact(executionOf(trace), { source: trace.source ?? '' }));
+        const value = await codec.encode('ExecutionTrace', trace);
+        avroBytes += value.length;
+        batch.push({ topic: 'traces-1x', key: trace.runId, value });
+        for (let copy = 0; copy < copies; copy += 1) {
+          const solutionId = copy === 0 ? trace.solutionId : `${trace.solutionId}~${copy}`;
+          const runId = `${solutionId}#${trace.inputIndex}`;
+          batch.push({ topic: 'traces-4x', key: runId, value: copy === 0 ? value : await codec.encode('ExecutionTrace', { ...trace, solutionId, runId }) });
+        }
+        if (batch.length >= 100) {
+          await producer.send(batch);
+          batch = [];
+        }
+      }
+      await producer.send(batch);
+    } finally {
+      await producer.close();
+    }
+    console.log(`${runs} runs, ${steps} executed steps, ${(avroBytes / 1e6).toFixed(1)} MB of Avro traces on the topic (and ${copies}x that under other run ids)`);
+
+    // Each figure is printed as soon as it is measured: the 4x replay of a large corpus takes a while.
+    const bare = await bareRead(client, 'traces-1x');
+    console.log(`\nbare read of the topic (no decode, no write): ${bare.seconds.toFixed(2)} s, ${(bare.bytes / 1e6 / bare.seconds).toFixed(1)} MB/s`);
+    const replay = (topic: string, formats: string[], name: string) => runChild({ bootstrapServers: client.bootstrapServers, topic, outDir: join(work, name), formats });
+    const rate = (r: ChildResult) => `${(r.manifest.records.written / r.seconds).toFixed(1)} runs/s, ${(avroBytes / 1e6 / r.seconds).toFixed(1)} MB/s, ${r.seconds.toFixed(1)} s, ${(r.seconds / bare.seconds).toFixed(2)}x a bare read`;
+    const perStep = (bytes: number) => `${(bytes / steps).toFixed(2)} B/step (${(bytes / 1e6).toFixed(1)} MB)`;
+    const bytesOf = (m: DatasetManifest, format: string) => m.files.filter((f) => f.format === format).reduce((n, f) => n + f.bytes, 0);
+
+    const parquet = await replay('traces-1x', [], 'parquet');
+    console.log(`replay, Parquet:                   ${rate(parquet)}, peak RSS ${(parquet.maxRssBytes / 2 ** 20).toFixed(0)} MiB`);
+    const all = await replay('traces-1x', ['jsonl', 'compact'], 'all');
+    console.log(`replay, Parquet + jsonl + compact: ${rate(all)}`);
+    console.log(`\nbytes per executed step (${steps} steps):`);
+    console.log(`  Parquet dataset (zstd):      ${perStep(bytesOf(parquet.manifest, 'parquet'))}   target <= 10`);
+    console.log(`  JSON lines (zstd):           ${perStep(bytesOf(all.manifest, 'jsonl'))}`);
+    console.log(`  compact text shards (zstd):  ${perStep(bytesOf(all.manifest, 'compact'))}`);
+    console.log(`  compact text (uncompressed): ${perStep(compactBytes)}`);
+    console.log(`  traces.jsonl (uncompressed): ${perStep(jsonlBytes)}`);
+    console.log(`  Avro on the topic:           ${perStep(avroBytes)}`);
+    const fourfold = await replay('traces-4x', [], 'parquet-4x');
+    console.log(`\npeak RSS of the replay process: 1x ${(parquet.maxRssBytes / 2 ** 20).toFixed(0)} MiB, ${copies}x ${(fourfold.maxRssBytes / 2 ** 20).toFixed(0)} MiB (${fourfold.manifest.records.written} runs, ${rate(fourfold)})`);
+  } finally {
+    await registry.close();
+    await broker.close();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+function loadCorpus(path: string): Map<string, { source: string; stdin: string; origin: Record<string, string> }> {
+  const corpus = new Map<string, { source: string; stdin: string; origin: Record<string, string> }>();
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (line.trim() === '') continue;
+    const row = JSON.parse(line) as { id: string; source: string; stdin?: string; origin?: Record<string, string> };
+    corpus.set(row.id, { source: row.source, stdin: row.stdin ?? '', origin: row.origin ?? {} });
+  }
+  return corpus;
+}
+
+async function* readTraces(path: string, corpus: ReturnType<typeof loadCorpus>, limit: number): AsyncGenerator<ExecutionTrace> {
+  let count = 0;
+  for await (const line of createInterface({ input: createReadStream(path), crlfDelay: Infinity })) {
+    if (line.trim() === '' || count >= limit) continue;
+    const trace = JSON.parse(line) as Partial<ExecutionTrace> & ExecutionTrace;
+    const program = corpus.get(trace.solutionId);
+    count += 1;
+    yield {
+      ...trace,
+      wallTimeMs: trace.wallTimeMs ?? 0,
+      cpuTimeMs: trace.cpuTimeMs ?? 0,
+      producedAtMs: trace.producedAtMs ?? 0,
+      source: trace.source ?? program?.source ?? '',
+      stdin: trace.stdin ?? program?.stdin ?? '',
+      origin: trace.origin ?? program?.origin ?? {},
+    };
+  }
+}
+
+async function bareRead(client: KafkaClientConfig, topic: string): Promise<{ seconds: number; bytes: number }> {
+  const started = performance.now();
+  const scan = await openTopicScan({ client, topic, ranges: await resolveScanRanges(client, topic, { from: 'beginning' }) });
+  let bytes = 0;
+  try {
+    for await (const batch of scan.batches()) for (const record of batch) bytes += record.value?.length ?? 0;
+  } finally {
+    await scan.close();
+  }
+  return { seconds: (performance.now() - started) / 1000, bytes };
+}
+
+async function runChild(args: { bootstrapServers: string; topic: string; outDir: string; formats: string[] }): Promise<ChildResult> {
+  const { stdout } = await promisify(execFile)(process.execPath, [CHILD, JSON.stringify(args)], { maxBuffer: 64 * 2 ** 20 });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as ChildResult;
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,194 @@
+import { randomUUID } from 'node:crypto';
+import type { EofEvent, LibrdKafkaError, Message, Metadata, TopicPartitionOffset, WatermarkOffsets } from '@confluentinc/kafka-javascript';
+import { TracestreamError } from '../errors/index.js';
+import { KafkaConsumer, callbackToPromise, kafkaError, waitOnlyForFirstMessage, type NativeConsumer } from '../kafka/client/native.js';
+import { nativeClientConfig, type KafkaClientConfig } from '../kafka/client/config.js';
+
+/** Where a scan starts in each partition. */
+export type ScanStart =
+  | { from: 'beginning' }
+  /** The first record at or after this time (ms since the epoch); partitions with none start at their end. */
+  | { from: 'timestamp'; timestampMs: number }
+  /** Saved offsets (e.g. a manifest's end offsets); partitions not named start at the beginning. */
+  | { from: 'offsets'; offsets: Readonly<Record<number, number>> };
+
+/** The offsets a scan covers in one partition: `start` up to `end`, exclusive. */
+export interface PartitionRange {
+  partition: number;
+  start: number;
+  end: number;
+}
+
+export interface ScannedRecord {
+  partition: number;
+  offset: number;
+  key: Buffer | null;
+  value: Buffer | null;
+}
+
+export interface TopicScanOptions {
+  client: KafkaClientConfig;
+  topic: string;
+  /** Per partition, where to start; resolved from `ScanStart` by `resolveScanRanges`. */
+  ranges: readonly PartitionRange[];
+  /** Records per fetch call; also what one batch holds. */
+  batchSize?: number;
+  pollTimeoutMs?: number;
+}
+
+export interface TopicScan {
+  /** Batches of records in offset order per partition, until every partition reached its end. */
+  batches(): AsyncGenerator<ScannedRecord[]>;
+  /** Idempotent; ends `batches()`. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a consumer that reads partitions by assignment: it joins no consumer group and commits
+ * nothing, so live topologies' groups are neither joined nor disturbed. Returns the consumer's
+ * teardown with it.
+ */
+async function connectScanner(client: KafkaClientConfig): Promise<{ consumer: NativeConsumer; close: () => Promise<void> }> {
+  const consumer = new KafkaConsumer(
+    {
+      ...nativeClientConfig(client, 'replay'),
+      // librdkafka wants a group id even for a consumer that only assigns; it is never joined.
+      'group.id': `tracestream-replay-${randomUUID()}`,
+      'enable.auto.commit': false,
+      'enable.auto.offset.store': false,
+      'enable.partition.eof': true,
+      'isolation.level': 'read_committed',
+      'fetch.wait.max.ms': 100,
+    },
+    { 'auto.offset.reset': 'earliest' },
+  );
+  await callbackToPromise(
+    (done) => consumer.connect({ timeout: 30_000 }, (err) => done(err)),
+    (err) => kafkaError('KAFKA_CONNECT_FAILED', `replay could not connect to ${client.bootstrapServers}`, err),
+  );
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= callbackToPromise(
+      (done) => consumer.disconnect((err: LibrdKafkaError | null) => done(err)),
+      (err) => kafkaError('KAFKA_CONNECT_FAILED', 'replay consumer did not disconnect cleanly', err),
+    );
+    return closing;
+  };
+  return { consumer, close };
+}
+
+/**
+ * The offsets to read in each partition of `topic`: from `start` up to the high watermark taken now,
+ * so a scan of a topic that keeps growing still ends. A start below the partition's first offset
+ * (records deleted or compacted away) starts at its first offset.
+ */
+export async function resolveScanRanges(client: KafkaClientConfig, topic: string, start: ScanStart, topicWaitMs = 10_000): Promise<PartitionRange[]> {
+  const { consumer, close } = await connectScanner(client);
+  try {
+    const partitions = await partitionsOf(consumer, topic, topicWaitMs);
+    const watermarks = await Promise.all(partitions.map((partition) => callbackToPromise<WatermarkOffsets>(
+      (done) => consumer.queryWatermarkOffsets(topic, partition, 10_000, done),
+      (err) => kafkaError('KAFKA_CONSUME_FAILED', `could not read the offsets of ${topic} partition ${partition}`, err, { topic, partition }),
+    )));
+    let byTime = new Map<number, number>();
+    if (start.from === 'timestamp') {
+      const found = await callbackToPromise<TopicPartitionOffset[]>(
+        (done) => consumer.offsetsForTimes(partitions.map((partition) => ({ topic, partition, offset: start.timestampMs })), 10_000, done),
+        (err) => kafkaError('KAFKA_CONSUME_FAILED', `could not look up offsets of ${topic} at ${new Date(start.timestampMs).toISOString()}`, err, { topic }),
+      );
+      byTime = new Map(found.map((f) => [f.partition, f.offset]));
+    }
+    return partitions.map((partition, i) => {
+      const { lowOffset, highOffset } = watermarks[i]!;
+      let from = lowOffset;
+      if (start.from === 'offsets') from = start.offsets[partition] ?? lowOffset;
+      if (start.from === 'timestamp') {
+        const at = byTime.get(partition) ?? -1;
+        from = at < 0 ? highOffset : at;
+      }
+      return { partition, start: Math.min(Math.max(from, lowOffset), highOffset), end: highOffset };
+    });
+  } finally {
+    await close();
+  }
+}
+
+/**
+ * Each partition's end offset now, or undefined when `topic` does not exist yet: where a job that is
+ * about to produce traces starts reading its own (see `tracestream trace --out`).
+ */
+export async function endOffsetsNow(client: KafkaClientConfig, topic: string): Promise<Record<string, number> | undefined> {
+  try {
+    const ranges = await resolveScanRanges(client, topic, { from: 'beginning' }, 0);
+    return Object.fromEntries(ranges.map((range) => [String(range.partition), range.end]));
+  } catch (error) {
+    if (error instanceof TracestreamError && error.code === 'INPUT_INVALID') return undefined;
+    throw error;
+  }
+}
+
+async function partitionsOf(consumer: NativeConsumer, topic: string, waitMs: number): Promise<number[]> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const metadata = await callbackToPromise<Metadata>(
+      (done) => consumer.getMetadata({ topic, timeout: 10_000 }, done),
+      (err) => kafkaError('KAFKA_CONSUME_FAILED', `could not read the partitions of ${topic}`, err, { topic }),
+    );
+    const partitions = metadata.topics.find((t) => t.name === topic)?.partitions ?? [];
+    if (partitions.length > 0) return partitions.map((p) => p.id).sort((a, b) => a - b);
+    if (Date.now() >= deadline) throw new TracestreamError('INPUT_INVALID', `topic ${topic} does not exist (or has no partitions)`, { details: { topic } });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/**
+ * Reads `ranges` of `topic`. Fetches happen only when the caller asks for the next batch, so a slow
+ * writer holds back the reads instead of filling memory. A partition is done when a record at
+ * `end - 1` arrived or the consumer reached the partition's end at or past `end` (transaction
+ * markers take offsets that no record is handed out for).
+ */
+export async function openTopicScan(options: TopicScanOptions): Promise<TopicScan> {
+  const batchSize = options.batchSize ?? 500;
+  const pending = options.ranges.filter((range) => range.start < range.end);
+  const ends = new Map(pending.map((range) => [range.partition, range.end]));
+  const { consumer, close } = await connectScanner(options.client);
+  consumer.setDefaultConsumeTimeout(options.pollTimeoutMs ?? 100);
+  waitOnlyForFirstMessage(consumer);
+  // The client emits a batch's end-of-partition events before its callback gets the batch's
+  // messages: they are applied once those messages are taken.
+  const eofs: EofEvent[] = [];
+  consumer.on('partition.eof', (eof: EofEvent) => eofs.push(eof));
+  if (pending.length > 0) consumer.assign(pending.map((range) => ({ topic: options.topic, partition: range.partition, offset: range.start })));
+  let closed = false;
+
+  async function* batches(): AsyncGenerator<ScannedRecord[]> {
+    while (ends.size > 0 && !closed) {
+      const messages = await callbackToPromise<Message[]>(
+        (done) => consumer.consume(batchSize, done),
+        (err) => kafkaError('KAFKA_CONSUME_FAILED', `reading ${options.topic} failed`, err, { topic: options.topic }),
+      ).catch((error: unknown) => {
+        if (error instanceof TracestreamError && error.retriable) return [] as Message[];
+        throw error;
+      });
+      const batch: ScannedRecord[] = [];
+      for (const message of messages) {
+        const end = ends.get(message.partition);
+        if (end === undefined || message.offset >= end) continue;
+        batch.push({ partition: message.partition, offset: message.offset, key: message.key === undefined || message.key === null ? null : Buffer.from(message.key), value: message.value });
+        if (message.offset >= end - 1) ends.delete(message.partition);
+      }
+      for (const eof of eofs.splice(0)) {
+        if (eof.topic === options.topic && eof.offset >= (ends.get(eof.partition) ?? Infinity)) ends.delete(eof.partition);
+      }
+      if (batch.length > 0) yield batch;
+    }
+  }
+
+  return {
+    batches,
+    async close() {
+      closed = true;
+      await close();
+    },
+  };
+}

@@ -1,0 +1,150 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { CompressStream } from 'zstd-napi';
+import type { Split } from './splits.js';
+import { openParquetShard, type ParquetShard } from './parquet.js';
+import type { DatasetRow } from './row.js';
+
+/** The file formats of a dataset. Parquet is always written; the others are asked for with `--format`. */
+export type DatasetFormat = 'parquet' | 'jsonl' | 'compact';
+
+export const FORMAT_EXTENSIONS: Readonly<Record<DatasetFormat, string>> = {
+  parquet: 'parquet',
+  jsonl: 'jsonl.zst',
+  compact: 'compact.txt.zst',
+};
+
+export interface ShardLimits {
+  /** A shard is closed once the traces it holds reach this many bytes (as Avro, the size on the topic). */
+  shardBytes: number;
+  /** A Parquet row group is written once its traces reach this many bytes: what one split holds in memory. */
+  rowGroupBytes: number;
+  zstdLevel: number;
+}
+
+/** One file a split writer finished, before it gets its final `-of-NNNNN` name. */
+export interface StagedShard {
+  split: Split;
+  index: number;
+  format: DatasetFormat;
+  path: string;
+  rows: number;
+  steps: number;
+}
+
+/**
+ * Writes one split's rows, in the order given, into numbered shards in `dir`: shard boundaries and
+ * row groups are decided by the rows' sizes alone, so the same rows always give the same files.
+ * Memory: one row group of rows (`rowGroupBytes` of traces) and the compressors' windows.
+ */
+export class SplitWriter {
+  private readonly staged: StagedShard[] = [];
+  private shard: OpenShard | undefined;
+  private shardIndex = 0;
+  private shardBytes = 0;
+  private group: DatasetRow[] = [];
+  private groupBytes = 0;
+
+  constructor(
+    private readonly dir: string,
+    private readonly split: Split,
+    private readonly formats: readonly DatasetFormat[],
+    private readonly limits: ShardLimits,
+  ) {}
+
+  /** Adds a row; `traceBytes` is the size of its trace on the topic, which paces shards and row groups. */
+  async add(row: DatasetRow, traceBytes: number): Promise<void> {
+    this.shard ??= this.openShard();
+    this.group.push(row);
+    this.groupBytes += traceBytes;
+    this.shardBytes += traceBytes;
+    this.shard.rows += 1;
+    this.shard.steps += row.step_count;
+    await this.shard.writeText(row);
+    if (this.groupBytes >= this.limits.rowGroupBytes) await this.flushGroup();
+    if (this.shardBytes >= this.limits.shardBytes) await this.closeShard();
+  }
+
+  /** Closes the open shard; returns every file this split wrote. */
+  async finish(): Promise<StagedShard[]> {
+    await this.closeShard();
+    return this.staged;
+  }
+
+  private async flushGroup(): Promise<void> {
+    if (this.shard === undefined || this.group.length === 0) return;
+    await this.shard.parquet.writeRowGroup(this.group);
+    this.group = [];
+    this.groupBytes = 0;
+  }
+
+  private async closeShard(): Promise<void> {
+    if (this.shard === undefined) return;
+    await this.flushGroup();
+    const shard = this.shard;
+    this.shard = undefined;
+    await shard.close();
+    for (const [format, path] of shard.paths) {
+      this.staged.push({ split: this.split, index: this.shardIndex, format, path, rows: shard.rows, steps: shard.steps });
+    }
+    this.shardIndex += 1;
+    this.shardBytes = 0;
+  }
+
+  private openShard(): OpenShard {
+    const base = join(this.dir, `${this.split}-${String(this.shardIndex).padStart(5, '0')}`);
+    const paths = new Map<DatasetFormat, string>(this.formats.map((format) => [format, `${base}.${FORMAT_EXTENSIONS[format]}`]));
+    const parquet = openParquetShard(paths.get('parquet')!, { zstdLevel: this.limits.zstdLevel });
+    const jsonl = paths.has('jsonl') ? new ZstdTextFile(paths.get('jsonl')!, this.limits.zstdLevel) : undefined;
+    const compact = paths.has('compact') ? new ZstdTextFile(paths.get('compact')!, this.limits.zstdLevel) : undefined;
+    return {
+      paths,
+      parquet,
+      rows: 0,
+      steps: 0,
+      async writeText(row) {
+        if (jsonl !== undefined) await jsonl.write(`${JSON.stringify(row)}\n`);
+        // Runs are separated by a line naming them, which no compact record can start with.
+        if (compact !== undefined) await compact.write(`### ${row.run_id}\n${row.compact}`);
+      },
+      async close() {
+        await parquet.close();
+        await jsonl?.close();
+        await compact?.close();
+      },
+    };
+  }
+}
+
+interface OpenShard {
+  readonly paths: ReadonlyMap<DatasetFormat, string>;
+  readonly parquet: ParquetShard;
+  rows: number;
+  steps: number;
+  writeText(row: DatasetRow): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A zstd-compressed text file written as a stream, waiting for the disk when its buffer is full. */
+class ZstdTextFile {
+  private readonly zstd: CompressStream;
+  private readonly file: WriteStream;
+  private readonly done: Promise<unknown>;
+
+  constructor(path: string, level: number) {
+    this.zstd = new CompressStream({ compressionLevel: level });
+    this.file = createWriteStream(path);
+    this.zstd.pipe(this.file);
+    this.done = once(this.file, 'close');
+  }
+
+  async write(text: string): Promise<void> {
+    if (!this.zstd.write(text)) await once(this.zstd, 'drain');
+  }
+
+  async close(): Promise<void> {
+    this.zstd.end();
+    await this.done;
+  }
+}

@@ -1,0 +1,244 @@
+import { open, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** A trace as replay keeps it between reading the topic and writing the dataset. */
+export interface SpillEntry {
+  /** UTF-8 bytes of the run id: entries sort by them. */
+  runId: Buffer;
+  producedAtMs: number;
+  /** The record's value as it was on the topic (wire format: schema id + Avro). */
+  value: Buffer;
+}
+
+/** A record replay could not use, kept in the manifest so that nothing is dropped silently. */
+export interface SkippedRecord {
+  partition: number;
+  offset: number;
+  reason: string;
+}
+
+/** What one spill file covers: offsets `from`..`to` (inclusive) of one partition. */
+export interface SpillRange {
+  partition: number;
+  from: number;
+  to: number;
+  /** Traces in the file. */
+  entries: number;
+  skipped: SkippedRecord[];
+}
+
+/**
+ * The order of the dataset and the rule that picks one trace per run id: by run id (its UTF-8
+ * bytes), then the latest produced first (`producedAtMs`, what a re-run after a crash carries),
+ * then by the record's bytes, larger first, so that even two traces produced in the same
+ * millisecond have one winner that depends on their content alone, never on partitions, offsets
+ * or which arrived first.
+ */
+export function compareEntries(a: SpillEntry, b: SpillEntry): number {
+  return Buffer.compare(a.runId, b.runId) || b.producedAtMs - a.producedAtMs || Buffer.compare(b.value, a.value);
+}
+
+const RANGE_FILE = /^p(\d+)-(\d+)-(\d+)\.run$/;
+
+/** `p<partition>-<from>-<to>.run`, as Kafka Connect's S3 sink names objects: writing the same range again gives the same name. */
+export function spillFileName(range: Pick<SpillRange, 'partition' | 'from' | 'to'>): string {
+  return `p${range.partition}-${range.from}-${range.to}.run`;
+}
+
+/**
+ * Sorted runs of a topic's traces on disk, one file per partition range. Memory holds at most
+ * `budgetBytes` of record values (plus one record): past it the partition holding the most is
+ * sorted and written out. A file is written under a temporary name and renamed once complete, so
+ * after a crash every `.run` file is whole and the offsets it covers need not be read again.
+ */
+export class SpillWriter {
+  private readonly buffers = new Map<number, PartitionBuffer>();
+  private bufferedBytes = 0;
+
+  constructor(private readonly dir: string, private readonly budgetBytes: number) {}
+
+  /** Starts a partition's next range at `offset` (where the topic is read from). */
+  startPartition(partition: number, offset: number): void {
+    this.buffers.set(partition, { from: offset, last: offset - 1, entries: [], bytes: 0, skipped: [] });
+  }
+
+  /** Adds the record at `offset`: a trace (`entry`), or one that is skipped and why. */
+  async add(partition: number, offset: number, entry: SpillEntry | { skipped: string }): Promise<void> {
+    const buffer = this.buffers.get(partition);
+    if (buffer === undefined) throw new Error(`partition ${partition} was not started`);
+    buffer.last = offset;
+    if ('skipped' in entry) {
+      buffer.skipped.push({ partition, offset, reason: entry.skipped });
+      return;
+    }
+    buffer.entries.push(entry);
+    const bytes = entry.value.length + entry.runId.length + 64;
+    buffer.bytes += bytes;
+    this.bufferedBytes += bytes;
+    if (this.bufferedBytes > this.budgetBytes) await this.flushLargest();
+  }
+
+  /** Writes every partition's pending range. */
+  async flush(): Promise<void> {
+    for (const partition of this.buffers.keys()) await this.flushPartition(partition);
+  }
+
+  private async flushLargest(): Promise<void> {
+    let largest: number | undefined;
+    let bytes = -1;
+    for (const [partition, buffer] of this.buffers) {
+      if (buffer.bytes > bytes) {
+        largest = partition;
+        bytes = buffer.bytes;
+      }
+    }
+    if (largest !== undefined) await this.flushPartition(largest);
+  }
+
+  private async flushPartition(partition: number): Promise<void> {
+    const buffer = this.buffers.get(partition)!;
+    if (buffer.last < buffer.from) return;
+    buffer.entries.sort(compareEntries);
+    await writeSpillFile(join(this.dir, spillFileName({ partition, from: buffer.from, to: buffer.last })), buffer.entries, {
+      partition, from: buffer.from, to: buffer.last, entries: buffer.entries.length, skipped: buffer.skipped,
+    });
+    this.bufferedBytes -= buffer.bytes;
+    this.buffers.set(partition, { from: buffer.last + 1, last: buffer.last, entries: [], bytes: 0, skipped: [] });
+  }
+}
+
+interface PartitionBuffer {
+  from: number;
+  last: number;
+  entries: SpillEntry[];
+  bytes: number;
+  skipped: SkippedRecord[];
+}
+
+/**
+ * File layout: a 4-byte length and a JSON header (the range), then per entry: 4-byte run id
+ * length, run id, 8-byte producedAtMs, 4-byte value length, value. All big-endian.
+ */
+export async function writeSpillFile(path: string, entries: Iterable<SpillEntry> | AsyncIterable<SpillEntry>, header: SpillRange | { merged: true }): Promise<void> {
+  const temporary = `${path}.tmp`;
+  const file = await open(temporary, 'w');
+  try {
+    const headerBytes = Buffer.from(JSON.stringify(header));
+    const pieces: Buffer[] = [u32(headerBytes.length), headerBytes];
+    for await (const entry of entries) {
+      const fixed = Buffer.allocUnsafe(16);
+      fixed.writeUInt32BE(entry.runId.length, 0);
+      fixed.writeDoubleBE(entry.producedAtMs, 4);
+      fixed.writeUInt32BE(entry.value.length, 12);
+      pieces.push(fixed, entry.runId, entry.value);
+      if (pieces.length >= 510) await file.writev(pieces.splice(0));
+    }
+    if (pieces.length > 0) await file.writev(pieces);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(temporary, path);
+}
+
+/** An open spill file, read entry by entry through a bounded buffer. */
+export class SpillReader {
+  private buffer = Buffer.alloc(0);
+  private position = 0;
+  private fileOffset = 0;
+
+  private constructor(private readonly file: Awaited<ReturnType<typeof open>>, private readonly chunkBytes: number) {}
+
+  static async open(path: string, chunkBytes = 256 * 1024): Promise<{ reader: SpillReader; header: SpillRange | { merged: true } }> {
+    const reader = new SpillReader(await open(path, 'r'), chunkBytes);
+    try {
+      const length = (await reader.readExact(4))!.readUInt32BE(0);
+      const header = JSON.parse((await reader.readExact(length))!.toString('utf8')) as SpillRange | { merged: true };
+      return { reader, header };
+    } catch (error) {
+      await reader.close();
+      throw error;
+    }
+  }
+
+  async next(): Promise<SpillEntry | undefined> {
+    const fixed = await this.readExact(16);
+    if (fixed === undefined) return undefined;
+    const runId = await this.readExact(fixed.readUInt32BE(0));
+    const value = await this.readExact(fixed.readUInt32BE(12));
+    if (runId === undefined || value === undefined) throw new Error('spill file ends inside an entry');
+    return { runId, producedAtMs: fixed.readDoubleBE(4), value };
+  }
+
+  close(): Promise<void> {
+    return this.file.close();
+  }
+
+  /** `length` bytes (copied out of the read buffer), or undefined at the end of the file. */
+  private async readExact(length: number): Promise<Buffer | undefined> {
+    if (this.buffer.length - this.position < length) {
+      const rest = this.buffer.subarray(this.position);
+      const wanted = Math.max(this.chunkBytes, length - rest.length);
+      const fresh = Buffer.allocUnsafe(wanted);
+      const { bytesRead } = await this.file.read(fresh, 0, wanted, this.fileOffset);
+      this.fileOffset += bytesRead;
+      this.buffer = Buffer.concat([rest, fresh.subarray(0, bytesRead)]);
+      this.position = 0;
+      if (this.buffer.length < length) {
+        if (this.buffer.length === 0) return undefined;
+        throw new Error('spill file ends inside an entry');
+      }
+    }
+    const bytes = Buffer.from(this.buffer.subarray(this.position, this.position + length));
+    this.position += length;
+    return bytes;
+  }
+}
+
+/**
+ * The whole spill files in `dir` and, per partition, the offset where reading resumes: the end of
+ * the unbroken chain of ranges from `startOffsets`. Leftover temporary files are removed, and so
+ * are ranges outside the chain (none are left by a crash; they would be from another replay).
+ */
+export async function spilledRanges(dir: string, startOffsets: ReadonlyMap<number, number>): Promise<{ files: string[]; ranges: SpillRange[]; resumeAt: Map<number, number> }> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const byPartition = new Map<number, { name: string; from: number; to: number }[]>();
+  for (const name of names) {
+    if (name.endsWith('.tmp')) {
+      await rm(join(dir, name), { force: true });
+      continue;
+    }
+    const match = RANGE_FILE.exec(name);
+    if (match === null) continue;
+    const partition = Number(match[1]);
+    const list = byPartition.get(partition) ?? [];
+    list.push({ name, from: Number(match[2]), to: Number(match[3]) });
+    byPartition.set(partition, list);
+  }
+  const files: string[] = [];
+  const ranges: SpillRange[] = [];
+  const resumeAt = new Map(startOffsets);
+  for (const [partition, list] of byPartition) {
+    list.sort((a, b) => a.from - b.from);
+    let next = startOffsets.get(partition);
+    for (const item of list) {
+      if (next !== undefined && item.from === next) {
+        const { reader, header } = await SpillReader.open(join(dir, item.name));
+        await reader.close();
+        files.push(join(dir, item.name));
+        ranges.push(header as SpillRange);
+        next = item.to + 1;
+      } else {
+        await rm(join(dir, item.name), { force: true });
+      }
+    }
+    if (next !== undefined) resumeAt.set(partition, next);
+  }
+  return { files, ranges, resumeAt };
+}
+
+function u32(value: number): Buffer {
+  const bytes = Buffer.allocUnsafe(4);
+  bytes.writeUInt32BE(value, 0);
+  return bytes;
+}

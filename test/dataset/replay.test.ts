@@ -1,0 +1,271 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { execa } from 'execa';
+import { createAvroCodec, openSchemaRegistry, outcomeFromAvro, type AvroCodec, type ExecutionTrace, type SchemaRegistry } from '../../src/avro/index.js';
+import { followTopic, replayTopic, splitOf, type DatasetManifest } from '../../src/dataset/index.js';
+import type { KafkaClientConfig, KafkaProducer } from '../../src/kafka/index.js';
+import { executionOf } from '../../src/pipeline/index.js';
+import { renderCompact } from '../../src/render/index.js';
+import { uniqueName } from '../helpers/broker.js';
+import { useKafkaFixture } from '../kafka/support.js';
+import { syntheticTrace } from './traces.js';
+
+const RUNS = 60;
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+/** Every file under `dir` with the SHA-256 of its bytes, by relative path. */
+export async function filesOf(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    out[relative(dir, path)] = createHash('sha256').update(await readFile(path)).digest('hex');
+  }
+  return out;
+}
+
+async function query(sql: string): Promise<Record<string, unknown>[]> {
+  const db = await DuckDBInstance.create(':memory:');
+  const connection = await db.connect();
+  try {
+    return (await connection.runAndReadAll(sql)).getRowObjectsJson() as Record<string, unknown>[];
+  } finally {
+    connection.closeSync();
+  }
+}
+
+/** DuckDB hands a JSON column to getRowObjectsJson as the JSON text, itself JSON-encoded. */
+function parseJsonColumn(value: unknown): unknown {
+  let parsed = value;
+  while (typeof parsed === 'string') parsed = JSON.parse(parsed);
+  return parsed;
+}
+
+describe('replayTopic', { timeout: 300_000 }, () => {
+  let client: KafkaClientConfig;
+  let producer: KafkaProducer;
+  let registry: SchemaRegistry;
+  let codec: AvroCodec;
+  let work: string;
+  const traces = Array.from({ length: RUNS }, (_, i) => syntheticTrace(i));
+  let spread: string; // keyed by run id over 4 partitions
+
+  useKafkaFixture((fixture) => ({ client, producer } = fixture));
+
+  before(async () => {
+    registry = await openSchemaRegistry({ brokers: client.bootstrapServers });
+    codec = createAvroCodec(registry);
+    work = await mkdtemp(join(tmpdir(), 'tracestream-replay-'));
+    spread = uniqueName('traces-spread');
+    await producer.send(await Promise.all(traces.map(async (t) => ({ topic: spread, key: t.runId, value: await codec.encode('ExecutionTrace', t) }))));
+  });
+
+  after(async () => {
+    await registry?.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  const replay = (topic: string, name: string, extra: Partial<Parameters<typeof replayTopic>[0]> = {}) =>
+    replayTopic({ client, codec, topic, outDir: join(work, name), ...extra });
+
+  it('two replays of the same topic give byte-identical files, each listed with its SHA-256 in the manifest', async () => {
+    const first = await replay(spread, 'twice-1', { formats: ['jsonl', 'compact'] });
+    await replay(spread, 'twice-2', { formats: ['jsonl', 'compact'] });
+    const files = await filesOf(join(work, 'twice-1'));
+    assert.deepEqual(await filesOf(join(work, 'twice-2')), files);
+    assert.ok(Object.keys(files).every((path) => !path.startsWith('.replay')), 'no work files are left behind');
+    for (const file of first.manifest.files) assert.equal(files[file.path], file.sha256, file.path);
+    const names = first.manifest.files.map((f) => f.path);
+    assert.ok(names.includes('data/train-00000-of-00001.parquet'), names.join(', '));
+    assert.ok(names.includes('data/train-00000-of-00001.jsonl.zst') && names.includes('data/train-00000-of-00001.compact.txt.zst'));
+    assert.equal(first.manifest.records.written, RUNS);
+    assert.deepEqual(first.manifest.partitions.map((p) => p.end - p.start).reduce((a, b) => a + b), RUNS);
+  });
+
+  it('DuckDB reads the Parquet shards back with the same rows and values as the Avro events', async () => {
+    const dir = join(work, 'twice-1');
+    const rows = await query(`select * from read_parquet('${dir}/data/*.parquet') order by run_id`);
+    const expected = [...traces].sort((a, b) => (a.runId < b.runId ? -1 : 1));
+    assert.equal(rows.length, expected.length);
+    for (const [i, row] of rows.entries()) {
+      const t = expected[i]!;
+      assert.deepEqual({
+        run_id: row['run_id'], solution_id: row['solution_id'], problem_id: row['problem_id'], input_index: row['input_index'],
+        source: row['source'], stdin: row['stdin'], outcome: row['outcome'], stdout: row['stdout'], exit_code: row['exit_code'],
+        signal: row['signal'], output_file: row['output_file'], exception: row['exception'], step_count: Number(row['step_count']),
+        truncated: row['truncated'], tracer_version: row['tracer_version'], python_version: row['python_version'],
+        origin: parseJsonColumn(row['origin']),
+      }, {
+        run_id: t.runId, solution_id: t.solutionId, problem_id: t.problemId, input_index: t.inputIndex, source: t.source, stdin: t.stdin,
+        outcome: outcomeFromAvro(t.outcome), stdout: t.stdout, exit_code: t.exitCode, signal: t.signal, output_file: t.outputFile,
+        exception: t.exception, step_count: t.stepCount, truncated: t.traceTruncated, tracer_version: t.tracerVersion,
+        python_version: t.pythonVersion, origin: t.origin,
+      });
+      const steps = (row['steps'] as Record<string, unknown>[]).map((s) => ({ ...s, index: Number(s['index']) }));
+      assert.deepEqual(steps, t.steps.map((s) => ({ ...s })), `steps of ${t.runId}`);
+      assert.equal(row['compact'], renderCompact(executionOf(t), { source: t.source ?? '' }), `compact of ${t.runId}`);
+    }
+  });
+
+  it('the same dataset comes from one partition, from four, and from a topic with duplicated records', async () => {
+    const single = uniqueName('traces-single');
+    const duplicated = uniqueName('traces-dup');
+    const encoded = await Promise.all(traces.map(async (t) => ({ key: t.runId, value: await codec.encode('ExecutionTrace', t) })));
+    await producer.send(encoded.map((r) => ({ topic: single, partition: 0, ...r })));
+    // At-least-once: an older run of some programs that was killed, then the real traces, then redeliveries.
+    const stale = await Promise.all(traces.slice(0, 10).map(async (t) => ({
+      key: t.runId, value: await codec.encode('ExecutionTrace', { ...t, outcome: 'killed', steps: [], stepCount: 0, producedAtMs: t.producedAtMs - 1000 }),
+    })));
+    await producer.send([...stale, ...encoded, ...encoded.slice(20, 40).reverse()].map((r) => ({ topic: duplicated, ...r })));
+    await replay(single, 'single');
+    const dup = await replay(duplicated, 'duplicated');
+    const reference = await filesOf(join(work, 'twice-1'));
+    const parquetOnly = (files: Record<string, string>) => Object.fromEntries(Object.entries(files).filter(([p]) => p.endsWith('.parquet')));
+    assert.deepEqual(parquetOnly(await filesOf(join(work, 'single'))), parquetOnly(reference));
+    assert.deepEqual(parquetOnly(await filesOf(join(work, 'duplicated'))), parquetOnly(reference));
+    assert.equal(dup.manifest.records.duplicates, 30);
+    assert.equal(dup.manifest.counts.outcomes['killed'], undefined, 'the newer trace of each run wins');
+  });
+
+  it('splits never share a problem, and each problem is in the split its hash names', async () => {
+    const dir = join(work, 'twice-1');
+    const rows = await query(`select problem_id, regexp_extract(filename, '(train|validation|test)-', 1) as split from read_parquet('${dir}/data/*.parquet', filename = true) group by all`);
+    const splitsOfProblem = new Map<string, Set<string>>();
+    for (const row of rows) splitsOfProblem.set(row['problem_id'] as string, (splitsOfProblem.get(row['problem_id'] as string) ?? new Set()).add(row['split'] as string));
+    assert.equal(splitsOfProblem.size, 12);
+    for (const [problem, splits] of splitsOfProblem) assert.deepEqual([...splits], [splitOf(problem)], problem);
+    // Ratios are options: all of it in test.
+    const { manifest } = await replay(spread, 'all-test', { splitRatios: { train: 0, validation: 0, test: 1 } });
+    assert.deepEqual(manifest.files.map((f) => f.path), ['data/test-00000-of-00001.parquet']);
+  });
+
+  it('filters keep only the runs asked for: outcome, problem, tracer version, truncated, max steps', async () => {
+    const cases: [Parameters<typeof replayTopic>[0]['filter'], (t: ExecutionTrace) => boolean][] = [
+      [{ outcomes: ['ok', 'step-limit'] }, (t) => t.outcome === 'ok' || t.outcome === 'step_limit'],
+      [{ problems: ['p1', 'p2'] }, (t) => t.problemId === 'p1' || t.problemId === 'p2'],
+      [{ tracerVersions: ['0.9.0'] }, (t) => t.tracerVersion === '0.9.0'],
+      [{ truncated: true }, (t) => t.traceTruncated],
+      [{ maxSteps: 3, truncated: false }, (t) => t.stepCount <= 3 && !t.traceTruncated],
+    ];
+    for (const [i, [filter, keep]] of cases.entries()) {
+      const { manifest } = await replay(spread, `filter-${i}`, { filter });
+      const rows = await query(`select run_id from read_parquet('${join(work, `filter-${i}`)}/data/*.parquet') order by run_id`);
+      const want = traces.filter(keep).map((t) => t.runId).sort();
+      assert.ok(want.length > 0 && want.length < RUNS, `case ${i} keeps some runs`);
+      assert.deepEqual(rows.map((r) => r['run_id']), want, JSON.stringify(filter));
+      assert.equal(manifest.records.filteredOut, RUNS - want.length);
+    }
+  });
+
+  it('a replay stopped mid-read, then started again, reads only what its spill files lack and ends with the same files', async () => {
+    const outDir = join(work, 'resumed-read');
+    const options = { client, codec, topic: spread, outDir, formats: ['jsonl' as const], spillBudgetBytes: 2000 };
+    const stop = new Error('stopped mid-read');
+    await assert.rejects(replayTopic({ ...options, onProgress: (p) => { if (p.phase === 'read') throw stop; } }), (e) => e === stop);
+    const spilled = (await readdir(join(outDir, '.replay', 'spill'))).filter((name) => name.endsWith('.run'));
+    assert.ok(spilled.length > 0, 'the stopped replay left complete spill files');
+    const resumed = await replayTopic(options);
+    assert.ok(resumed.recordsRead > 0 && resumed.recordsRead < RUNS, `read ${resumed.recordsRead} of ${RUNS} records again`);
+    const reference = await replay(spread, 'resumed-reference', { formats: ['jsonl'] });
+    assert.deepEqual(await filesOf(outDir), await filesOf(join(work, 'resumed-reference')));
+    assert.equal(resumed.manifest.files.length, reference.manifest.files.length, 'no duplicate shard');
+  });
+
+  it('a replay stopped while writing, then started again, ends with the same files and no duplicate shard', async () => {
+    const outDir = join(work, 'resumed-write');
+    const stop = new Error('stopped mid-write');
+    await assert.rejects(replay(spread, 'resumed-write', { onProgress: (p) => { if (p.phase === 'write') throw stop; } }), (e) => e === stop);
+    // A later replay of other options into the same directory is refused rather than mixed in.
+    await assert.rejects(replay(spread, 'resumed-write', { filter: { outcomes: ['ok'] } }), /interrupted replay with other options/);
+    const resumed = await replay(spread, 'resumed-write');
+    assert.equal(resumed.recordsRead, 0, 'the spill covered every offset: nothing is read again');
+    const expected = Object.fromEntries(Object.entries(await filesOf(join(work, 'twice-1'))).filter(([path]) => !path.includes('.zst')));
+    const got = await filesOf(outDir);
+    assert.deepEqual(Object.keys(got).sort(), Object.keys(expected).filter((p) => p.startsWith('data/')).concat(['README.md', 'manifest.json']).sort());
+    for (const file of resumed.manifest.files) assert.equal(got[file.path], expected[file.path], file.path);
+  });
+
+  it('a replay process killed with SIGKILL mid-read, then started again, ends with the same files and no duplicate shard', async () => {
+    const topic = uniqueName('traces-kill');
+    const many = Array.from({ length: 400 }, (_, i) => syntheticTrace(i, 40));
+    await producer.send(await Promise.all(many.map(async (t) => ({ topic, key: t.runId, value: await codec.encode('ExecutionTrace', t) }))));
+    const outDir = join(work, 'killed');
+    const spillDir = join(outDir, '.replay', 'spill');
+    const args = [MAIN, 'replay', '--out', outDir, '--topic', topic, '--spill-budget-bytes', '1500', '--format', 'jsonl,compact'];
+    const env = { KAFKA_BROKERS: client.bootstrapServers };
+    const child = execa(process.execPath, args, { env, reject: false });
+    // Every small spill file is synced before the next: the read phase lasts long enough to be caught.
+    for (;;) {
+      const names = await readdir(spillDir).catch(() => [] as string[]);
+      if (names.filter((n) => n.endsWith('.run')).length >= 3) break;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    child.kill('SIGKILL');
+    const killed = await child;
+    assert.equal(killed.signal, 'SIGKILL', 'the replay was still running when it was killed');
+    await assert.rejects(readFile(join(outDir, 'manifest.json')), 'no manifest: the killed replay had not finished');
+    const resumed = await execa(process.execPath, args, { env, reject: false, all: true });
+    assert.equal(resumed.exitCode, 0, resumed.all);
+    await execa(process.execPath, [MAIN, 'replay', '--out', join(work, 'killed-reference'), '--topic', topic, '--format', 'jsonl,compact'], { env });
+    assert.deepEqual(await filesOf(outDir), await filesOf(join(work, 'killed-reference')));
+  });
+
+  it('--follow republishes the dataset as traces arrive and continues where it stopped', async () => {
+    const topic = uniqueName('traces-follow');
+    const send = (slice: ExecutionTrace[]) => Promise.all(slice.map(async (t) => ({ topic, key: t.runId, value: await codec.encode('ExecutionTrace', t) }))).then((r) => producer.send(r));
+    await send(traces.slice(0, 20));
+    const stop = new AbortController();
+    const written: number[] = [];
+    const following = followTopic({ client, codec, topic, outDir: join(work, 'follow') }, {
+      signal: stop.signal,
+      pollIntervalMs: 100,
+      onRound: ({ manifest }) => {
+        written.push(manifest.records.written);
+        if (manifest.records.written === 20) void send(traces.slice(20));
+        if (manifest.records.written === RUNS) stop.abort();
+      },
+    });
+    const last = await following;
+    assert.deepEqual([written[0], written.at(-1)], [20, RUNS]);
+    assert.equal(last?.manifest.records.written, RUNS);
+    const rows = await query(`select count(*)::INTEGER as n from read_parquet('${join(work, 'follow')}/data/*.parquet')`);
+    assert.equal(rows[0]!['n'], RUNS);
+  });
+
+  it('a record that is no trace is skipped, named in the manifest with its reason, and the rest is written', async () => {
+    const topic = uniqueName('traces-bad');
+    await producer.send([
+      { topic, partition: 0, key: 'x', value: Buffer.from('{"not":"avro"}') },
+      { topic, partition: 0, key: traces[0]!.runId, value: await codec.encode('ExecutionTrace', traces[0]!) },
+    ]);
+    const { manifest } = await replay(topic, 'bad');
+    assert.equal(manifest.records.written, 1);
+    assert.equal(manifest.records.skipped, 1);
+    assert.equal(manifest.skipped[0]!.offset, 0);
+    assert.match(manifest.skipped[0]!.reason, /bad magic byte/);
+    const card = await readFile(join(work, 'bad', 'README.md'), 'utf8');
+    assert.match(card, /^---\n/);
+    assert.match(card, /config_name: "default"/);
+  });
+
+  it('reads from saved offsets: a second replay from the first one\'s end offsets holds only what came after', async () => {
+    const topic = uniqueName('traces-grow');
+    const send = (slice: ExecutionTrace[]) => Promise.all(slice.map(async (t) => ({ topic, key: t.runId, value: await codec.encode('ExecutionTrace', t) }))).then((r) => producer.send(r));
+    await send(traces.slice(0, 30));
+    const first = await replay(topic, 'grow-1');
+    await send(traces.slice(30));
+    const second = await replay(topic, 'grow-2', {
+      start: { from: 'offsets', offsets: Object.fromEntries(first.manifest.partitions.map((p) => [String(p.partition), p.end])) },
+    });
+    assert.equal(first.manifest.records.written, 30);
+    assert.equal(second.manifest.records.written, RUNS - 30);
+    const manifest = JSON.parse(await readFile(join(work, 'grow-2', 'manifest.json'), 'utf8')) as DatasetManifest;
+    assert.deepEqual(manifest.partitions.map((p) => p.start), first.manifest.partitions.map((p) => p.end));
+  });
+});

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { firstPerRunId, mergeSpills } from '../../src/dataset/merge.js';
+import { SpillWriter, compareEntries, spilledRanges, type SpillEntry } from '../../src/dataset/spill.js';
+
+const entry = (runId: string, producedAtMs: number, value: string): SpillEntry => ({ runId: Buffer.from(runId), producedAtMs, value: Buffer.from(value) });
+
+test('spilled runs merge back in run id order in several passes, and one entry per run id is kept: the latest produced', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tracestream-spill-'));
+  try {
+    const spill = new SpillWriter(dir, 64); // a few entries per file: many files
+    const entries: SpillEntry[] = [];
+    for (const partition of [0, 1, 2]) spill.startPartition(partition, 0);
+    for (let i = 0; i < 90; i += 1) {
+      const e = entry(`run-${(i * 37) % 45}`, 1000 + i, `v${i}`); // each run id twice, produced at different times
+      entries.push(e);
+      await spill.add(i % 3, Math.floor(i / 3), e);
+    }
+    await spill.flush();
+    const files = (await readdir(dir)).filter((n) => n.endsWith('.run')).map((n) => join(dir, n));
+    assert.ok(files.length > 8, `${files.length} spill files`);
+    const merged: SpillEntry[] = [];
+    for await (const e of mergeSpills(files, dir, 3)) merged.push(e);
+    assert.deepEqual(merged.map((e) => e.value.toString()), [...entries].sort(compareEntries).map((e) => e.value.toString()));
+    assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith('merge-')), [], 'intermediate merge files are removed');
+
+    let duplicates = 0;
+    const kept: SpillEntry[] = [];
+    for await (const e of firstPerRunId(mergeSpills(files, dir, 3), () => { duplicates += 1; })) kept.push(e);
+    assert.equal(kept.length, 45);
+    assert.equal(duplicates, 45);
+    for (const e of kept) {
+      const latest = Math.max(...entries.filter((x) => x.runId.equals(e.runId)).map((x) => x.producedAtMs));
+      assert.equal(e.producedAtMs, latest, e.runId.toString());
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('after a crash, reading resumes at the end of each partition\'s unbroken chain of whole spill files', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tracestream-spill-'));
+  try {
+    const spill = new SpillWriter(dir, 1 << 20);
+    spill.startPartition(0, 10);
+    for (let offset = 10; offset < 20; offset += 1) await spill.add(0, offset, entry(`r${offset}`, 1, 'v'));
+    await spill.add(0, 20, { skipped: 'tombstone (no value)' });
+    await spill.flush();
+    await writeFile(join(dir, 'p0-21-30.run.tmp'), 'half a file'); // what a kill mid-write leaves
+    await writeFile(join(dir, 'p0-40-50.run'), 'a range after a gap'); // not from this replay's chain
+    const { files, ranges, resumeAt } = await spilledRanges(dir, new Map([[0, 10], [1, 5]]));
+    assert.deepEqual(files, [join(dir, 'p0-10-20.run')]);
+    assert.deepEqual(ranges.map((r) => [r.from, r.to, r.entries, r.skipped.length]), [[10, 20, 10, 1]]);
+    assert.deepEqual([...resumeAt], [[0, 21], [1, 5]]);
+    assert.deepEqual((await readdir(dir)).sort(), ['p0-10-20.run']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
