@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { execa } from 'execa';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -90,7 +91,16 @@ describe('trace inputs: a JSONL file, one .py file, JSON lines on stdin (-)', ()
     const out = join(dir, `out-${input === '-' ? 'stdin' : input.split('/').at(-1)}`);
     const result = await tracestream(['trace', input, '--out', out], stdin === undefined ? {} : { input: stdin });
     assert.equal(result.exitCode, 0, result.stderr);
-    return (await readFile(join(out, 'traces.jsonl'), 'utf8')).trimEnd().split('\n').map((line) => JSON.parse(line) as { runId: string; stdout: string });
+    // The dataset's Parquet shards, read by an independent reader, in run id order.
+    const db = await DuckDBInstance.create(':memory:');
+    const connection = await db.connect();
+    try {
+      const rows = (await connection.runAndReadAll(`select run_id, stdout from read_parquet('${out}/data/*.parquet') order by run_id`))
+        .getRowObjectsJson() as { run_id: string; stdout: string }[];
+      return rows.map((row) => ({ runId: row.run_id, stdout: row.stdout }));
+    } finally {
+      connection.closeSync();
+    }
   }
 
   test('a JSONL file: one run per input of each solution', { timeout: 200_000 }, async () => {
