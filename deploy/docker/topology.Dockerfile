@@ -23,12 +23,12 @@ RUN npx tsc -p . && node scripts/copy-python.mjs \
 
 # --- runtime: Node, Python for the programs, the shared libraries; no compiler, no -dev packages ---
 FROM node:20-bookworm-slim
-COPY scripts/setup-system.sh /tmp/setup-system.sh
-RUN /tmp/setup-system.sh --runtime && rm -rf /var/lib/apt/lists/* /tmp/setup-system.sh \
+WORKDIR /app
+COPY scripts/setup-system.sh scripts/
+RUN scripts/setup-system.sh --runtime && rm -rf /var/lib/apt/lists/* scripts \
   # No setuid binaries: a program that escaped its box could not gain privileges through one.
   && find / -xdev -perm /6000 -type f -exec chmod a-s {} + \
   && groupadd --gid 10001 tracestream && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp tracestream
-WORKDIR /app
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules node_modules
 COPY --from=build /src/dist dist

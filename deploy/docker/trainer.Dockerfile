@@ -34,10 +34,10 @@ RUN npx tsc -p . && node scripts/copy-python.mjs && npm prune --omit=dev --no-au
 # --- runtime: CUDA + cuDNN runtime libraries, Node, the runtime packages -----------------------
 FROM ${CUDA_IMAGE}
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
-COPY scripts/setup-system.sh /tmp/setup-system.sh
-RUN /tmp/setup-system.sh --runtime && rm -rf /var/lib/apt/lists/* /tmp/setup-system.sh \
-  && groupadd --gid 10001 tracestream && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp tracestream
 WORKDIR /app
+COPY scripts/setup-system.sh scripts/
+RUN scripts/setup-system.sh --runtime && rm -rf /var/lib/apt/lists/* scripts \
+  && groupadd --gid 10001 tracestream && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp tracestream
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules node_modules
 COPY --from=build /src/dist dist
