@@ -112,10 +112,13 @@ export interface DeadLetter {
   cut: string[];
 }
 
-/** Accuracy of one predictor of the next trace record (see src/model/evaluation.ts). */
+/** Accuracy of one predictor of the next trace record, in CodeExecutor's terms (see src/model/evaluation.ts). */
 export interface StateAccuracyRecord {
+  /** Records predicted exactly (the whole line), over `records`. Null when none were evaluated. */
   nextState: number | null;
+  /** Variable changes of the true records that the prediction has with the same value, over `variableChanges`. */
   variables: number | null;
+  /** Records that print whose printed text was predicted exactly, over `outputRecords`. */
   output: number | null;
   records: number;
   variableChanges: number;

@@ -1,3 +1,4 @@
+import type { StateAccuracyRecord } from '../avro/index.js';
 import { greedyContinue } from './decoding.js';
 import type { PackedBatch } from './packing.js';
 import { lossesOf } from './step.js';
@@ -11,18 +12,8 @@ export interface EvaluationRun {
   text: string;
 }
 
-/** Accuracy of one predictor of the next trace record, in CodeExecutor's terms. */
-export interface StateAccuracy {
-  /** Records predicted exactly (the whole line), over `records`. Null when none were evaluated. */
-  nextState: number | null;
-  /** Variable changes of the true records that the prediction has with the same value, over `variableChanges`. */
-  variables: number | null;
-  /** Records that print whose printed text was predicted exactly, over `outputRecords`. */
-  output: number | null;
-  records: number;
-  variableChanges: number;
-  outputRecords: number;
-}
+/** Accuracy of one predictor of the next trace record: the shape the ModelMetrics event carries. */
+export type StateAccuracy = StateAccuracyRecord;
 
 export interface EvaluationResult {
   runs: number;
