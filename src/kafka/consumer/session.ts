@@ -5,6 +5,7 @@ import { stderrLogger, type KafkaLogger } from '../client/config.js';
 import { CODES, callbackToPromise, isLibrdKafkaError, kafkaError, waitOnlyForFirstMessage, type NativeConsumer } from '../client/native.js';
 import { MessageRecord, type ConsumedRecord } from '../client/record.js';
 import { AckWindow, type AckEntry } from './ack-window.js';
+import { metadataProbe, watchCluster } from './cluster-watch.js';
 import { connectGroupConsumer, createGroupConsumer, disconnectGroupConsumer } from './group.js';
 import { OffsetCommits } from './offset-commits.js';
 import type { SourceConfig } from './source.js';
@@ -78,6 +79,9 @@ export class ConsumerSession {
   private connected: Promise<void> = Promise.resolve();
   private ackWaiter: (() => void) | undefined;
   private lastAccepted: PartitionState | undefined;
+  private stopWatching: (() => void) | undefined;
+  /** No broker answered for clusterDownTimeoutMs: the source failed, and a final commit could not land. */
+  private clusterLost = false;
 
   constructor(
     private readonly config: SourceConfig,
@@ -99,6 +103,7 @@ export class ConsumerSession {
     this.connected.then(
       () => {
         if (this.stopped) return;
+        this.watchCluster();
         if (this.config.assignAllPartitions) {
           this.assignAll().then(() => this.fetch(), (error: unknown) => this.fail(error));
           return;
@@ -109,6 +114,24 @@ export class ConsumerSession {
       },
       (error: unknown) => this.fail(error),
     );
+  }
+
+  /** Probes the cluster while the source runs: readiness hears of an outage, and a lasting one stops the source. */
+  private watchCluster(): void {
+    const { clusterProbeIntervalMs, clusterDownTimeoutMs, observer } = this.config;
+    this.stopWatching = watchCluster({
+      probe: metadataProbe(this.consumer, this.config.topics[0]!, Math.min(clusterProbeIntervalMs, 5_000)),
+      intervalMs: clusterProbeIntervalMs,
+      downTimeoutMs: clusterDownTimeoutMs,
+      onReachable: (reachable, detail) => {
+        if (!reachable) this.log.warn('Kafka cluster unreachable; probing again with backoff', { groupId: this.config.groupId, detail, giveUpAfterMs: clusterDownTimeoutMs });
+        observer?.cluster?.(reachable, detail);
+      },
+      onLost: (error) => {
+        this.clusterLost = true;
+        this.fail(error);
+      },
+    });
   }
 
   /** The partitions of `topic`, waiting up to topicWaitMs for another process to create it. */
@@ -163,6 +186,7 @@ export class ConsumerSession {
    */
   private async shutdown(drain: boolean): Promise<void> {
     this.stopped = true;
+    this.stopWatching?.();
     clearInterval(this.commitTimer);
     const errors: unknown[] = [];
     const connected = await this.connected.then(() => true, () => false);
@@ -178,7 +202,8 @@ export class ConsumerSession {
     }
     if (connected) {
       await Promise.all([this.periodicCommit, ...this.revoking]);
-      await this.commitConfirmed([...this.parts.values()], 'close').catch((error: unknown) => errors.push(error));
+      // After a lost cluster the records not committed are read again by the group's next member.
+      if (!this.clusterLost) await this.commitConfirmed([...this.parts.values()], 'close').catch((error: unknown) => errors.push(error));
       this.disconnecting = true;
       await this.fetching;
       await disconnectGroupConsumer(this.consumer, this.config).catch((error: unknown) => errors.push(error));
