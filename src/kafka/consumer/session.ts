@@ -200,10 +200,17 @@ export class ConsumerSession {
       this.subscriber.complete();
       await this.waitForAcks(this.config.drainTimeoutMs);
     }
-    if (connected) {
+    if (connected && this.clusterLost) {
+      // No broker answers: commits cannot land (the group's next member reads the uncommitted
+      // records again) and librdkafka's close waits on the dead coordinator for half a minute or
+      // more. The consumer is let go in the background, so the failure is reported now.
+      this.disconnecting = true;
+      void this.fetching.then(() => disconnectGroupConsumer(this.consumer, this.config)).catch((error: unknown) => {
+        this.log.warn('disconnect after the cluster was lost failed', { groupId: this.config.groupId, error: describeError(error) });
+      });
+    } else if (connected) {
       await Promise.all([this.periodicCommit, ...this.revoking]);
-      // After a lost cluster the records not committed are read again by the group's next member.
-      if (!this.clusterLost) await this.commitConfirmed([...this.parts.values()], 'close').catch((error: unknown) => errors.push(error));
+      await this.commitConfirmed([...this.parts.values()], 'close').catch((error: unknown) => errors.push(error));
       this.disconnecting = true;
       await this.fetching;
       await disconnectGroupConsumer(this.consumer, this.config).catch((error: unknown) => errors.push(error));
