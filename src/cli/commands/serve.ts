@@ -11,7 +11,7 @@ export function serveCommand(): Command {
     .summary('Serve live traces over HTTP: SSE streams and a page that steps through runs')
     .description([
       'GET / is the page: runs as they are traced; step through one (source, variables, output).',
-      'GET /streams/traces and /streams/diffs are Server-Sent Events with ?problem= ?solution= ?outcome= (traces)',
+      'GET /streams/traces and /streams/diffs are Server-Sent Events with ?problem= ?solution= ?outcome=',
       'and ?from=now|beginning|TIME; Last-Event-ID resumes right after that event. GET /api/runs[/ID] is what',
       'the page shows; /healthz and /readyz are the probes. With --telemetry-port it also serves /healthz, /readyz',
       '(ready once both streams are open) and /metrics (clients, events delivered, clients dropped) on that port.',
