@@ -88,7 +88,8 @@ describe('deploy manifests', () => {
 
       it('has a KafkaTopic for every topic, compacted where records are keyed state, sized for the largest event', () => {
         const topics = new Map((ofKind('KafkaTopic') as KafkaTopic[]).map((t) => [t.spec.topicName ?? t.metadata.name, t]));
-        const expected = [...Object.values(DEFAULT_TRACE_TOPICS), 'model-metrics', DEFAULT_SCHEMA_TOPIC];
+        // The trainer's own outputs (topologies/train.ts): its metrics and the traces it cannot train on.
+        const expected = [...Object.values(DEFAULT_TRACE_TOPICS), 'model-metrics', 'traces.dead-letter', DEFAULT_SCHEMA_TOPIC];
         assert.deepEqual([...topics.keys()].sort(), [...expected].sort());
         for (const compacted of [DEFAULT_TRACE_TOPICS.traces, DEFAULT_SCHEMA_TOPIC]) assert.equal(topics.get(compacted)!.spec.config?.['cleanup.policy'], 'compact', compacted);
         for (const name of Object.values(DEFAULT_TRACE_TOPICS)) {
@@ -113,6 +114,7 @@ describe('deploy manifests', () => {
           .some((a) => a.resource.type === 'topic' && a.resource.name === topic && a.operations.includes(op as never));
         assert.ok(can('tracestream-trace', 'Read', 'solutions') && can('tracestream-trace', 'Write', 'traces') && !can('tracestream-trace', 'Write', 'solutions'));
         assert.ok(can('tracestream-model', 'Read', 'traces') && !can('tracestream-model', 'Write', 'traces'));
+        assert.ok(can('tracestream-model', 'Write', 'model-metrics') && can('tracestream-model', 'Write', 'traces.dead-letter'), 'the trainer writes its metrics and dead letters');
         assert.ok(!['traces', 'diffs', 'solutions'].some((t) => can('tracestream-serve', 'Write', t)), 'serve writes nothing');
         assert.ok(can('tracestream-submit', 'Write', 'solutions') && !can('tracestream-submit', 'Read', 'traces'), 'submitters only submit');
         for (const workload of workloads()) {
@@ -132,6 +134,15 @@ describe('deploy manifests', () => {
           const container = pod.spec.containers[0];
           assert.equal(container.livenessProbe.httpGet.path, '/healthz', `${name} liveness`);
           assert.equal(container.readinessProbe.httpGet.path, '/readyz', `${name} readiness`);
+          // The process serves the three endpoints on TRACESTREAM_TELEMETRY_PORT (src/cli/telemetry.ts): probes and scrapes go there.
+          const telemetryConfig = ofKind('ConfigMap').find((c) => c.data?.TRACESTREAM_TELEMETRY_PORT !== undefined)!;
+          const telemetryPort = Number(telemetryConfig.data.TRACESTREAM_TELEMETRY_PORT);
+          assert.ok(container.envFrom?.some((e: Obj) => e.configMapRef?.name === telemetryConfig.metadata.name), `${name} takes TRACESTREAM_TELEMETRY_PORT from ${telemetryConfig.metadata.name}`);
+          const portNamed = (port: string | number): number => (typeof port === 'number' ? port : container.ports.find((p: Obj) => p.name === port)?.containerPort);
+          for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe'].filter((p) => container[p] !== undefined)) {
+            assert.equal(portNamed(container[probe].httpGet.port), telemetryPort, `${name}'s ${probe} asks the telemetry port ${telemetryPort}`);
+          }
+          assert.equal(Number(pod.metadata.annotations['prometheus.io/port']), telemetryPort, `${name} is scraped on the telemetry port`);
           for (const kind of ['requests', 'limits']) {
             assert.ok(container.resources[kind]?.cpu && container.resources[kind]?.memory, `${name} has cpu and memory ${kind}`);
           }

@@ -1,49 +1,16 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { TRACESTREAM_CLIENT_PROPERTIES } from '../../src/kafka/index.js';
 import { createProducer, type KafkaClientConfig } from '../../src/kafka/index.js';
 import { DEFAULT_TRACE_TOPICS } from '../../src/pipeline/index.js';
 import { chooseTestBroker, startTestBroker, uniqueName, type TestBroker } from '../helpers/broker.js';
+import { eventually, startCli as cli, telemetryUrl } from '../helpers/cli-process.js';
 import { parsePrometheusText, type Exposition } from '../helpers/prometheus.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const TOPICS = DEFAULT_TRACE_TOPICS;
-
-interface Cli {
-  child: ChildProcess;
-  exited: Promise<number | string | null>;
-  output(): string;
-}
-
-function cli(args: readonly string[]): Cli {
-  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KAFKA_BROKERS: '', TRACESTREAM_TELEMETRY_PORT: '' } });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
-  return { child, exited, output: () => output };
-}
-
-/** Polls `check` every 200 ms until it returns a value, failing with `what` after `timeoutMs`. */
-async function eventually<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms${last === undefined ? '' : ` (last error: ${String(last)})`}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 describe('topology trace serves /healthz, /readyz and /metrics', () => {
   let broker: TestBroker;
@@ -69,7 +36,7 @@ describe('topology trace serves /healthz, /readyz and /metrics', () => {
       '--sandbox-uid-base', String(200_000 + Math.floor(Math.random() * 1_000_000)),
     ]);
     try {
-      const url = await eventually('the topology prints its telemetry address', 60_000, async () => /telemetry on (http:\/\/\S+) /.exec(topology.output())?.[1]);
+      const url = await telemetryUrl(topology);
       assert.equal((await fetch(`${url}/healthz`)).status, 200);
       let lastReadiness = '';
       const ready = await eventually('/readyz answers 200', 90_000, async () => {
@@ -127,8 +94,7 @@ describe('topology trace serves /healthz, /readyz and /metrics', () => {
       topology.child.kill('SIGTERM');
       assert.equal(await topology.exited, 0, `the topology drains and exits 0 on SIGTERM; output:\n${topology.output()}`);
     } finally {
-      if (topology.child.exitCode === null && topology.child.signalCode === null) topology.child.kill('SIGKILL');
-      await topology.exited;
+      await topology.stop();
     }
   });
 });
@@ -145,7 +111,7 @@ describe('topology trace when every broker dies while nothing is produced', () =
       '--sandbox-uid-base', String(200_000 + Math.floor(Math.random() * 1_000_000)),
     ]);
     try {
-      const url = await eventually('the topology prints its telemetry address', 60_000, async () => /telemetry on (http:\/\/\S+) /.exec(topology.output())?.[1]);
+      const url = await telemetryUrl(topology);
       await eventually('/readyz answers 200', 90_000, async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined));
       await broker.stop();
       const unready = await eventually('/readyz answers 503 naming the cluster', 60_000, async () => {
@@ -161,8 +127,7 @@ describe('topology trace when every broker dies while nothing is produced', () =
       assert.notEqual(code, 0, topology.output());
       assert.match(topology.output(), /KAFKA_DISCONNECTED|no Kafka broker answered/);
     } finally {
-      if (topology.child.exitCode === null && topology.child.signalCode === null) topology.child.kill('SIGKILL');
-      await topology.exited;
+      await topology.stop();
       await broker.stop();
     }
   });

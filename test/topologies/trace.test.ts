@@ -154,6 +154,8 @@ describe('trace topology, each part its own process', () => {
       for (const [i, diff] of loopDiffs.entries()) {
         const step = loop.steps[i]!;
         assert.equal(diff.solutionId, 'e2e_loop.py');
+        assert.equal(diff.problemId, loop.problemId, 'a diff names its run\'s problem (tail/serve filter diffs by it)');
+        assert.equal(diff.outcome, 'ok', 'and how its run ended');
         assert.equal(diff.stepCount, loop.stepCount);
         assert.equal(diff.line, step.line);
         assert.equal(diff.event, step.event);
