@@ -120,24 +120,19 @@ async function canUnshareNetwork(): Promise<boolean> {
   return probe.exitCode === 0;
 }
 
-interface PoolConfig {
-  isolation: 'box' | 'uid' | 'process';
-  boxFailure: string | null;
-  concurrency: number;
-  maxQueued: number;
+/** What the pool is told at creation: what it shows as an ExecutorPool, and how it makes runs. */
+type PoolConfig = Pick<ExecutorPool, 'concurrency' | 'maxQueued' | 'interpreter' | 'networkIsolation' | 'isolation' | 'boxFailure'> & {
   limits: Limits;
-  interpreter: Interpreter;
-  networkIsolation: 'namespace' | 'audit-hooks';
   runDirParent: string;
   auditHooks: boolean;
-}
+};
 
 class Pool implements ExecutorPool {
   readonly concurrency: number;
   readonly maxQueued: number;
   readonly interpreter: Interpreter;
-  readonly networkIsolation: 'namespace' | 'audit-hooks';
-  readonly isolation: 'box' | 'uid' | 'process';
+  readonly networkIsolation: ExecutorPool['networkIsolation'];
+  readonly isolation: ExecutorPool['isolation'];
   readonly boxFailure: string | null;
   readonly limits: Readonly<Limits>;
   private readonly queue: Queued[] = [];

@@ -1,33 +1,16 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { TRACESTREAM_CLIENT_PROPERTIES } from '../../src/kafka/index.js';
 import { createProducer, type KafkaClientConfig } from '../../src/kafka/index.js';
 import { DEFAULT_TRACE_TOPICS } from '../../src/pipeline/index.js';
 import { startTestBroker, uniqueName, type TestBroker } from '../helpers/broker.js';
+import { startCli, type Cli } from '../helpers/cli.js';
 import { parsePrometheusText, type Exposition } from '../helpers/prometheus.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const TOPICS = DEFAULT_TRACE_TOPICS;
-
-interface Cli {
-  child: ChildProcess;
-  exited: Promise<number | string | null>;
-  output(): string;
-}
-
-function cli(args: readonly string[]): Cli {
-  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KAFKA_BROKERS: '', TRACESTREAM_TELEMETRY_PORT: '' } });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
-  return { child, exited, output: () => output };
-}
 
 /** Polls `check` every 200 ms until it returns a value, failing with `what` after `timeoutMs`. */
 async function eventually<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
@@ -62,12 +45,12 @@ describe('topology trace serves /healthz, /readyz and /metrics', () => {
   });
 
   it('is alive at once, ready once partitions are assigned, counts records, runs and dead letters as they flow, and drains on SIGTERM', { timeout: 180_000 }, async () => {
-    const topology = cli([
+    const topology = startCli([
       'topology', 'trace', '--brokers', broker.bootstrapServers, '--group-id', uniqueName('telemetry'),
       '--telemetry-port', '0', '--telemetry-host', '127.0.0.1', '--concurrency', '2', '--wall-time-ms', '2000',
       // Sandbox uids of our own: another pool on this host (a parallel test) sweeps the default ones.
       '--sandbox-uid-base', String(200_000 + Math.floor(Math.random() * 1_000_000)),
-    ]);
+    ], { TRACESTREAM_TELEMETRY_PORT: '' });
     try {
       const url = await eventually('the topology prints its telemetry address', 60_000, async () => /telemetry on (http:\/\/\S+) /.exec(topology.output())?.[1]);
       assert.equal((await fetch(`${url}/healthz`)).status, 200);
@@ -94,7 +77,7 @@ describe('topology trace serves /healthz, /readyz and /metrics', () => {
       await writeFile(join(programDir, 'tele_ok.py'), 'x = 1\nprint(x + 1)\n');
       await writeFile(join(programDir, 'tele_error.py'), 'raise ValueError("no")\n');
       await writeFile(join(programDir, 'tele_loop.py'), 'for i in range(3):\n    print(i)\n');
-      const produce = cli(['produce', programDir, '--brokers', broker.bootstrapServers]);
+      const produce = startCli(['produce', programDir, '--brokers', broker.bootstrapServers], { TRACESTREAM_TELEMETRY_PORT: '' });
       assert.equal(await produce.exited, 0, produce.output());
       const producer = await createProducer({ client });
       try {
