@@ -7,7 +7,7 @@
  *   npm run bench:fidelity -- PATH.jsonl [--limit N] [--concurrency N]
  *
  * A run stopped by the wall-clock or CPU limit (or killed) ends at a point that depends on the
- * machine's speed, so only the steps both runs recorded are compared for those. A program whose
+ * machine's speed, so only the steps both runs recorded (matched by step index) are compared for those. A program whose
  * trace differs between two fast-path runs (it prints the time, draws random numbers) is counted
  * apart. It also prints the tracer's time both ways: what the fast path saves on these programs.
  */
@@ -31,6 +31,8 @@ interface Summary {
   stdout: string;
   /** Digest of each step, in order. */
   stepDigests: string[];
+  /** Each step's index, in the same order (a run cut by the clock can lack the steps still open). */
+  stepIndices: number[];
   cpuTimeMs: number;
   /** The step itself, kept only where a difference is reported. */
   steps: Step[] | null;
@@ -72,7 +74,7 @@ async function main(argv: readonly string[]): Promise<void> {
       fastCpuMs += fast.cpuTimeMs;
       wholeCpuMs += whole.cpuTimeMs;
       const clocked = CUT_BY_THE_CLOCK.has(fast.outcome) || CUT_BY_THE_CLOCK.has(whole.outcome);
-      const difference = clocked ? prefixDifference(fast, whole) : fullDifference(fast, whole);
+      const difference = clocked ? sharedStepsDifference(fast, whole) : fullDifference(fast, whole);
       if (difference === null) {
         if (clocked) comparedPrefix += 1;
         else identical += 1;
@@ -81,7 +83,7 @@ async function main(argv: readonly string[]): Promise<void> {
       // A program that differs from itself between two fast-path runs (time, randomness, a path
       // in a repr) is not a fast-path difference: told apart by a third run.
       const again = await traceOnce(pool, program, false);
-      const itself = clocked ? prefixDifference(fast, again) : fullDifference(fast, again);
+      const itself = clocked ? sharedStepsDifference(fast, again) : fullDifference(fast, again);
       if (itself !== null) {
         nondeterministic.push(`${program.id}: ${itself}`);
         return;
@@ -109,6 +111,7 @@ async function traceOnce(pool: ExecutorPool, program: Program, compareWholeFrame
     outcome: execution.outcome,
     stdout: execution.stdout,
     stepDigests: execution.steps.map((step) => createHash('sha1').update(JSON.stringify(step)).digest('base64')),
+    stepIndices: execution.steps.map((step) => step.index),
     cpuTimeMs: execution.cpuTimeMs,
     steps: keepSteps ? execution.steps : null,
   };
@@ -119,6 +122,20 @@ function fullDifference(fast: Summary, whole: Summary): string | null {
   if (fast.stdout !== whole.stdout) return 'stdout differs';
   if (fast.stepDigests.length !== whole.stepDigests.length) return `${fast.stepDigests.length} steps (fast path) vs ${whole.stepDigests.length} (whole frame)`;
   return prefixDifference(fast, whole);
+}
+
+/**
+ * For runs cut by the clock: the steps both runs recorded, matched by index. The faster run gets
+ * further and may reach the trace-bytes cap, after which the steps still open when it was reached
+ * (an outer line waiting on a call) are never written, so the two lists need not line up by position.
+ */
+function sharedStepsDifference(fast: Summary, whole: Summary): string | null {
+  const wholeByIndex = new Map(whole.stepIndices.map((index, i) => [index, whole.stepDigests[i]!]));
+  for (let i = 0; i < fast.stepIndices.length; i++) {
+    const other = wholeByIndex.get(fast.stepIndices[i]!);
+    if (other !== undefined && other !== fast.stepDigests[i]) return `step ${fast.stepIndices[i]} differs`;
+  }
+  return null;
 }
 
 function prefixDifference(fast: Summary, whole: Summary): string | null {
@@ -133,9 +150,10 @@ function prefixDifference(fast: Summary, whole: Summary): string | null {
 async function showFirstDifference(pool: ExecutorPool, program: Program): Promise<string> {
   const fast = (await traceOnce(pool, program, false, true)).steps!;
   const whole = (await traceOnce(pool, program, true, true)).steps!;
-  const at = fast.findIndex((step, i) => JSON.stringify(step) !== JSON.stringify(whole[i]));
-  if (at === -1) return '    (not reproduced on a second run)';
-  return `    fast path:   ${JSON.stringify(fast[at])}\n    whole frame: ${JSON.stringify(whole[at])}`;
+  const wholeByIndex = new Map(whole.map((step) => [step.index, step]));
+  const differing = fast.find((step) => wholeByIndex.has(step.index) && JSON.stringify(step) !== JSON.stringify(wholeByIndex.get(step.index)));
+  if (differing === undefined) return '    (not reproduced on a second run)';
+  return `    fast path:   ${JSON.stringify(differing)}\n    whole frame: ${JSON.stringify(wholeByIndex.get(differing.index))}`;
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

@@ -7,12 +7,15 @@
  * - bytes per executed step of each file format, next to the compact text and today's traces.jsonl
  *   (JSON of every trace without timings). Target: the Parquet dataset at most 10 bytes per step.
  *
+ *   npm run bench:replay -- CORPUS.jsonl [--limit N] [--copies 4]
  *   npm run bench:replay -- TRACES.jsonl [--corpus CORPUS.jsonl] [--limit N] [--copies 4]
  *
- * TRACES.jsonl holds one ExecutionTrace per line (what `tracestream trace --out` wrote before
- * datasets, or the decoded events of a trace topic). Traces without a source get it, with their
- * stdin and origin, from CORPUS.jsonl (default ../shared/corpus/hackerrank-dev.jsonl) by solution id.
- * Speed figures vary with the machine's load; sizes do not.
+ * Given a corpus (lines with `id`, `source`, `stdin`, as ../shared/corpus/hackerrank-dev.jsonl), it
+ * first traces every program through an executor pool (not timed). Given TRACES.jsonl (one
+ * ExecutionTrace per line: the decoded events of a trace topic), it uses those; traces without a
+ * source get it, with their stdin and origin, from CORPUS.jsonl (default
+ * ../shared/corpus/hackerrank-dev.jsonl) by solution id. Speed figures vary with the machine's load;
+ * sizes do not.
  */
 import { execFile } from 'node:child_process';
 import { createReadStream, readFileSync } from 'node:fs';
@@ -22,11 +25,12 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { createAvroCodec, openSchemaRegistry, type ExecutionTrace } from '../src/avro/index.js';
+import { createAvroCodec, openSchemaRegistry, type ExecutionTrace, type SolutionSubmitted } from '../src/avro/index.js';
+import { createExecutorPool } from '../src/executor/index.js';
 import { resolveScanRanges, type DatasetManifest } from '../src/dataset/index.js';
 import { openTopicScan } from '../src/dataset/scan.js';
 import { createProducer, startEmbeddedBroker, TRACESTREAM_CLIENT_PROPERTIES, type KafkaClientConfig, type OutgoingRecord } from '../src/kafka/index.js';
-import { executionOf } from '../src/pipeline/index.js';
+import { executionOf, readSolutions, toTraceEvent } from '../src/pipeline/index.js';
 import { renderCompact } from '../src/render/index.js';
 
 const CHILD = fileURLToPath(new URL('./replay-child.js', import.meta.url));
@@ -42,11 +46,13 @@ async function main(argv: readonly string[]): Promise<void> {
     args: [...argv], allowPositionals: true,
     options: { corpus: { type: 'string' }, limit: { type: 'string' }, copies: { type: 'string' } },
   });
-  const tracesPath = positionals[0];
-  if (tracesPath === undefined) throw new Error('usage: npm run bench:replay -- TRACES.jsonl [--corpus CORPUS.jsonl] [--limit N] [--copies 4]');
+  const inputPath = positionals[0];
+  if (inputPath === undefined) throw new Error('usage: npm run bench:replay -- CORPUS.jsonl|TRACES.jsonl [--corpus CORPUS.jsonl] [--limit N] [--copies 4]');
   const limit = flags.limit === undefined ? Infinity : Number(flags.limit);
   const copies = flags.copies === undefined ? 4 : Number(flags.copies);
-  const corpus = loadCorpus(flags.corpus ?? resolve(process.cwd(), '../shared/corpus/hackerrank-dev.jsonl'));
+  const traces = holdsTraces(inputPath)
+    ? readTraces(inputPath, loadCorpus(flags.corpus ?? resolve(process.cwd(), '../shared/corpus/hackerrank-dev.jsonl')), limit)
+    : traceCorpus(inputPath, limit);
 
   const broker = await startEmbeddedBroker();
   const client: KafkaClientConfig = { bootstrapServers: broker.bootstrapServers, clientId: 'bench-replay', librdkafka: TRACESTREAM_CLIENT_PROPERTIES };
@@ -62,7 +68,7 @@ async function main(argv: readonly string[]): Promise<void> {
     let avroBytes = 0;
     try {
       let batch: OutgoingRecord[] = [];
-      for await (const trace of readTraces(tracesPath, corpus, limit)) {
+      for await (const trace of traces) {
         runs += 1;
         steps += trace.stepCount;
         const { producedAtMs: _p, wallTimeMs: _w, cpuTimeMs: _c, source: _s, stdin: _i, origin: _o, ...legacy } = trace;
@@ -115,6 +121,12 @@ async function main(argv: readonly string[]): Promise<void> {
   }
 }
 
+/** A traces file's lines are ExecutionTraces (they have `steps`); a corpus' are programs. */
+function holdsTraces(path: string): boolean {
+  const first = readFileSync(path, 'utf8').split('\n', 1)[0] ?? '';
+  return first.trim() !== '' && 'steps' in (JSON.parse(first) as object);
+}
+
 function loadCorpus(path: string): Map<string, { source: string; stdin: string; origin: Record<string, string> }> {
   const corpus = new Map<string, { source: string; stdin: string; origin: Record<string, string> }>();
   for (const line of readFileSync(path, 'utf8').split('\n')) {
@@ -123,6 +135,30 @@ function loadCorpus(path: string): Map<string, { source: string; stdin: string; 
     corpus.set(row.id, { source: row.source, stdin: row.stdin ?? '', origin: row.origin ?? {} });
   }
   return corpus;
+}
+
+/**
+ * Traces each program of a corpus (read as `tracestream trace` reads it) on its first input,
+ * a window of runs in flight, yielding in corpus order so the topic's order is reproducible.
+ */
+async function* traceCorpus(path: string, limit: number): AsyncGenerator<ExecutionTrace> {
+  const pool = await createExecutorPool({});
+  try {
+    const pending: Promise<ExecutionTrace>[] = [];
+    const traceOne = async (solution: SolutionSubmitted): Promise<ExecutionTrace> =>
+      toTraceEvent(solution, 0, await pool.run({ source: solution.source, stdin: solution.inputs[0]?.stdin ?? '' }), 0);
+    let traced = 0;
+    for await (const solution of readSolutions(path)) {
+      if (traced >= limit) break;
+      traced += 1;
+      pending.push(traceOne(solution));
+      if (pending.length >= pool.concurrency * 2) yield await pending.shift()!;
+      if (traced % 500 === 0) console.error(`traced ${traced} programs`);
+    }
+    for (const trace of pending) yield await trace;
+  } finally {
+    await pool.close();
+  }
 }
 
 async function* readTraces(path: string, corpus: ReturnType<typeof loadCorpus>, limit: number): AsyncGenerator<ExecutionTrace> {

@@ -14,11 +14,14 @@
 import {
   DEFAULT_TRACE_TOPICS,
   OnlineTrainer,
+  TopologyProbe,
   appendMetricsHistory,
   chooseBackend,
   createAvroCodec,
+  createMetricsRegistry,
   createProducer,
   describeBackend,
+  deadLetterReason,
   encodeDeadLetter,
   ensureTopics,
   executionOf,
@@ -26,12 +29,15 @@ import {
   registerModelGauges,
   renderCompact,
   startTopology,
+  topologyMetrics,
   type BackendName,
   type ChosenBackend,
   type ConsumedRecord,
   type KafkaClientConfig,
   type ModelMetrics,
+  type Readiness,
   type SchemaRegistry,
+  type TopologyMetrics,
   type TrainerOptions,
 } from '../src/index.js';
 import type { Registry } from 'prom-client';
@@ -49,6 +55,8 @@ export interface TrainTopologyOptions {
   maxTokens?: number;
   /** Prometheus registry for the gauges (default: prom-client's global one); false: none. */
   prometheus?: Registry | false;
+  /** The shared topology metrics (records in, dead letters, assigned partitions, lag); default: a private set. */
+  metrics?: TopologyMetrics;
   /** Progress lines (start, checkpoints, evaluations). */
   log?: (line: string) => void;
 }
@@ -62,6 +70,8 @@ export interface RunningTrainTopology {
   readonly done: Promise<void>;
   /** Stops consuming, writes a final checkpoint, disconnects. Idempotent. */
   close(): Promise<void>;
+  /** For /readyz: ready once a broker is reachable and the partitions of `traces` are assigned. */
+  readiness(): Readiness;
 }
 
 const POLL_MS = 200;
@@ -75,6 +85,8 @@ export async function startTrainTopology(options: TrainTopologyOptions): Promise
   const codec = createAvroCodec(options.registry);
   const modelId = options.trainer.checkpointDir;
   const tokensAtStart = trainer.tokensTrained;
+  // Records in, dead letters, partitions owned and brokers up, for /metrics and /readyz.
+  const probe = new TopologyProbe(options.metrics ?? topologyMetrics(createMetricsRegistry({ processMetrics: false })), topics.traces);
 
   const topology = await startTopology('train', async (scope) => {
     scope.open('model', Promise.resolve(trainer), (t) => t.dispose());
@@ -95,6 +107,7 @@ export async function startTrainTopology(options: TrainTopologyOptions): Promise
       startOffsets: trainer.startOffsets(),
       // Records wait here until the packer has room; a few per partition keep the fetcher busy.
       maxInFlightPerPartition: 32,
+      observer: probe.observer,
     })), (s) => s.close());
 
     // Step: consume. The source pushes; the trainer pulls when its packer has room (bounded by
@@ -131,22 +144,27 @@ export async function startTrainTopology(options: TrainTopologyOptions): Promise
     // Step: decode and render, or dead-letter. Either way the input position moves past the record.
     const handle = async (record: ConsumedRecord): Promise<void> => {
       const offset = Number(record.offset);
+      probe.consumed(record);
       try {
         if (record.value === null) throw new Error('record has no value (tombstone)');
         const trace = await codec.decode(record.value, 'ExecutionTrace');
         const text = renderCompact(executionOf(trace), trace.source === null ? {} : { source: trace.source });
         trainer.offer({ runId: trace.runId, problemId: trace.problemId, text, producedAtMs: trace.producedAtMs, topic: record.topic, partition: record.partition, offset });
       } catch (error) {
-        const dead = await encodeDeadLetter(codec, { ...DEFAULT_TRACE_TOPICS, deadLetters: topics.deadLetters }, record, `cannot train on this trace: ${String(error)}`, error);
+        const reason = `cannot train on this trace: ${String(error)}`;
+        const dead = await encodeDeadLetter(codec, { ...DEFAULT_TRACE_TOPICS, deadLetters: topics.deadLetters }, record, reason, error);
         await producer.send([dead]);
+        probe.produced(record, [dead], deadLetterReason(reason, error));
         trainer.pass(record.topic, record.partition, offset);
       }
       record.ack();
+      probe.delivered(record);
     };
 
     // Step: checkpoint, then evaluate on the held-out runs and publish the metrics.
     const checkpointAndEvaluate = async (): Promise<void> => {
       const name = await trainer.checkpoint();
+      gauges?.checkpointWritten();
       const result = trainer.evaluate();
       if (result === null) {
         log(`checkpoint ${name} (step ${trainer.step}, ${trainer.tokensTrained} tokens); no held-out runs yet to evaluate`);
@@ -166,7 +184,8 @@ export async function startTrainTopology(options: TrainTopologyOptions): Promise
       while (!stopping) {
         if (options.maxTokens !== undefined && trainer.tokensTrained - tokensAtStart >= options.maxTokens) break;
         if (!trainer.wantsRuns) {
-          trainer.trainStep();
+          const result = trainer.trainStep();
+          if (result !== null) gauges?.stepped({ step: trainer.step, tokensTrained: trainer.tokensTrained, loss: result.loss, lagMs: trainer.lastLagMs });
           if (trainer.checkpointDue()) await checkpointAndEvaluate();
           // Let librdkafka's callbacks and signals in between steps.
           await new Promise((resolve) => setImmediate(resolve));
@@ -178,16 +197,19 @@ export async function startTrainTopology(options: TrainTopologyOptions): Promise
       }
       if (trainer.hasUnsavedProgress) await checkpointAndEvaluate();
     };
+    probe.started();
     const done = run();
+    void done.finally(() => probe.stopping()).catch(() => undefined);
     return {
       done,
       close() {
         stopping = true;
+        probe.stopping();
         return done.catch(() => undefined);
       },
     };
   });
-  return { backend, resumedFrom, trainer, done: topology.done, close: () => topology.close() };
+  return { backend, resumedFrom, trainer, done: topology.done, close: () => topology.close(), readiness: () => probe.readiness() };
 }
 
 function fixed(value: number | null): string {

@@ -94,6 +94,10 @@ export interface LineDiff {
    * indices 0 .. diffCount-1; the ExecutionTrace holds every step. -1 from producers older than the field.
    */
   diffCount: number;
+  /** The run's problem (ExecutionTrace.problemId); null from producers older than the field. */
+  problemId: string | null;
+  /** How the run ended (ExecutionTrace.outcome); null from producers older than the field. */
+  outcome: AvroOutcome | null;
 }
 
 export interface DeadLetter {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DropReason } from './metrics.js';
 
 export interface EventStreamOptions {
   /**
@@ -14,14 +15,16 @@ export interface EventStreamOptions {
   retryMs: number;
   /** Extra response headers (CORS). */
   headers?: Readonly<Record<string, string>>;
+  /** Called once when the server ends this stream (not when the client leaves), with the reason's class. */
+  onDropped?: (reason: DropReason) => void;
 }
 
 /** One client's Server-Sent Events response. */
 export interface EventStream {
   /** Writes one event; false once the stream is closed (or it was just dropped for falling behind). */
   send(event: string, data: string, id?: string): boolean;
-  /** Ends the stream with a final `dropped` event saying why (also used for errors). Idempotent. */
-  drop(reason: string): void;
+  /** Ends the stream with a final `dropped` event whose data says why (`message`). Idempotent. */
+  drop(reason: DropReason, message: string): void;
   /** Bytes waiting for this client's socket. */
   readonly bufferedBytes: number;
   readonly closed: boolean;
@@ -66,15 +69,16 @@ export function openEventStream(req: IncomingMessage, res: ServerResponse, optio
       if (closed) return false;
       res.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${data}\n\n`);
       if (res.writableLength > options.maxBufferedBytes) {
-        stream.drop(`too slow: ${res.writableLength} bytes were waiting for this client (limit ${options.maxBufferedBytes}); reconnect with Last-Event-ID to resume`);
+        stream.drop('too-slow', `too slow: ${res.writableLength} bytes were waiting for this client (limit ${options.maxBufferedBytes}); reconnect with Last-Event-ID to resume`);
         return false;
       }
       return true;
     },
-    drop(reason) {
+    drop(reason, message) {
       if (closed) return;
-      res.end(`event: dropped\ndata: ${JSON.stringify({ reason })}\n\n`);
+      res.end(`event: dropped\ndata: ${JSON.stringify({ reason: message })}\n\n`);
       finish();
+      options.onDropped?.(reason);
       // A client that does not read never takes the final event: its socket (and what is buffered
       // for it) goes after the grace period.
       const timer = setTimeout(() => res.destroy(), options.dropGraceMs);

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { outcomeToAvro } from '../avro/index.js';
-import { TracestreamError } from '../errors/index.js';
 import { OUTCOMES, type Outcome } from '../runs/index.js';
 import type { LiveEventOf, LiveStream } from './streams.js';
 
@@ -17,23 +16,14 @@ export const liveFilterSchema = z.object({
 export type LiveFilter = z.infer<typeof liveFilterSchema>;
 
 /**
- * The test a filter makes of one event of `stream`. A LineDiff names its solution but not its
- * problem or outcome (those are its run's, in the run's ExecutionTrace), so those filters are
- * refused on `diffs` rather than silently matching nothing.
+ * The test a filter makes of an event of either stream. A LineDiff carries its run's problem and
+ * outcome (diffs are emitted once the run is over); one from a producer older than those fields has
+ * them null and matches no problem or outcome filter, since it cannot say.
  */
-export function eventMatcher<S extends LiveStream>(stream: S, filter: LiveFilter): (event: LiveEventOf<S>) => boolean {
+export function eventMatcher<S extends LiveStream>(filter: LiveFilter): (event: LiveEventOf<S>) => boolean {
   const { problem, solution, outcome } = filter;
-  if (stream === 'diffs') {
-    if (problem !== undefined || outcome !== undefined) {
-      throw new TracestreamError('CONFIG_INVALID', 'diffs can be filtered by solution only: a LineDiff does not carry its problem or outcome (filter traces for those)');
-    }
-    return (event) => solution === undefined || event.solutionId === solution;
-  }
   const avroOutcome = outcome === undefined ? undefined : outcomeToAvro(outcome);
-  return (event) => {
-    const trace = event as LiveEventOf<'traces'>;
-    return (solution === undefined || trace.solutionId === solution)
-      && (problem === undefined || trace.problemId === problem)
-      && (avroOutcome === undefined || trace.outcome === avroOutcome);
-  };
+  return (event) => (solution === undefined || event.solutionId === solution)
+    && (problem === undefined || event.problemId === problem)
+    && (avroOutcome === undefined || event.outcome === avroOutcome);
 }

@@ -1,24 +1,19 @@
 import type { ServerResponse } from 'node:http';
+import type { Readiness } from '../telemetry/index.js';
 
 /**
- * The probes of a long-running process, kept apart from the rest of the server so they can be
- * swapped for the shared ones (src/telemetry) without touching the routes.
- *
- * /healthz: the process answers. /readyz: it can do its work (here: every stream's consumer has its
- * partitions and is running).
+ * `/healthz` (the process answers) and `/readyz` (its streams are open) on serve's own port, for
+ * a client or proxy in front of it; the same readiness is served on the telemetry port
+ * (src/telemetry), which the manifests' probes use.
  */
-export interface HealthProbes {
-  readonly ready: () => boolean;
-}
-
-export function answerHealth(path: string, probes: HealthProbes, res: ServerResponse): boolean {
+export function answerHealth(path: string, readiness: () => Readiness, res: ServerResponse): boolean {
   if (path === '/healthz') {
     reply(res, 200, 'ok\n');
     return true;
   }
   if (path === '/readyz') {
-    const ready = probes.ready();
-    reply(res, ready ? 200 : 503, ready ? 'ready\n' : 'not ready\n');
+    const { ready, reason } = readiness();
+    reply(res, ready ? 200 : 503, `${ready ? 'ready' : 'not ready'}: ${reason}\n`);
     return true;
   }
   return false;

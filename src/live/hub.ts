@@ -154,7 +154,7 @@ class Member<S extends LiveStream> {
     private readonly spec: HubMember<S>,
     private readonly remove: () => void,
   ) {
-    this.matches = eventMatcher(hub.stream, spec.filter);
+    this.matches = eventMatcher<S>(spec.filter);
     const from = spec.from;
     this.notBeforeMs = typeof from === 'object' && 'timestampMs' in from ? startsAtTime(from) ?? 0 : 0;
   }

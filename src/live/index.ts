@@ -10,6 +10,7 @@ export { eventId, parseEventId, type Cursor } from './cursor.js';
 export { startStreamHub, type StreamHub, type HubMember, type HubDelivery } from './hub.js';
 export { RecentRuns, type RunSummary, type RunDetail, type RecentRunsOptions } from './recent-runs.js';
 export { startLiveServer, type LiveServer, type LiveServerOptions } from './server.js';
+export { liveMetrics, type LiveMetrics, type DropReason, type ClientStream } from './metrics.js';
 export { checkExposure, isLoopback } from './access.js';
 export { startTail, type TailOptions, type RunningTail } from './tail.js';
 export { wantsColour, renderTraceForTerminal, renderDiffForTerminal, painter } from './terminal.js';

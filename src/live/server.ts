@@ -1,14 +1,17 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { TracestreamError, describeError, isTracestreamError } from '../errors/index.js';
 import { parseOptions, topicNameSchema } from '../kafka/client/config.js';
+import { createMetricsRegistry, type Readiness } from '../telemetry/index.js';
 import { checkExposure, hasToken } from './access.js';
 import { parseEventId } from './cursor.js';
 import { openEventStream, type EventStream, type EventStreamOptions } from './event-stream.js';
 import { liveFilterSchema } from './filter.js';
 import { answerHealth } from './health.js';
 import { startStreamHub, type HubMember, type StreamHub } from './hub.js';
+import { liveMetrics, type ClientStream } from './metrics.js';
 import { loadPage, type Page } from './page.js';
 import { RecentRuns, type RunSummary } from './recent-runs.js';
 import { liveReaderSchema, type LiveReaderOptions } from './records.js';
@@ -34,6 +37,8 @@ const liveServerSchema = liveReaderSchema.omit({ topic: true, from: true }).exte
   maxStepsPerRun: z.number().int().positive().default(10_000),
   /** How often the page's run list hears about runs that changed. */
   runUpdateIntervalMs: z.number().int().positive().default(250),
+  /** Prometheus registry for the client metrics (see `liveMetrics`); default: one of its own. */
+  registry: z.custom<Registry>((v) => typeof v === 'object' && v !== null && typeof (v as Registry).metrics === 'function', 'a prom-client Registry').optional(),
 });
 
 export type LiveServerOptions = z.input<typeof liveServerSchema> & Pick<LiveReaderOptions, 'client' | 'codec'>;
@@ -45,6 +50,8 @@ export interface LiveServer {
   readonly ready: Promise<void>;
   /** Open event streams and the bytes waiting for their sockets (memory the clients hold): in all, and the most one holds. */
   stats(): { clients: number; bufferedBytes: number; maxClientBufferedBytes: number };
+  /** Ready while both streams' consumers run (for /readyz here and on the telemetry server). */
+  readiness(): Readiness;
   /** Ends every client, closes the consumers, stops listening. Idempotent. */
   close(): Promise<void>;
 }
@@ -68,6 +75,14 @@ export async function startLiveServer(options: LiveServerOptions): Promise<LiveS
     traces: startStreamHub('traces', { ...reader, topic: config.topics.traces ?? LIVE_STREAMS.traces.defaultTopic }),
     diffs: startStreamHub('diffs', { ...reader, topic: config.topics.diffs ?? LIVE_STREAMS.diffs.defaultTopic }),
   };
+  const metrics = liveMetrics(config.registry ?? createMetricsRegistry({ processMetrics: false }));
+  let shuttingDown = false;
+  const readiness = (): Readiness => {
+    if (shuttingDown) return { ready: false, reason: 'shutting down' };
+    const closed = (['traces', 'diffs'] as const).filter((name) => !hubs[name].healthy).map((name) => hubs[name].topic);
+    if (closed.length > 0) return { ready: false, reason: `the stream over ${closed.join(' and ')} is not open (waiting for its partitions, or it failed)` };
+    return { ready: true, reason: `streams over ${hubs.traces.topic} and ${hubs.diffs.topic} are open` };
+  };
   const runs = new RecentRuns({ maxRuns: config.keepRuns, maxStepsPerRun: config.maxStepsPerRun });
   const ignoreFailure = (): void => undefined;
   hubs.traces.join({ filter: {}, from: 'now', deliver: ({ event }) => runs.addTrace(event.event), fail: ignoreFailure });
@@ -84,13 +99,15 @@ export async function startLiveServer(options: LiveServerOptions): Promise<LiveS
     const summaries = [...changedRuns.values()];
     changedRuns.clear();
     const data = JSON.stringify(summaries);
-    for (const watcher of runWatchers) watcher.send('runs', data);
+    for (const watcher of runWatchers) {
+      if (watcher.send('runs', data)) metrics.eventsDelivered.inc({ stream: 'runs' });
+    }
   }, config.runUpdateIntervalMs);
   runTimer.unref();
 
   const streamOptions = (req: IncomingMessage): EventStreamOptions => ({
     maxBufferedBytes: config.maxClientBufferBytes, heartbeatMs: config.heartbeatMs, dropGraceMs: config.dropGraceMs,
-    retryMs: config.retryMs, headers: corsHeaders(req),
+    retryMs: config.retryMs, headers: corsHeaders(req), onDropped: (reason) => metrics.clientsDropped.inc({ reason }),
   });
 
   function corsHeaders(req: IncomingMessage): Record<string, string> {
@@ -100,14 +117,18 @@ export async function startLiveServer(options: LiveServerOptions): Promise<LiveS
     return { 'access-control-allow-origin': origin, vary: 'origin' };
   }
 
-  function openStream(req: IncomingMessage, res: ServerResponse): EventStream | undefined {
+  function openStream(req: IncomingMessage, res: ServerResponse, name: ClientStream): EventStream | undefined {
     if (streams.size >= config.maxClients) {
       reply(res, 503, `too many clients (${config.maxClients}); try again later\n`);
       return undefined;
     }
     const stream = openEventStream(req, res, streamOptions(req));
     streams.add(stream);
-    stream.onClose(() => streams.delete(stream));
+    metrics.clientsConnected.inc({ stream: name });
+    stream.onClose(() => {
+      streams.delete(stream);
+      metrics.clientsConnected.dec({ stream: name });
+    });
     return stream;
   }
 
@@ -126,20 +147,22 @@ export async function startLiveServer(options: LiveServerOptions): Promise<LiveS
       if (topic !== hub.topic) throw new TracestreamError('INPUT_INVALID', `Last-Event-ID names topic ${topic}, but this stream reads ${hub.topic}`);
       from = { cursor };
     }
-    const stream = openStream(req, res);
+    const stream = openStream(req, res, name);
     if (stream === undefined) return;
     const serialize = serializers[name];
     const leave = hub.join({
       filter,
       from,
-      deliver: ({ event, id }) => stream.send(EVENT_NAMES[name], serialize(event.event), id),
-      fail: (error) => stream.drop(`the stream failed: ${describeError(error)}`),
+      deliver: ({ event, id }) => {
+        if (stream.send(EVENT_NAMES[name], serialize(event.event), id)) metrics.eventsDelivered.inc({ stream: name });
+      },
+      fail: (error) => stream.drop('stream-failed', `the stream failed: ${describeError(error)}`),
     });
     stream.onClose(leave);
   }
 
   function serveRunWatch(req: IncomingMessage, res: ServerResponse): void {
-    const stream = openStream(req, res);
+    const stream = openStream(req, res, 'runs');
     if (stream === undefined) return;
     runWatchers.add(stream);
     stream.onClose(() => runWatchers.delete(stream));
@@ -149,7 +172,7 @@ export async function startLiveServer(options: LiveServerOptions): Promise<LiveS
   function route(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
-    if (answerHealth(path, { ready: () => hubs.traces.healthy && hubs.diffs.healthy }, res)) return;
+    if (answerHealth(path, readiness, res)) return;
     if (req.method === 'OPTIONS' && config.corsOrigin !== undefined) {
       res.writeHead(204, { ...corsHeaders(req), 'access-control-allow-methods': 'GET', 'access-control-allow-headers': 'authorization, last-event-id', 'access-control-max-age': '600' });
       res.end();
@@ -218,11 +241,13 @@ export async function startLiveServer(options: LiveServerOptions): Promise<LiveS
       }
       return { clients: streams.size, bufferedBytes, maxClientBufferedBytes };
     },
+    readiness,
     close() {
       closed ??= (async () => {
+        shuttingDown = true;
         clearInterval(runTimer);
         unwatchRuns();
-        for (const stream of [...streams]) stream.drop('the server is shutting down');
+        for (const stream of [...streams]) stream.drop('shutdown', 'the server is shutting down');
         server.closeAllConnections();
         await Promise.all([
           new Promise<void>((resolve) => server.close(() => resolve())),

@@ -24,7 +24,7 @@ export function subscribe<S extends LiveStream>(
   stream: S, filter: LiveFilter, options: LiveReaderOptions, hooks: LiveRecordsHooks = {},
 ): Observable<LiveEvent<S>> {
   parseOptions(liveStreamSchema, stream, 'subscribe stream');
-  const matches = eventMatcher(stream, parseOptions(liveFilterSchema, filter, 'subscribe filter'));
+  const matches = eventMatcher<S>(parseOptions(liveFilterSchema, filter, 'subscribe filter'));
   const records = liveRecords(stream, options, hooks);
   const from = options.from ?? 'now';
   const notBeforeMs = startsAtTime(startPositionOf(from, '')) ?? 0;

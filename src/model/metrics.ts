@@ -1,6 +1,6 @@
 import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Gauge, register as defaultRegistry, type Registry } from 'prom-client';
+import { Counter, Gauge, register as defaultRegistry, type Registry } from 'prom-client';
 import type { ModelMetrics } from '../avro/index.js';
 import { TracestreamError } from '../errors/index.js';
 
@@ -34,6 +34,7 @@ const GAUGES = {
   tokensTrained: ['tracestream_model_tokens_trained', 'Tokens trained on'],
   tokensPerSecond: ['tracestream_model_tokens_per_second', 'Training throughput since the previous evaluation'],
   trainLoss: ['tracestream_model_train_loss', 'Mean training loss (nats per token) since the previous evaluation'],
+  stepLoss: ['tracestream_model_step_loss', 'Training loss (nats per token) of the latest optimizer step'],
   traceLoss: ['tracestream_model_eval_trace_loss', 'Held-out loss on trace tokens (nats per token)'],
   trainLagSeconds: ['tracestream_model_train_lag_seconds', 'Lag from a trace being produced to being trained on'],
   nextStateAccuracy: ['tracestream_model_next_state_accuracy', 'Held-out next-state accuracy, by predictor (model, repeat_previous, most_frequent)'],
@@ -44,9 +45,24 @@ const GAUGES = {
 type GaugeKey = keyof typeof GAUGES;
 const BY_PREDICTOR: ReadonlySet<GaugeKey> = new Set(['nextStateAccuracy', 'variableAccuracy', 'outputAccuracy']);
 
+/** What one optimizer step changed, for the gauges that move between evaluations. */
+export interface StepFigures {
+  step: number;
+  tokensTrained: number;
+  loss: number;
+  /** From a trace being produced to the step that finished training on it; null until one has. */
+  lagMs: number | null;
+}
+
+const CHECKPOINTS = ['tracestream_model_checkpoints_total', 'Checkpoints written'] as const;
+
 export interface ModelGauges {
   /** Sets every gauge from an evaluation. */
   update(metrics: ModelMetrics): void;
+  /** Sets the step, tokens, step loss and lag gauges after an optimizer step. */
+  stepped(figures: StepFigures): void;
+  /** Counts a checkpoint written. */
+  checkpointWritten(): void;
   /** Removes the gauges from their registry. Idempotent. */
   teardown(): void;
 }
@@ -64,6 +80,8 @@ export function registerModelGauges(registry: Registry = defaultRegistry): Model
     });
     return [key, gauge];
   })) as Record<GaugeKey, Gauge>;
+  const existingCheckpoints = registry.getSingleMetric(CHECKPOINTS[0]);
+  const checkpoints = existingCheckpoints instanceof Counter ? existingCheckpoints : new Counter({ name: CHECKPOINTS[0], help: CHECKPOINTS[1], registers: [registry] });
   let registered = true;
   const set = (key: GaugeKey, value: number | null, predictor?: string): void => {
     if (value === null) return;
@@ -84,10 +102,19 @@ export function registerModelGauges(registry: Registry = defaultRegistry): Model
         set('outputAccuracy', accuracy.output, predictor);
       }
     },
+    stepped(f) {
+      set('steps', f.step);
+      set('tokensTrained', f.tokensTrained);
+      set('stepLoss', f.loss);
+      set('trainLagSeconds', f.lagMs === null ? null : f.lagMs / 1000);
+    },
+    checkpointWritten() {
+      checkpoints.inc();
+    },
     teardown() {
       if (!registered) return;
       registered = false;
-      for (const [name] of Object.values(GAUGES)) registry.removeSingleMetric(name);
+      for (const [name] of [...Object.values(GAUGES), CHECKPOINTS]) registry.removeSingleMetric(name);
     },
   };
 }

@@ -81,5 +81,7 @@ export function toLineDiffs(trace: ExecutionTrace, source: string, maxDiffs = 0,
     exception: step.exception,
     stdout: step.stdout,
     diffCount: steps.length,
+    problemId: trace.problemId,
+    outcome: trace.outcome,
   }));
 }

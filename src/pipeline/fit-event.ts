@@ -55,9 +55,10 @@ function stepBytes(step: Step, bytesOf: (text: string) => number): number {
 function fixedBytes(trace: ExecutionTrace): number {
   let bytes = FIXED_NUMBERS_BYTES;
   for (const text of [trace.runId, trace.solutionId, trace.problemId, trace.contentHash, trace.tracerVersion, trace.pythonVersion,
-    trace.signal ?? '', trace.reason, trace.stdout, trace.stderrTail, trace.outputFile ?? '', trace.source ?? '', ...trace.cut]) {
+    trace.signal ?? '', trace.reason, trace.stdout, trace.stderrTail, trace.outputFile ?? '', trace.source ?? '', trace.stdin, ...trace.cut]) {
     bytes += stringBytes(text);
   }
+  for (const [name, value] of Object.entries(trace.origin)) bytes += stringBytes(name) + stringBytes(value);
   if (trace.exception !== null) bytes += stringBytes(trace.exception.type) + stringBytes(trace.exception.message);
   return bytes;
 }
@@ -65,25 +66,32 @@ function fixedBytes(trace: ExecutionTrace): number {
 /**
  * The trace cut to fit one record of `bounds.maxMessageBytes` with this key and these headers, and
  * to leave room for any of its LineDiffs (which add a source line). Names and values past their
- * bounds are cut with a marker; if the program's texts (stdout, the OUTPUT_PATH file, stderr) take
- * over half the room they are cut to an eighth each; then steps are kept from the first while they
- * fit. Everything cut is named in `cut`. A trace whose identity alone (run id, solution id, problem
- * id, from the input) cannot fit is EVENT_TOO_LARGE: the input's fault.
+ * bounds are cut with a marker, and so are the origin's values; if the run's texts (the program's
+ * source and stdin, its stdout, the OUTPUT_PATH file, stderr, the reason) take over half the room,
+ * each is cut to a twelfth; then steps are kept from the first while they fit. Everything cut is
+ * named in `cut`. A trace whose identity alone (run id, solution id, problem id, from the input)
+ * cannot fit is EVENT_TOO_LARGE: the input's fault.
  */
 export function fitTrace(trace: ExecutionTrace, bounds: EventBounds, keyAndHeadersBytes: number): ExecutionTrace {
   const budget = bounds.maxMessageBytes - RECORD_OVERHEAD_BYTES - keyAndHeadersBytes - (5 + 3 * (bounds.sourceLineChars + 32));
   const cut = new Set(trace.cut);
-  const fitted: ExecutionTrace = { ...trace, exception: boundException(trace.exception, bounds, cut), steps: boundSteps(trace.steps, bounds, cut) };
+  const fitted: ExecutionTrace = {
+    ...trace, exception: boundException(trace.exception, bounds, cut), steps: boundSteps(trace.steps, bounds, cut), origin: boundOrigin(trace.origin, bounds, cut),
+  };
   if (fixedBytes(fitted) > budget / 2) {
-    const chars = Math.floor(budget / 8 / 3);
-    for (const field of ['stdout', 'stderrTail', 'reason'] as const) {
+    // Six texts of at most a twelfth each (3 bytes a char at most): together at most half the room.
+    const chars = Math.floor(budget / 12 / 3);
+    for (const field of ['stdout', 'stderrTail', 'reason', 'stdin'] as const) {
       const text = cutText(fitted[field], chars);
       if (text !== fitted[field]) cut.add(field);
       fitted[field] = text;
     }
-    if (fitted.outputFile !== null && fitted.outputFile.length > chars) {
-      fitted.outputFile = cutText(fitted.outputFile, chars);
-      cut.add('outputFile');
+    for (const field of ['outputFile', 'source'] as const) {
+      const text = fitted[field];
+      if (text !== null && text.length > chars) {
+        fitted[field] = cutText(text, chars);
+        cut.add(field);
+      }
     }
   }
   let room = budget - fixedBytes(fitted) - stringBytes('steps') * 8; // cut may still grow by a few names
@@ -108,6 +116,14 @@ export function fitTrace(trace: ExecutionTrace, bounds: EventBounds, keyAndHeade
   }
   fitted.cut = [...cut];
   return fitted;
+}
+
+/** The solution's provenance with each value cut to valueChars (names are the producer's keys, cut to nameChars). */
+function boundOrigin(origin: Record<string, string>, bounds: EventBounds, cut: Set<string>): Record<string, string> {
+  const entries = Object.entries(origin);
+  if (entries.every(([name, value]) => name.length <= bounds.nameChars && value.length <= bounds.valueChars)) return origin;
+  cut.add('origin');
+  return Object.fromEntries(entries.map(([name, value]) => [cutText(name, bounds.nameChars), cutText(value, bounds.valueChars)]));
 }
 
 function boundException(exception: ExceptionInfo | null, bounds: EventBounds, cut: Set<string>): ExceptionInfo | null {

@@ -37,11 +37,11 @@ export function traceTuning(input: TraceTuningInput): TraceTuning {
       // to the executors (8 on 2 cores), a burst of malformed records went at 8 per round trip.
       maxInFlight: 2_000,
       source: {
-        // Records of a partition handed out past its oldest unfinished one. A solution that runs
-        // for seconds holds its partition's window, and the malformed records behind it flow only
-        // while the window has room (at 1,000, about 1,000 dead letters/s behind interleaved
-        // solutions). Records are small (a solution's source and stdin): a few MB per partition.
-        maxInFlightPerPartition: 5_000,
+        // Unacked records of a partition: the solutions executing or waiting for an executor, and
+        // the malformed records whose dead letters are being delivered. A solution that runs for
+        // seconds holds only its own slot, so the records behind it keep flowing. Records are small
+        // (a solution's source and stdin): at most a few MB per partition.
+        maxInFlightPerPartition: 1_000,
         // The embedded mock cluster speaks KIP-848, which joins without the classic 3 s delay.
         groupProtocol: input.groupProtocol ?? (input.embedded ? 'consumer' : 'classic'),
         // Heartbeats follow from it by the consumer base's one rule.

@@ -72,6 +72,8 @@ export const lineDiff: LineDiff = {
   exception: { type: 'ValueError', message: 'not enough values to unpack' },
   stdout: '',
   diffCount: 3,
+  problemId: 'two-sum',
+  outcome: 'error',
 };
 
 export const deadLetter: DeadLetter = {

@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import avro from 'avsc';
 import { OUTCOMES } from '../../src/runs/index.js';
-import { EVENT_TYPES, SCHEMAS_DIR, eventSchema, eventSchemas, outcomeFromAvro, outcomeToAvro } from '../../src/avro/index.js';
+import { EVENT_TYPES, SCHEMAS_DIR, checkBackward, eventSchema, eventSchemas, outcomeFromAvro, outcomeToAvro, parseSchema, type LineDiff } from '../../src/avro/index.js';
+import { lineDiff } from './fixtures.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url)); // dist/test/avro → repo
 
@@ -47,7 +48,7 @@ test('the Outcome enum holds exactly the executor outcomes with - spelled _, and
   assert.deepEqual(OUTCOMES.map((o) => outcomeFromAvro(outcomeToAvro(o))), [...OUTCOMES]);
 });
 
-test('the step types LineDiff repeats are identical to those of ExecutionTrace.Step, docs included', () => {
+test('the step types LineDiff repeats are identical to those of ExecutionTrace.Step, and its Outcome to ExecutionTrace\'s, docs included', () => {
   const named = (eventType: 'ExecutionTrace' | 'LineDiff') => {
     const registry: Record<string, avro.Type> = {};
     avro.Type.forSchema(eventSchema(eventType).schema as never, { registry });
@@ -55,7 +56,7 @@ test('the step types LineDiff repeats are identical to those of ExecutionTrace.S
   };
   const traceTypes = named('ExecutionTrace');
   const diffTypes = named('LineDiff');
-  for (const name of ['StepEvent', 'VariableChange', 'ChangeKind', 'ExceptionInfo']) {
+  for (const name of ['StepEvent', 'VariableChange', 'ChangeKind', 'ExceptionInfo', 'Outcome']) {
     const full = `io.tracestream.${name}`;
     assert.ok(diffTypes[full], `LineDiff defines ${full}`);
     assert.deepEqual(diffTypes[full]?.schema({ exportAttrs: true }), traceTypes[full]?.schema({ exportAttrs: true }), full);
@@ -68,4 +69,17 @@ test('the step types LineDiff repeats are identical to those of ExecutionTrace.S
     const inDiff = diff.find((d) => d.name === f);
     assert.deepEqual(inDiff?.type.schema(), inStep?.type.schema(), f);
   }
+});
+
+test('LineDiff gained problemId and outcome BACKWARD-compatibly: a diff written before them reads with both null', () => {
+  const current = eventSchema('LineDiff').schema as { fields: { name: string }[] };
+  const before = { ...current, fields: current.fields.filter((f) => f.name !== 'problemId' && f.name !== 'outcome') };
+  const reader = parseSchema(current);
+  const writer = parseSchema(before);
+  assert.deepEqual(checkBackward(reader, writer), { compatible: true });
+  const { problemId: _problem, outcome: _outcome, ...older } = lineDiff;
+  const read = reader.fromBuffer(writer.toBuffer(older), reader.createResolver(writer)) as LineDiff;
+  assert.equal(read.problemId, null);
+  assert.equal(read.outcome, null);
+  assert.equal(read.runId, lineDiff.runId);
 });

@@ -132,6 +132,15 @@ describe('deploy manifests', () => {
           const container = pod.spec.containers[0];
           assert.equal(container.livenessProbe.httpGet.path, '/healthz', `${name} liveness`);
           assert.equal(container.readinessProbe.httpGet.path, '/readyz', `${name} readiness`);
+          // The process serves the three endpoints on TRACESTREAM_TELEMETRY_PORT (src/cli/telemetry.ts): probes and scrapes go there.
+          const telemetryConfig = ofKind('ConfigMap').find((c) => c.data?.TRACESTREAM_TELEMETRY_PORT !== undefined)!;
+          const telemetryPort = Number(telemetryConfig.data.TRACESTREAM_TELEMETRY_PORT);
+          assert.ok(container.envFrom?.some((e: Obj) => e.configMapRef?.name === telemetryConfig.metadata.name), `${name} takes TRACESTREAM_TELEMETRY_PORT from ${telemetryConfig.metadata.name}`);
+          const portNamed = (port: string | number): number => (typeof port === 'number' ? port : container.ports.find((p: Obj) => p.name === port)?.containerPort);
+          for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe'].filter((p) => container[p] !== undefined)) {
+            assert.equal(portNamed(container[probe].httpGet.port), telemetryPort, `${name}'s ${probe} asks the telemetry port ${telemetryPort}`);
+          }
+          assert.equal(Number(pod.metadata.annotations['prometheus.io/port']), telemetryPort, `${name} is scraped on the telemetry port`);
           for (const kind of ['requests', 'limits']) {
             assert.ok(container.resources[kind]?.cpu && container.resources[kind]?.memory, `${name} has cpu and memory ${kind}`);
           }

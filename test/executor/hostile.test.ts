@@ -149,6 +149,20 @@ test('a program lists no host process, reads no host command line, sees no proje
   if (test_.pool.isolation === 'box') assert.equal(e.stdout, '0 0 False\n');
 });
 
+test('a program\'s own command line is the same neutral `python3 main.py` in every run, naming no host path', async () => {
+  const source = 'import sys\nprint(open("/proc/self/cmdline", "rb").read().hex(), sys.orig_argv)\n';
+  const runs = [await contained({ source }), await contained({ source })];
+  for (const e of runs) {
+    assert.equal(e.outcome, 'ok', e.reason);
+    const [hex, argv] = [e.stdout.slice(0, e.stdout.indexOf(' ')), e.stdout.slice(e.stdout.indexOf(' ') + 1).trim()];
+    const cmdline = Buffer.from(hex, 'hex').toString('latin1');
+    assert.equal(cmdline, 'python3 main.py\0');
+    for (const hostPath of [process.cwd(), tmpdir(), 'server.py', '--uid']) assert.ok(!e.stdout.includes(hostPath), `${hostPath} in ${e.stdout}`);
+    assert.equal(argv, "['python3', 'main.py']");
+  }
+  assert.equal(runs[0]!.stdout, runs[1]!.stdout);
+});
+
 test('a symlink at OUTPUT_PATH to a file the pool can read is refused by the audit hook, and no output file is read', async () => {
   // The layer below (the pool not following a link it finds) is tested on its own in layers.test.ts.
   const e = await contained({ source: 'import os\nos.symlink("/etc/hostname", os.environ["OUTPUT_PATH"])\n' });

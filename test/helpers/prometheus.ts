@@ -49,8 +49,11 @@ export function parsePrometheusText(text: string): Exposition {
       labels[label[1]!] = label[2]!.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
     }
     const raw = match[3]!;
-    const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : Number(raw);
-    if (Number.isNaN(value) && raw !== 'NaN') throw new Error(`${where}: value is not a number`);
+    // Prometheus reads values with Go's ParseFloat, which takes NaN and Inf in any case: prom-client
+    // writes `Nan` for a mean with no samples yet (nodejs_eventloop_lag_mean_seconds right after start).
+    const special = /^([+-]?)(inf|nan)$/i.exec(raw);
+    const value = special === null ? Number(raw) : special[2]!.toLowerCase() === 'nan' ? NaN : special[1] === '-' ? -Infinity : Infinity;
+    if (Number.isNaN(value) && special === null) throw new Error(`${where}: value is not a number`);
     samples.push({ name: match[1]!, labels, value });
   }
   const matches = (sample: Sample, name: string, labels: Record<string, string>): boolean =>

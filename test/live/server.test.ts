@@ -41,6 +41,8 @@ describe('serve: Server-Sent Events', () => {
     const all = sse(`${server.url}/streams/traces`);
     const filtered = sse(`${server.url}/streams/traces?problem=wanted&outcome=timeout`);
     const diffsOfOne = sse(`${server.url}/streams/diffs?solution=s1`);
+    const diffsOfTimeouts = sse(`${server.url}/streams/diffs?problem=wanted&outcome=timeout`);
+    assert.equal(await diffsOfTimeouts.status, 200);
     assert.equal(await all.status, 200);
     assert.equal(await filtered.status, 200);
     assert.equal(await diffsOfOne.status, 200);
@@ -49,14 +51,17 @@ describe('serve: Server-Sent Events', () => {
       traceEvent({ runId: 'b#0', problemId: 'other', outcome: 'timeout' }),
       traceEvent({ runId: 'c#0', problemId: 'wanted', outcome: 'ok' }),
     ]);
-    const diffRecords = await Promise.all(['s1#0', 's2#0', 's1#0'].map(async (runId, i) => ({ topic: diffs, key: runId, value: await fixture.codec.encode('LineDiff', diffEvent(runId, i)) })));
+    const runOf = { 's1#0': { problemId: 'wanted', outcome: 'timeout' }, 's2#0': { problemId: 'wanted', outcome: 'ok' }, 's3#0': { problemId: 'other', outcome: 'timeout' } } as const;
+    const diffRecords = await Promise.all((['s1#0', 's2#0', 's3#0', 's1#0'] as const).map(async (runId, i) => ({ topic: diffs, key: runId, value: await fixture.codec.encode('LineDiff', diffEvent(runId, i, runOf[runId])) })));
     await fixture.producer.send(diffRecords);
     await all.until((events) => runIdsOf(events).length === 3);
     await filtered.until((events) => runIdsOf(events).length === 1);
     await diffsOfOne.until((events) => events.filter((e) => e.event === 'diff').length === 2);
+    await diffsOfTimeouts.until((events) => events.filter((e) => e.event === 'diff').length === 2);
     assert.deepEqual(runIdsOf(all.events).sort(), ['a#0', 'b#0', 'c#0'], 'nothing produced before it connected');
     assert.deepEqual(runIdsOf(filtered.events), ['a#0']);
     assert.deepEqual(diffsOfOne.events.filter((e) => e.event === 'diff').map((e) => (JSON.parse(e.data) as LineDiff).runId), ['s1#0', 's1#0']);
+    assert.deepEqual(diffsOfTimeouts.events.filter((e) => e.event === 'diff').map((e) => (JSON.parse(e.data) as LineDiff).runId), ['s1#0', 's1#0'], 'diffs filtered by their run\'s problem and outcome');
     for (const event of all.events.filter((e) => e.event === 'trace')) assert.match(event.id ?? '', new RegExp(`^${traces}/\\d+/\\d+;`), 'the id names topic/partition/offset');
     assert.equal(await sse(`${server.url}/streams/traces?outcome=fine`).status, 400, 'an unknown outcome is refused');
   });

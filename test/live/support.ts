@@ -60,11 +60,11 @@ export function traceEvent(spec: TraceSpec): ExecutionTrace {
   };
 }
 
-export function diffEvent(runId: string, stepIndex: number): LineDiff {
+export function diffEvent(runId: string, stepIndex: number, run: { problemId?: string; outcome?: AvroOutcome } = {}): LineDiff {
   return {
     schemaVersion: 1, runId, solutionId: runId.split('#')[0]!, stepIndex, stepCount: 3, event: 'line', line: stepIndex + 1, depth: 0,
     function: '<module>', sourceLine: `x = ${stepIndex}`, changes: [{ name: 'x', kind: 'modified', value: String(stepIndex) }],
-    value: null, exception: null, stdout: '', diffCount: 3,
+    value: null, exception: null, stdout: '', diffCount: 3, problemId: run.problemId ?? 'p', outcome: run.outcome ?? 'ok',
   };
 }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import type { ExecutionTrace } from '../../src/avro/index.js';
+import type { ExecutionTrace, LineDiff } from '../../src/avro/index.js';
 import { uniqueName } from '../helpers/broker.js';
 import { diffEvent, produceTraces, startLiveFixture, traceEvent, type LiveFixture } from './support.js';
 
@@ -93,6 +93,30 @@ describe('tracestream tail', () => {
     assert.match(text, /line 1\n\.\.\.\.\.\. x = 1\n/);
     assert.match(text, /out\| hello <b>\n/);
     assert.doesNotMatch(text, /\x1b\[/, 'no escape sequences in a pipe');
+  });
+
+  it('tail diffs --problem --outcome prints the diffs of matching runs only; a diff from before those fields (null) matches neither', async () => {
+    const topic = uniqueName('diffs');
+    await fixture.producer.send([{ topic, key: 'x', value: await fixture.codec.encode('LineDiff', diffEvent('x#0', 0)) }]);
+    const reader = tail(['diffs', '--topic', topic, '--json', '--problem', 'wanted', '--outcome', 'timeout']);
+    await reader.ready;
+    const older = { ...diffEvent('old#0', 0), problemId: null, outcome: null };
+    const diffs = [
+      diffEvent('a#0', 0, { problemId: 'wanted', outcome: 'timeout' }),
+      diffEvent('b#0', 0, { problemId: 'wanted', outcome: 'ok' }),
+      diffEvent('c#0', 0, { problemId: 'other', outcome: 'timeout' }),
+      older,
+      diffEvent('a#0', 1, { problemId: 'wanted', outcome: 'timeout' }),
+    ];
+    await fixture.producer.send(await Promise.all(diffs.map(async (diff) => ({ topic, key: diff.runId, value: await fixture.codec.encode('LineDiff', diff) }))));
+    const lines = (): string[] => reader.stdout().split('\n').filter((line) => line !== '');
+    await until(() => lines().length >= 2, () => reader.stdout());
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.deepEqual(lines().map((line) => {
+      const diff = JSON.parse(line) as LineDiff;
+      return `${diff.runId}/${diff.stepIndex} ${diff.problemId} ${diff.outcome}`;
+    }), ['a#0/0 wanted timeout', 'a#0/1 wanted timeout']);
+    assert.equal(await reader.stop(), 0);
   });
 
   it('tail diffs shows each step with its source line as it streams in', async () => {

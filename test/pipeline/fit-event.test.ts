@@ -59,12 +59,33 @@ test('a long function name and long source lines repeated in every step make eve
   assert.ok(diff.sourceLine.length < small.sourceLineChars + 20);
 });
 
+test('a program whose source alone is past the message size becomes a trace with its source and stdin cut, not a dead letter', async () => {
+  const source = `${'print("a long program")\n'.repeat(20_000)}`;
+  const stdin = 'x'.repeat(300 * 1024);
+  assert.ok(source.length > small.maxMessageBytes);
+  const records = await encodeOutputs(codec, DEFAULT_TRACE_TOPICS, { ...solution, source }, [{ ...trace, source, stdin, cut: [] }], 0, small);
+  for (const record of records) assert.ok(record.value!.length <= small.maxMessageBytes, `${record.topic}: ${record.value!.length} bytes`);
+  const fitted = await codec.decode(records[0]!.value!, 'ExecutionTrace');
+  assert.deepEqual([...fitted.cut].sort(), ['source', 'stdin']);
+  assert.ok(source.startsWith(fitted.source!.replace(/…\(\d+ chars\)$/, '')), 'the start of the source is kept');
+  assert.match(fitted.source!, new RegExp(`…\\(${source.length} chars\\)$`));
+  assert.match(fitted.stdin, new RegExp(`…\\(${stdin.length} chars\\)$`));
+  assert.equal(fitted.steps.length, trace.steps.length, 'the steps still fit beside the cut texts');
+});
+
+test('origin values past the value bound are cut and named', () => {
+  const fitted = fitTrace({ ...trace, origin: { repo: 'r', url: 'u'.repeat(10_000) }, cut: [] }, small, 100);
+  assert.deepEqual(fitted.cut, ['origin']);
+  assert.equal(fitted.origin['repo'], 'r');
+  assert.match(fitted.origin['url']!, /…\(10000 chars\)$/);
+});
+
 test('a trace within bounds is left as it is, with nothing cut', () => {
   const fitted = fitTrace({ ...trace, cut: [] }, small, 100);
   assert.deepEqual(fitted, { ...trace, cut: [] });
 });
 
-test('program texts that take most of the room are cut to an eighth each and named', () => {
+test('program texts that take most of the room are cut to a twelfth each and named', () => {
   const fitted = fitTrace({ ...trace, stdout: 'o'.repeat(200_000), outputFile: 'f'.repeat(100_000) }, small, 100);
   assert.deepEqual([...fitted.cut].sort(), ['outputFile', 'stdout']);
   assert.ok(fitted.stdout.length < 20_000);

@@ -7,26 +7,10 @@ import { TRACESTREAM_CLIENT_PROPERTIES } from '../../src/kafka/index.js';
 import { createProducer, type KafkaClientConfig } from '../../src/kafka/index.js';
 import { DEFAULT_TRACE_TOPICS } from '../../src/pipeline/index.js';
 import { startTestBroker, uniqueName, type TestBroker } from '../helpers/broker.js';
-import { startCli, type Cli } from '../helpers/cli.js';
+import { eventually, startCli as cli, telemetryUrl } from '../helpers/cli-process.js';
 import { parsePrometheusText, type Exposition } from '../helpers/prometheus.js';
 
 const TOPICS = DEFAULT_TRACE_TOPICS;
-
-/** Polls `check` every 200 ms until it returns a value, failing with `what` after `timeoutMs`. */
-async function eventually<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms${last === undefined ? '' : ` (last error: ${String(last)})`}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 describe('topology trace serves /healthz, /readyz and /metrics', () => {
   let broker: TestBroker;
@@ -45,14 +29,14 @@ describe('topology trace serves /healthz, /readyz and /metrics', () => {
   });
 
   it('is alive at once, ready once partitions are assigned, counts records, runs and dead letters as they flow, and drains on SIGTERM', { timeout: 180_000 }, async () => {
-    const topology = startCli([
+    const topology = cli([
       'topology', 'trace', '--brokers', broker.bootstrapServers, '--group-id', uniqueName('telemetry'),
       '--telemetry-port', '0', '--telemetry-host', '127.0.0.1', '--concurrency', '2', '--wall-time-ms', '2000',
       // Sandbox uids of our own: another pool on this host (a parallel test) sweeps the default ones.
       '--sandbox-uid-base', String(200_000 + Math.floor(Math.random() * 1_000_000)),
-    ], { TRACESTREAM_TELEMETRY_PORT: '' });
+    ]);
     try {
-      const url = await eventually('the topology prints its telemetry address', 60_000, async () => /telemetry on (http:\/\/\S+) /.exec(topology.output())?.[1]);
+      const url = await telemetryUrl(topology);
       assert.equal((await fetch(`${url}/healthz`)).status, 200);
       let lastReadiness = '';
       const ready = await eventually('/readyz answers 200', 90_000, async () => {
@@ -77,7 +61,7 @@ describe('topology trace serves /healthz, /readyz and /metrics', () => {
       await writeFile(join(programDir, 'tele_ok.py'), 'x = 1\nprint(x + 1)\n');
       await writeFile(join(programDir, 'tele_error.py'), 'raise ValueError("no")\n');
       await writeFile(join(programDir, 'tele_loop.py'), 'for i in range(3):\n    print(i)\n');
-      const produce = startCli(['produce', programDir, '--brokers', broker.bootstrapServers], { TRACESTREAM_TELEMETRY_PORT: '' });
+      const produce = cli(['produce', programDir, '--brokers', broker.bootstrapServers]);
       assert.equal(await produce.exited, 0, produce.output());
       const producer = await createProducer({ client });
       try {
@@ -110,8 +94,7 @@ describe('topology trace serves /healthz, /readyz and /metrics', () => {
       topology.child.kill('SIGTERM');
       assert.equal(await topology.exited, 0, `the topology drains and exits 0 on SIGTERM; output:\n${topology.output()}`);
     } finally {
-      if (topology.child.exitCode === null && topology.child.signalCode === null) topology.child.kill('SIGKILL');
-      await topology.exited;
+      await topology.stop();
     }
   });
 });

@@ -8,7 +8,7 @@ import { createAvroCodec, openSchemaRegistry, type AvroCodec, type EventType, ty
 import { createProducer, kafkaSource, TRACESTREAM_CLIENT_PROPERTIES, type KafkaClientConfig } from '../../src/kafka/index.js';
 import { DEFAULT_TRACE_TOPICS, collectTraces, readEvents, runIdOf, traceTopicSpecs } from '../../src/pipeline/index.js';
 import { startTestBroker, uniqueName, type TestBroker } from '../helpers/broker.js';
-import { startCli, type Cli } from '../helpers/cli.js';
+import { startCli, type CliProcess as Cli } from '../helpers/cli-process.js';
 
 const SOLUTION = {
   schemaVersion: 1, problemId: 'mix', language: 'python3', source: 'print(1)\n',
@@ -135,6 +135,8 @@ describe('trace topology, each part its own process', () => {
       for (const [i, diff] of loopDiffs.entries()) {
         const step = loop.steps[i]!;
         assert.equal(diff.solutionId, 'e2e_loop.py');
+        assert.equal(diff.problemId, loop.problemId, 'a diff names its run\'s problem (tail/serve filter diffs by it)');
+        assert.equal(diff.outcome, 'ok', 'and how its run ended');
         assert.equal(diff.stepCount, loop.stepCount);
         assert.equal(diff.line, step.line);
         assert.equal(diff.event, step.event);

@@ -1,7 +1,7 @@
 import { Argument, Command } from 'commander';
 import { installShutdown } from '../../lifecycle/index.js';
 import { parseOptions } from '../../errors/index.js';
-import { eventMatcher, liveFilterSchema, parseLiveFrom, startTail, wantsColour, type LiveStream } from '../../live/index.js';
+import { liveFilterSchema, parseLiveFrom, startTail, wantsColour, type LiveStream } from '../../live/index.js';
 import { exitWith } from '../command.js';
 import { CLUSTER_SETTINGS, connect, settingsOf, withSettings } from '../options.js';
 
@@ -22,9 +22,9 @@ export function tailCommand(): Command {
       'Colour only on a terminal and without NO_COLOR. Runs until SIGINT/SIGTERM.',
     ].join(' '))
     .addArgument(new Argument('<stream>', 'which events').choices(['traces', 'diffs']))
-    .option('--problem <id>', 'only runs of this problem (traces only)')
+    .option('--problem <id>', 'only runs of this problem')
     .option('--solution <id>', 'only runs of this solution')
-    .option('--outcome <outcome>', 'only runs that ended so: ok, error, timeout, step-limit, ... (traces only)')
+    .option('--outcome <outcome>', 'only runs that ended so: ok, error, timeout, step-limit, ...')
     .option('--from <start>', 'now, beginning, an ISO 8601 time or epoch milliseconds', 'now')
     .option('--json', 'one JSON event a line, for scripts', false)
     .option('--topic <name>', 'the topic to read (default: the stream\'s own)');
@@ -36,8 +36,6 @@ export function tailCommand(): Command {
       ...(flags.outcome === undefined ? {} : { outcome: flags.outcome }),
     }, 'tail');
     const from = parseLiveFrom(flags.from);
-    // Refused before anything starts (a filter a LineDiff cannot answer), so no broker is left running.
-    eventMatcher(stream, filter);
     const settings = settingsOf(command);
     const shutdown = installShutdown({ deadlineMs: settings.shutdownDeadlineMs });
     const connection = await connect(settings);

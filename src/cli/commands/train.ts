@@ -1,11 +1,13 @@
 import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { startTrainTopology } from '../../../topologies/train.js';
+import { startTrainTopology, type RunningTrainTopology } from '../../../topologies/train.js';
 import { TracestreamError } from '../../errors/index.js';
 import { installShutdown } from '../../lifecycle/index.js';
 import { BACKENDS, parseBackendName, plotTrainingCurves, readMetricsHistory, type TrainerOptions } from '../../model/index.js';
+import { createMetricsRegistry, topologyMetrics } from '../../telemetry/index.js';
 import { exitWith } from '../command.js';
-import { CLUSTER_SETTINGS, connect, settingsOf, withSettings } from '../options.js';
+import { CLUSTER_SETTINGS, TELEMETRY_SETTINGS, connect, settingsOf, withSettings } from '../options.js';
+import { serveTelemetry } from '../telemetry.js';
 
 interface TrainFlags {
   checkpoint?: string;
@@ -46,7 +48,9 @@ export function trainCommand(): Command {
       'are trained on, held-out ones (splitOf) evaluated at every checkpoint (ModelMetrics to `model-metrics`).',
       'DIR holds the checkpoints; started again on the same DIR it resumes at the offsets saved there.',
       'With --max-tokens it trains that many more tokens, writes a checkpoint and exits 0; without, it runs',
-      'until SIGTERM (final checkpoint, exit 0). Shape flags apply to a new model only.',
+      'until SIGTERM (final checkpoint, exit 0). Shape flags apply to a new model only. With --telemetry-port it',
+      'serves /healthz, /readyz (ready once a broker is up and the partitions of `traces` are assigned) and /metrics',
+      '(tokens trained, step loss, checkpoints written, train lag, records in, dead letters) on that port.',
     ].join(' '))
     // Not a commander requiredOption: commander would then ask `train plot` for it too.
     .option('--checkpoint <dir>', 'folder of the checkpoints and the metrics history (required)')
@@ -66,7 +70,7 @@ export function trainCommand(): Command {
     .option('--checkpoint-every-ms <n>', 'time budget per checkpoint (default 300000)', whole)
     .option('--eval-runs <n>', 'held-out runs kept for evaluation (default 48)', whole)
     .option('--eval-records <n>', 'trace records predicted per evaluation (default 256)', whole);
-  withSettings(command, [...CLUSTER_SETTINGS, 'shutdownDeadlineMs']);
+  withSettings(command, [...CLUSTER_SETTINGS, ...TELEMETRY_SETTINGS, 'shutdownDeadlineMs']);
   command.addCommand(plotCommand());
   return command.action(exitWith(async (flags: TrainFlags) => {
     if (flags.checkpoint === undefined) throw new TracestreamError('CONFIG_INVALID', 'train needs --checkpoint DIR (where checkpoints are written and resumed from)');
@@ -74,22 +78,34 @@ export function trainCommand(): Command {
     const settings = settingsOf(command);
     // A final checkpoint and evaluation can take longer than a consumer's drain.
     const shutdown = installShutdown({ deadlineMs: Math.max(settings.shutdownDeadlineMs, 120_000) });
-    const connection = await connect(settings);
-    shutdown.register('registry and brokers', () => connection.close());
-    const topology = await startTrainTopology({
-      client: connection.client,
-      registry: connection.registry,
-      embedded: connection.brokers.embedded,
-      trainer: trainerOptionsFrom(flags, checkpointDir),
-      backends: flags.backend === 'auto' ? BACKENDS : [parseBackendName(flags.backend)],
-      ...(flags.maxTokens === undefined ? {} : { maxTokens: flags.maxTokens }),
-      log: (line) => process.stderr.write(`tracestream train: ${line}\n`),
-    });
-    shutdown.register('trainer (final checkpoint)', () => topology.close());
-    await topology.done;
-    shutdown.dispose();
-    await connection.close();
-    return 0;
+    // Up before the backend and checkpoint load (minutes with CUDA), so the startup probe sees a live process.
+    const registry = createMetricsRegistry();
+    let topology: RunningTrainTopology | undefined;
+    const telemetry = await serveTelemetry(settings, shutdown, registry, () => topology?.readiness() ?? { ready: false, reason: 'loading the backend and checkpoint, connecting to the brokers' });
+    // A failed start must not leave the telemetry server holding the process open.
+    try {
+      const connection = await connect(settings);
+      shutdown.register('registry and brokers', () => connection.close());
+      const running = await startTrainTopology({
+        client: connection.client,
+        registry: connection.registry,
+        embedded: connection.brokers.embedded,
+        trainer: trainerOptionsFrom(flags, checkpointDir),
+        backends: flags.backend === 'auto' ? BACKENDS : [parseBackendName(flags.backend)],
+        prometheus: registry,
+        metrics: topologyMetrics(registry),
+        ...(flags.maxTokens === undefined ? {} : { maxTokens: flags.maxTokens }),
+        log: (line) => process.stderr.write(`tracestream train: ${line}\n`),
+      });
+      topology = running;
+      shutdown.register('trainer (final checkpoint)', () => running.close());
+      await running.done;
+      shutdown.dispose();
+      await connection.close();
+      return 0;
+    } finally {
+      await telemetry?.close();
+    }
   }));
 }
 

@@ -213,19 +213,34 @@ def compile_filter():
             os.close(read)
 
 
-PR_SET_MM = 35
-PR_SET_MM_ARG_START = 8
-PR_SET_MM_ARG_END = 9
-_COMMAND_LINE = ctypes.create_string_buffer(b'python3\0main.py\0', 16)
+COMMAND_LINE = b'python3 main.py'
+
+
+def _argument_area():
+    """Where the kernel reads /proc/<pid>/cmdline from: the argument strings on the process's
+    first stack (arg_start and arg_end, fields 48 and 49 of /proc/self/stat; after the command
+    name, which may hold spaces and parentheses)."""
+    with open('/proc/self/stat', 'rb') as stat:
+        fields = stat.read().rsplit(b')', 1)[1].split()
+    return int(fields[48 - 3]), int(fields[49 - 3])
+
+
+# The zygote's, inherited unchanged by every process it forks.
+_ARGUMENT_AREA = _argument_area()
 
 
 def set_command_line():
-    """In the program's process, still root: its /proc/self/cmdline reads `python3 main.py`, not
-    the zygote's (whose path names the project's folder, and differs between installs). Needs
-    CAP_SYS_RESOURCE, which containers often drop: then the zygote's command line shows."""
-    start = ctypes.addressof(_COMMAND_LINE)
-    if _libc.prctl(PR_SET_MM, PR_SET_MM_ARG_START, ctypes.c_ulong(start), 0, 0) == 0:
-        _libc.prctl(PR_SET_MM, PR_SET_MM_ARG_END, ctypes.c_ulong(start + ctypes.sizeof(_COMMAND_LINE)), 0, 0)
+    """In the program's process: its /proc/self/cmdline reads `python3 main.py`, not the zygote's
+    (whose path names the project's folder, and whose uid range differs between pools). The
+    argument strings are overwritten in place, as setproctitle does: the text, a NUL, zeros, and a
+    last byte that is not NUL, which makes the kernel return only what precedes the first NUL, so
+    neither the old text nor the area's length shows. Needs no capability (PR_SET_MM_ARG_START
+    would need CAP_SYS_RESOURCE, which containers drop)."""
+    start, end = _ARGUMENT_AREA
+    text = COMMAND_LINE + b'\0'
+    if end - start < len(text) + 1:
+        raise OSError(errno.ENOSPC, f'the argument area ({end - start} bytes) cannot hold {COMMAND_LINE!r}')
+    ctypes.memmove(start, text + b'\0' * (end - start - len(text) - 1) + b' ', end - start)
 
 
 def load_filter(program):

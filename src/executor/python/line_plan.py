@@ -205,18 +205,18 @@ class _Walk:
             stack[-1], stack[-arg] = stack[-arg], stack[-1]
             return then(following)
         if name in UNCONDITIONAL_JUMPS:
-            return self.jump(instruction, then)
+            return self.jump(position, instruction, then)
         if name in ENDS:
             return []
         if name in TRUTH_JUMPS:
             self.need(pop(), CONTAINER)  # truth of an inert value or an exact container: no code
-            return self.jump(instruction, then) + then(following)
+            return self.jump(position, instruction, then) + then(following)
         if name in NONE_JUMPS:
             pop()
-            return self.jump(instruction, then) + then(following)
+            return self.jump(position, instruction, then) + then(following)
         if name in ("JUMP_IF_TRUE_OR_POP", "JUMP_IF_FALSE_OR_POP"):
             self.need(stack[-1] if stack else _BOTTOM, CONTAINER)
-            jumped = self.jump(instruction, then)
+            jumped = self.jump(position, instruction, then)
             pop()
             return jumped + then(following)
         if name == "BINARY_OP":
@@ -372,12 +372,15 @@ class _Walk:
         stack.append(_INERT)
         return then(following)
 
-    def jump(self, instruction, then):
+    def jump(self, position, instruction, then):
         target = self.by_offset.get(instruction.argval)
         if target is None:
             raise _Unsafe()
-        if instruction.argval <= instruction.offset:
+        if instruction.argval <= instruction.offset and position != self.by_offset.get(self.start):
             return []  # a backward jump fires a line event: the step ends there
+        # A step that opens at the backward jump itself (Python 3.14 fires the loop's line event there,
+        # 3.11 at the jump's target) runs on through the target: the loop header's FOR_ITER and, once
+        # the iterator is exhausted, whatever follows it on the line (a comprehension's store).
         return then(target)
 
 

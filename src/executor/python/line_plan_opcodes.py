@@ -48,7 +48,7 @@ def reachable(instructions, by_offset, start, line):
         if owner is not None and owner != line and position != first:
             continue
         seen.add(position)
-        if instruction.opcode in _JUMP_OPCODES and instruction.argval > instruction.offset:
+        if instruction.opcode in _JUMP_OPCODES and (instruction.argval > instruction.offset or position == first):
             pending.append(by_offset.get(instruction.argval))
         if instruction.opname not in UNCONDITIONAL_JUMPS and instruction.opname not in ENDS:
             pending.append(position + 1)

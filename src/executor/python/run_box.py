@@ -54,9 +54,9 @@ def become_child(request, uid, skeleton, signal_pipe, seccomp_filter):
         os.dup2(signal_pipe[1], SIGNAL_FD)
     os.closerange((SIGNAL_FD if signal_pipe is not None else TRACE_FD) + 1, os.sysconf('SC_OPEN_MAX'))
     job['source'] = read_source(request['source_path'])
+    box.set_command_line()
     if skeleton is not None:
         box.enter(skeleton, work_dir)
-        box.set_command_line()
         home = box.WORK_DIR
         os.chdir(home)
         paths = {'HOME': home, 'TMPDIR': '/tmp', 'OUTPUT_PATH': os.path.join(home, 'output.txt')}

@@ -194,7 +194,7 @@ export class ConsumerSession {
       this.lastAccepted = part;
     }
     if (part === undefined || part.revoked || this.stopped) return;
-    if (part.held.length > 0 || part.window.size >= this.config.maxInFlightPerPartition) part.held.push(message);
+    if (part.held.length > 0 || part.window.inFlight >= this.config.maxInFlightPerPartition) part.held.push(message);
     else this.emit(part, message);
     this.updateFlow(part);
   }
@@ -212,7 +212,7 @@ export class ConsumerSession {
     if (part.revoked || part.emitting) return;
     part.emitting = true;
     try {
-      while (part.held.length > 0 && part.window.size < this.config.maxInFlightPerPartition && !part.revoked && !this.stopped) {
+      while (part.held.length > 0 && part.window.inFlight < this.config.maxInFlightPerPartition && !part.revoked && !this.stopped) {
         this.emit(part, part.held.shift()!);
       }
     } finally {
@@ -235,7 +235,7 @@ export class ConsumerSession {
   /** Pauses a partition whose window is full and resumes it once acks free room and nothing is held. */
   private updateFlow(part: PartitionState): void {
     if (part.revoked || this.stopped) return;
-    const full = part.held.length > 0 || part.window.size >= this.config.maxInFlightPerPartition;
+    const full = part.held.length > 0 || part.window.inFlight >= this.config.maxInFlightPerPartition;
     if (full === part.paused) return;
     try {
       if (full) this.consumer.pause([part.topicPartition]);
@@ -353,7 +353,7 @@ export class ConsumerSession {
   }
 
   private allAcked(): boolean {
-    for (const part of this.parts.values()) if (part.window.size > 0) return false;
+    for (const part of this.parts.values()) if (part.window.inFlight > 0) return false;
     return true;
   }
 

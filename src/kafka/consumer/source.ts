@@ -9,7 +9,11 @@ import { startPositionSchema, type PartitionStart } from './start-offsets.js';
 
 const sourceSchema = withHeartbeatRule(z.object({
   ...consumerGroupShape,
-  /** Records of one partition handed out and not yet committable; past it the partition is paused. */
+  /**
+   * Records of one partition handed out and not yet acked; past it the partition is paused. Acked
+   * records behind an older unacked one do not count (nor are they kept): a slow record holds back
+   * the commit point, never the records after it.
+   */
   maxInFlightPerPartition: z.number().int().positive().default(1000),
   commitIntervalMs: z.number().int().positive().default(1000),
   /**
@@ -75,7 +79,8 @@ export interface KafkaSource {
  * confirmed it; a refused commit is logged (`log.warn`) and sent again at the next interval. On a
  * revoke the acked offsets of the revoked partitions are committed, and the confirmation awaited
  * (up to `commitTimeoutMs`), before the partitions are given up. At most `maxInFlightPerPartition`
- * records per partition are out at once; a full partition is paused and resumed as acks free room.
+ * unacked records per partition are out at once; a full partition is paused and resumed as acks free
+ * room. The committed offset never passes the oldest unacked record, however many later ones were acked.
  *
  * @example
  * const source = kafkaSource({ client, groupId: 'tracer', topics: ['runs'] })
