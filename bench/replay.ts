@@ -193,7 +193,7 @@ async function bareRead(client: KafkaClientConfig, topic: string): Promise<{ sec
 }
 
 async function runChild(args: { bootstrapServers: string; topic: string; outDir: string; formats: string[] }): Promise<ChildResult> {
-  const { stdout } = await promisify(execFile)(process.execPath, [CHILD, JSON.stringify(args)], { maxBuffer: 64 * 2 ** 20 });
+  const { stdout } = await promisify(execFile)(process.execPath, [...process.execArgv, CHILD, JSON.stringify(args)], { maxBuffer: 64 * 2 ** 20 });
   return JSON.parse(stdout.trim().split('\n').pop()!) as ChildResult;
 }
 

@@ -3,6 +3,7 @@
  *
  *   npm run bench:train -- PATH.jsonl [--limit N] [--backends tensorflow-gpu,tensorflow,wasm,cpu]
  *       [--layers N --width N --heads N --context N --batch N] [--steps N] [--tokens N | --minutes M]
+ *       [--learning-rate X] [--eval-runs N] [--eval-records N]
  *
  * For every backend that loads here: its peak matmul FLOP/s (measured first, square float32
  * matmuls), the model's tokens/s for forward + backward + AdamW update, its FLOPs per token, and the
@@ -14,7 +15,7 @@
  * PATH.jsonl: one program a line, {id, problem, source, stdin}.
  */
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { eachBounded } from './each-bounded.js';
@@ -22,7 +23,7 @@ import { median } from './median.js';
 import { parseArgs } from 'node:util';
 import { createExecutorPool } from '../src/executor/index.js';
 import {
-  AdamW, BACKENDS, OnlineTrainer, SequencePacker, Transformer, chooseBackend, describeBackend, parseBackendName, tokenizeRun, trainOnBatch,
+  AdamW, BACKENDS, DEFAULT_EVALUATION_OPTIONS, OnlineTrainer, SequencePacker, Transformer, chooseBackend, describeBackend, parseBackendName, tokenizeRun, trainOnBatch,
   type EvaluationResult, type ModelConfigInput, type StateAccuracy,
 } from '../src/model/index.js';
 import { renderCompact } from '../src/render/index.js';
@@ -43,7 +44,7 @@ interface RunText {
 async function main(argv: readonly string[]): Promise<void> {
   const { positionals, values: flags } = parseArgs({
     args: [...argv], allowPositionals: true,
-    options: Object.fromEntries(['limit', 'backends', 'layers', 'width', 'heads', 'context', 'batch', 'steps', 'tokens', 'minutes', 'learning-rate']
+    options: Object.fromEntries(['limit', 'backends', 'layers', 'width', 'heads', 'context', 'batch', 'steps', 'tokens', 'minutes', 'learning-rate', 'eval-runs', 'eval-records']
       .map((name) => [name, { type: 'string' as const }])),
   });
   const path = positionals[0];
@@ -62,7 +63,8 @@ async function main(argv: readonly string[]): Promise<void> {
   console.log(`corpus: ${runs.length} runs traced from ${path} (first ${limit} programs), ${corpusTokens} tokens of compact text`);
   console.log(`model: ${JSON.stringify(shape)}, batch ${batchRows} x ${shape.contextTokens}`);
 
-  console.log('\nbackend          peak GFLOP/s  tokens/s  FLOPs/token(6N)  FLOPs/token(+attn)  utilisation(6N)  utilisation(+attn)');
+  console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (${availableParallelism()} CPUs)`);
+  console.log('\nbackend          peak GFLOP/s  sustained  tokens/s  FLOPs/token(6N)  FLOPs/token(+attn)  utilisation(6N)  utilisation(+attn)');
   for (const name of candidates) {
     let backend;
     try {
@@ -72,23 +74,30 @@ async function main(argv: readonly string[]): Promise<void> {
       continue;
     }
     const peak = measurePeakFlops();
-    const model = new Transformer(shape, backend.embedding);
-    const tokensPerSecond = measureTrainingSpeed(model, runs, batchRows, timedSteps);
+    const model = new Transformer(shape, backend.kernels);
+    const speed = measureTrainingSpeed(model, runs, batchRows, timedSteps);
     const sixN = 6 * model.parameterCount;
     const withAttention = model.flopsPerToken();
-    console.log(`${name.padEnd(16)} ${(peak / 1e9).toFixed(2).padStart(12)}  ${tokensPerSecond.toFixed(0).padStart(8)}  ${sixN.toExponential(2).padStart(15)}  ${withAttention.toExponential(2).padStart(18)}  ${(sixN * tokensPerSecond / peak).toFixed(3).padStart(15)}  ${(withAttention * tokensPerSecond / peak).toFixed(3).padStart(18)}`);
+    // Against the sustained matmul rate measured between the steps (the same machine load), and never above what the peak first measured allows.
+    const ceiling = Math.max(peak, speed.sustainedFlops);
+    console.log(`${name.padEnd(16)} ${(peak / 1e9).toFixed(2).padStart(12)}  ${(speed.sustainedFlops / 1e9).toFixed(2).padStart(9)}  ${speed.tokensPerSecond.toFixed(0).padStart(8)}  ${sixN.toExponential(2).padStart(15)}  ${withAttention.toExponential(2).padStart(18)}  ${(sixN * speed.tokensPerSecond / speed.sustainedFlops).toFixed(3).padStart(15)}  ${(withAttention * speed.tokensPerSecond / speed.sustainedFlops).toFixed(3).padStart(18)}`);
+    console.log(`${''.padEnd(16)} steps: ${speed.steps.map((s) => `${s.tokensPerSecond.toFixed(0)} tokens/s at ${(s.matmulFlops / 1e9).toFixed(2)} GFLOP/s`).join('; ')}; utilisation against the higher of the two rates ${(sixN * speed.tokensPerSecond / ceiling).toFixed(3)}`);
     model.dispose();
   }
+  console.log(`load average after the speed runs: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
   const picked = await chooseBackend(candidates);
   console.log(`\npicked backend: ${describeBackend(picked)}`);
-  const budgetTokens = num('tokens', 200_000);
+  const budgetTokens = num('tokens', flags['minutes'] === undefined ? 200_000 : Infinity);
   const budgetMs = flags['minutes'] === undefined ? Infinity : Number(flags['minutes']) * 60_000;
   const dir = await mkdtemp(join(tmpdir(), 'tracestream-bench-train-'));
   try {
+    // The trainer's own defaults (what `tracestream train` gets), but for the flags given.
     const { trainer } = await OnlineTrainer.open({
-      checkpointDir: dir, model: shape, batchRows, maxEvaluationRuns: 64, evaluationRunsPerProblem: 2,
-      optimizer: { peakLearningRate: num('learning-rate', 1e-3), warmupSteps: 50, decaySteps: Math.max(100, Math.round(budgetTokens / (batchRows * (shape.contextTokens ?? 256)))) },
+      checkpointDir: dir, model: shape, batchRows,
+      maxEvaluationRuns: num('eval-runs', 48),
+      evaluation: { ...DEFAULT_EVALUATION_OPTIONS, maxRecords: num('eval-records', DEFAULT_EVALUATION_OPTIONS.maxRecords) },
+      ...(flags['learning-rate'] === undefined ? {} : { optimizer: { peakLearningRate: Number(flags['learning-rate']) } }),
     }, picked);
     const started = Date.now();
     let next = 0;
@@ -108,8 +117,10 @@ async function main(argv: readonly string[]): Promise<void> {
       }
     }
     const seconds = (Date.now() - started) / 1000;
-    console.log(`trained ${trainer.tokensTrained} tokens in ${seconds.toFixed(0)} s (${trainer.step} steps, ${pass} full passes over the training runs)`);
+    console.log(`trained ${trainer.tokensTrained} tokens in ${seconds.toFixed(0)} s (${trainer.step} steps, ${(trainer.tokensTrained / seconds).toFixed(0)} tokens/s, ${pass} full passes over the training runs); load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    const evaluationStarted = Date.now();
     const result = trainer.evaluate();
+    console.log(`evaluated in ${((Date.now() - evaluationStarted) / 1000).toFixed(0)} s`);
     if (result === null) console.log('no validation problems among the traced runs: raise --limit');
     else printEvaluation(result);
     trainer.dispose();
@@ -136,27 +147,42 @@ async function traceCorpus(path: string, limit: number): Promise<RunText[]> {
 /** Best FLOP/s of square float32 matmuls (sizes 256..1024), the ceiling a training step is held to. */
 function measurePeakFlops(): number {
   let best = 0;
-  for (const n of [256, 512, 1024]) {
-    const a = tf.randomNormal([n, n]);
-    const b = tf.randomNormal([n, n]);
-    tf.matMul(a, b).dataSync();
-    const times: number[] = [];
-    for (let i = 0; i < 3; i += 1) {
-      const start = performance.now();
-      const c = tf.matMul(a, b);
-      c.dataSync();
-      times.push(performance.now() - start);
-      c.dispose();
-    }
-    best = Math.max(best, (2 * n ** 3) / (median(times) / 1000));
-    a.dispose();
-    b.dispose();
-  }
+  for (const n of [256, 512, 1024]) best = Math.max(best, matmulFlops(n, 3).best);
   return best;
 }
 
-/** Tokens per second of forward + backward + update, median of `steps` steps after one warm-up step. */
-function measureTrainingSpeed(model: Transformer, runs: readonly RunText[], batchRows: number, steps: number): number {
+/** FLOP/s of `repeats` n×n float32 matmuls after a warm-up one: the best single one, and all of them together. */
+function matmulFlops(n: number, repeats: number): { best: number; sustained: number } {
+  const a = tf.randomNormal([n, n]);
+  const b = tf.randomNormal([n, n]);
+  tf.matMul(a, b).dataSync();
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i += 1) {
+    const start = performance.now();
+    const c = tf.matMul(a, b);
+    c.dataSync();
+    times.push(performance.now() - start);
+    c.dispose();
+  }
+  a.dispose();
+  b.dispose();
+  const flops = 2 * n ** 3;
+  return { best: flops / (Math.min(...times) / 1000), sustained: (flops * repeats) / (times.reduce((x, y) => x + y, 0) / 1000) };
+}
+
+interface SpeedStep {
+  tokensPerSecond: number;
+  /** Sustained 1024² matmul FLOP/s measured right before this step. */
+  matmulFlops: number;
+}
+
+/**
+ * Tokens per second of forward + backward + update, median of `steps` steps after one warm-up step.
+ * Before each step, a few 1024² matmuls measure the matmul rate under the machine's load of that
+ * moment: on a shared machine the rate moves 2× within a minute, and a ratio of a step to a peak
+ * measured at another moment would move with it.
+ */
+function measureTrainingSpeed(model: Transformer, runs: readonly RunText[], batchRows: number, steps: number): { tokensPerSecond: number; sustainedFlops: number; steps: SpeedStep[] } {
   const time = model.config.contextTokens;
   const optimizer = new AdamW(model.variables);
   const packer = new SequencePacker(time, batchRows * time + 1 + 65_536);
@@ -166,15 +192,20 @@ function measureTrainingSpeed(model: Transformer, runs: readonly RunText[], batc
     return packer.take(batchRows);
   };
   trainOnBatch(model, optimizer, batch());
-  const seconds: number[] = [];
+  const measured: SpeedStep[] = [];
   for (let i = 0; i < steps; i += 1) {
     const b = batch();
+    const matmul = matmulFlops(1024, 4).sustained;
     const start = performance.now();
     trainOnBatch(model, optimizer, b);
-    seconds.push((performance.now() - start) / 1000);
+    measured.push({ tokensPerSecond: (batchRows * time) / ((performance.now() - start) / 1000), matmulFlops: matmul });
   }
   optimizer.dispose();
-  return (batchRows * time) / median(seconds);
+  return {
+    tokensPerSecond: median(measured.map((s) => s.tokensPerSecond)),
+    sustainedFlops: median(measured.map((s) => s.matmulFlops)),
+    steps: measured,
+  };
 }
 
 function printEvaluation(result: EvaluationResult): void {

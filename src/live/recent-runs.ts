@@ -5,9 +5,9 @@ import type { ExceptionInfo, Outcome, Step } from '../runs/index.js';
 export interface RunSummary {
   runId: string;
   solutionId: string;
-  /** Unknown until the run's trace arrives (a LineDiff does not carry it). */
+  /** From the run's first diff (null from producers older than LineDiff.problemId) or its trace. */
   problemId: string | null;
-  /** Null while the run is only known from its diffs. */
+  /** Null while the run is only known from its diffs (its trace, with every step, is still to come). */
   outcome: Outcome | null;
   reason: string;
   /** Steps the run recorded in all (from its trace, or its diffs' stepCount). */
@@ -26,8 +26,10 @@ export interface RunDetail extends RunSummary {
   /** Steps from `fromStep` on. */
   steps: Step[];
   fromStep: number;
-  /** Text of each source line a diff showed ([line number, text]); lines never executed are not known. */
+  /** Text of each source line a diff showed ([line number, text]): all that is known of the source while the run streams. */
   sourceLines: [number, string][];
+  /** The whole program, once the run's trace arrived (null before, or from producers older than ExecutionTrace.source). */
+  source: string | null;
   stdout: string;
   stderrTail: string;
   exception: ExceptionInfo | null;
@@ -69,6 +71,7 @@ export class RecentRuns {
     const entry = this.entryOf(diff.runId, diff.solutionId, nowMs);
     entry.sourceLines.set(diff.line, diff.sourceLine);
     if (entry.trace !== undefined) return;
+    entry.summary.problemId ??= diff.problemId;
     entry.summary.stepCount = Math.max(entry.summary.stepCount, diff.stepCount);
     // Diffs of a run arrive in step order (one key, one partition); a redelivered one is skipped.
     if (diff.stepIndex === entry.steps.length && entry.steps.length < this.options.maxStepsPerRun) {
@@ -111,6 +114,7 @@ export class RecentRuns {
       steps: entry.steps.slice(from),
       fromStep: from,
       sourceLines: [...entry.sourceLines].sort((a, b) => a[0] - b[0]),
+      source: entry.trace?.source ?? null,
       stdout: entry.trace?.stdout ?? entry.steps.map((step) => step.stdout).join(''),
       stderrTail: entry.trace?.stderrTail ?? '',
       exception: entry.trace?.exception ?? null,

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { TracestreamError, describeError } from '../errors/index.js';
-import type { EmbeddingMode } from './transformer.js';
+import { NATIVE_KERNELS, type ModelKernels } from './transformer.js';
 
 /**
  * The TensorFlow.js backends tracestream trains on, fastest first: native TensorFlow with CUDA
@@ -18,8 +18,8 @@ export interface ChosenBackend {
   name: BackendName;
   /** tf.js's own name of the backend (`tensorflow`, `wasm`, `cpu`). */
   tfName: string;
-  /** How embeddings are looked up on it (see EmbeddingMode). */
-  embedding: EmbeddingMode;
+  /** How the model's embedding and matmuls are written for it (see ModelKernels). */
+  kernels: ModelKernels;
   /** Why each faster backend was passed over. */
   skipped: { name: BackendName; reason: string }[];
 }
@@ -65,14 +65,22 @@ export async function chooseBackend(candidates: readonly BackendName[] = BACKEND
     try {
       const tfName = await activate(name);
       await tf.ready();
-      // The gather's gradient (UnsortedSegmentSum) is missing on WASM and is the slowest kernel of a
-      // step on the JS CPU backend (measured: 4x the next one); a one-hot matmul is fast on both.
-      return { name, tfName, embedding: tfName === 'tensorflow' ? 'gather' : 'one-hot', skipped };
+      return { name, tfName, kernels: kernelsFor(tfName), skipped };
     } catch (error) {
       skipped.push({ name, reason: describeError(error).split('\n')[0]! });
     }
   }
   throw new TracestreamError('BACKEND_UNAVAILABLE', `no TensorFlow.js backend could be loaded: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
+}
+
+/**
+ * The gather's gradient (UnsortedSegmentSum) is missing on WASM and is the slowest kernel of a step
+ * on the JS CPU backend (measured: 4x the next one); a one-hot matmul is fast on both. WASM's only
+ * fast matmul is the plain 2-D one (see MatMulMode).
+ */
+function kernelsFor(tfName: string): ModelKernels {
+  if (tfName === 'tensorflow') return NATIVE_KERNELS;
+  return { embedding: 'one-hot', matMul: tfName === 'wasm' ? 'plain-2d' : 'native' };
 }
 
 export function parseBackendName(value: string): BackendName {

@@ -8,7 +8,7 @@ import type { OptimizerConfig } from './optimizer.js';
 import { AdamW } from './optimizer.js';
 import type { PackerState } from './packing.js';
 import { checkTokenizerSpec, type TokenizerSpec } from './tokenizer.js';
-import { Transformer, type EmbeddingMode, type ModelConfig } from './transformer.js';
+import { Transformer, type ModelKernels, type ModelConfig } from './transformer.js';
 
 /** Next offset to read, per topic and partition: where a restarted consumer resumes. */
 export type PartitionOffsets = Record<string, Record<string, number>>;
@@ -183,10 +183,10 @@ export function restoreCheckpoint(loaded: LoadedCheckpoint, model: Transformer, 
 }
 
 /** The model of the latest checkpoint under `dir`, for inference (generate). */
-export async function openModel(dir: string, embedding: EmbeddingMode): Promise<Transformer> {
+export async function openModel(dir: string, kernels: ModelKernels): Promise<Transformer> {
   const loaded = await loadCheckpoint(dir);
   if (loaded === null) throw new TracestreamError('CHECKPOINT_INVALID', `${dir} holds no checkpoint (no LATEST file); train one with \`tracestream train --checkpoint ${dir}\``);
-  const model = new Transformer(loaded.meta.model, embedding);
+  const model = new Transformer(loaded.meta.model, kernels);
   const optimizer = new AdamW(model.variables, loaded.meta.optimizer.config);
   restoreCheckpoint(loaded, model, optimizer);
   optimizer.dispose();

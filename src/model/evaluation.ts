@@ -1,5 +1,5 @@
 import type { StateAccuracyRecord } from '../avro/index.js';
-import { greedyContinue } from './decoding.js';
+import { greedyRecords } from './decoding.js';
 import type { PackedBatch } from './packing.js';
 import { lossesOf } from './step.js';
 import { BYTE_TOKENIZER, decodeTokens, sourceHeaderBytes, tokenizeRun, type TokenizedRun } from './tokenizer.js';
@@ -183,6 +183,7 @@ export function evaluate(model: Transformer, runs: readonly EvaluationRun[], mos
 
   const prompts: Uint8Array[] = [];
   const truths: string[] = [];
+  const truthBytes: Uint8Array[] = [];
   const previous: string[] = [];
   for (const run of runs) {
     if (prompts.length >= options.maxRecords) break;
@@ -192,10 +193,11 @@ export function evaluate(model: Transformer, runs: readonly EvaluationRun[], mos
       const record = records[index]!;
       prompts.push(bytes.subarray(0, record.startByte));
       truths.push(record.text);
+      truthBytes.push(bytes.subarray(record.startByte, record.startByte + Buffer.byteLength(record.text)));
       previous.push(index > 0 ? records[index - 1]!.text : '');
     }
   }
-  const predictions = greedyContinue(model, prompts, { maxNewTokens: options.maxRecordTokens, stopAtNewline: true, batchRows: options.batchRows });
+  const predictions = greedyRecords(model, prompts, truthBytes, { maxNewTokens: options.maxRecordTokens, batchRows: options.batchRows });
   const modelTally = new AccuracyTally();
   const repeatTally = new AccuracyTally();
   const frequentTally = new AccuracyTally();

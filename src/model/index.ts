@@ -3,11 +3,11 @@
  * compact traces, with its backend choice, optimizer, packing, checkpoints, evaluation and metrics.
  */
 export { BYTE_TOKENIZER, tokenizeRun, encodeText, decodeTokens, sourceHeaderBytes, type TokenizerSpec, type TokenizedRun } from './tokenizer.js';
-export { Transformer, modelConfigSchema, parseModelConfig, type ModelConfig, type ModelConfigInput, type EmbeddingMode } from './transformer.js';
+export { Transformer, modelConfigSchema, parseModelConfig, type ModelConfig, type ModelConfigInput, type EmbeddingMode, type ModelKernels, NATIVE_KERNELS } from './transformer.js';
 export { AdamW, learningRateAt, optimizerConfigSchema, type OptimizerConfig, type OptimizerConfigInput, type StepReport } from './optimizer.js';
 export { SequencePacker, type PackedBatch, type PackerState } from './packing.js';
 export { trainOnBatch, lossesOf, type StepResult, type TokenLossSums } from './step.js';
-export { greedyContinue, type GreedyOptions } from './decoding.js';
+export { greedyContinue, greedyRecords, type GreedyOptions } from './decoding.js';
 export {
   evaluate, traceRecords, recordFields, AccuracyTally, RecordFrequencies, DEFAULT_EVALUATION_OPTIONS,
   type EvaluationRun, type EvaluationResult, type EvaluationOptions, type StateAccuracy, type TraceRecord,

@@ -106,7 +106,7 @@ export class OnlineTrainer {
   static async open(options: TrainerOptions, backend: ChosenBackend): Promise<{ trainer: OnlineTrainer; resumedFrom: string | null }> {
     const config = trainerOptionsSchema.parse(options);
     const loaded = await loadCheckpoint(config.checkpointDir);
-    const model = new Transformer(loaded?.meta.model ?? config.model, backend.embedding);
+    const model = new Transformer(loaded?.meta.model ?? config.model, backend.kernels);
     const optimizer = new AdamW(model.variables, loaded?.meta.optimizer.config ?? config.optimizer);
     const trainer = new OnlineTrainer(config, backend, model, optimizer);
     if (loaded !== null) {

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { TracestreamError } from '../errors/index.js';
+import { causalAttention } from './attention.js';
+import { linear, matMul2d, matMulTransposedB, type MatMulMode } from './matmul.js';
 import { BYTE_TOKENIZER } from './tokenizer.js';
 
 /** The shape of the model: one schema gives the type and the runtime check. */
@@ -33,6 +35,15 @@ export type ModelConfigInput = z.input<typeof modelConfigSchema>;
  */
 export type EmbeddingMode = 'gather' | 'one-hot';
 
+/** How the model's ops are written for the backend it runs on (see EmbeddingMode, MatMulMode). */
+export interface ModelKernels {
+  embedding: EmbeddingMode;
+  matMul: MatMulMode;
+}
+
+/** tf.js's own ops as they are: the lookup and every matmul form have fast kernels (native TensorFlow). */
+export const NATIVE_KERNELS: ModelKernels = Object.freeze({ embedding: 'gather', matMul: 'native' });
+
 export function parseModelConfig(input: ModelConfigInput): ModelConfig {
   const parsed = modelConfigSchema.safeParse(input);
   if (!parsed.success) {
@@ -59,7 +70,7 @@ interface Block {
  */
 export class Transformer {
   readonly config: ModelConfig;
-  readonly embedding: EmbeddingMode;
+  readonly kernels: ModelKernels;
   /** Every trainable variable, in a fixed order (the checkpoint's order). */
   readonly variables: tf.Variable[] = [];
   /** The checkpoint's name of each variable, in the same order. */
@@ -72,9 +83,9 @@ export class Transformer {
   /** Additive causal mask for the longest context: 0 on and below the diagonal, -1e9 above. */
   private readonly causalMask: tf.Tensor2D;
 
-  constructor(config: ModelConfigInput, embedding: EmbeddingMode = 'gather') {
+  constructor(config: ModelConfigInput, kernels: ModelKernels = NATIVE_KERNELS) {
     this.config = parseModelConfig(config);
-    this.embedding = embedding;
+    this.kernels = kernels;
     const { vocabSize, contextTokens, width, layers, mlpRatio } = this.config;
     let seed = this.config.seed;
     const normal = (name: string, shape: number[], std: number): tf.Variable =>
@@ -124,7 +135,7 @@ export class Transformer {
   flopsPerToken(contextTokens = this.config.contextTokens): number {
     const { vocabSize, width, layers } = this.config;
     const matmulParams = this.blocks.reduce((sum, b) => sum + b.qkv.size + b.proj.size + b.up.size + b.down.size, 0)
-      + vocabSize * width * (this.embedding === 'one-hot' ? 2 : 1);
+      + vocabSize * width * (this.kernels.embedding === 'one-hot' ? 2 : 1);
     return 6 * matmulParams + 12 * layers * contextTokens * width;
   }
 
@@ -134,29 +145,27 @@ export class Transformer {
       const [batch, time] = tokens.shape;
       const { width, heads, contextTokens, vocabSize } = this.config;
       if (time > contextTokens) throw new TracestreamError('INPUT_INVALID', `sequence of ${time} tokens is longer than the model's context (${contextTokens})`);
+      const mode = this.kernels.matMul;
       const flat = tokens.reshape([batch * time]);
-      const embedded = this.embedding === 'gather'
+      const embedded = this.kernels.embedding === 'gather'
         ? tf.gather(this.tokenTable, flat)
-        : tf.matMul(tf.oneHot(flat, vocabSize), this.tokenTable);
+        : matMul2d(mode, tf.oneHot(flat, vocabSize) as tf.Tensor2D, this.tokenTable as tf.Tensor2D);
       let x = embedded.reshape([batch, time, width]).add(this.positionTable.slice([0, 0], [time, width])).reshape([batch * time, width]) as tf.Tensor2D;
       const mask = this.causalMask.slice([0, 0], [time, time]);
-      const headWidth = width / heads;
-      const scale = 1 / Math.sqrt(headWidth);
+      const shape = { batch, time, heads, headWidth: width / heads };
       for (const block of this.blocks) {
         const normed = layerNorm(x, block.ln1Gain, block.ln1Bias);
-        const qkv = tf.fused.matMul({ a: normed, b: block.qkv as tf.Tensor2D, bias: block.qkvBias });
-        const [q, k, v] = tf.split(qkv, 3, 1).map((part) => part.reshape([batch, time, heads, headWidth]).transpose([0, 2, 1, 3]));
-        const scores = tf.matMul(q!, k!, false, true).mul(scale).add(mask);
-        const attended = tf.matMul(tf.softmax(scores), v!).transpose([0, 2, 1, 3]).reshape([batch * time, width]) as tf.Tensor2D;
-        x = x.add(tf.fused.matMul({ a: attended, b: block.proj as tf.Tensor2D, bias: block.projBias }));
+        const qkv = linear(mode, normed, block.qkv as tf.Tensor2D, block.qkvBias as tf.Tensor1D);
+        const attended = causalAttention(mode, qkv, mask as tf.Tensor2D, shape);
+        x = x.add(linear(mode, attended, block.proj as tf.Tensor2D, block.projBias as tf.Tensor1D));
         const normed2 = layerNorm(x, block.ln2Gain, block.ln2Bias);
         const hidden = this.config.activation === 'relu'
-          ? tf.fused.matMul({ a: normed2, b: block.up as tf.Tensor2D, bias: block.upBias, activation: 'relu' })
-          : gelu(tf.fused.matMul({ a: normed2, b: block.up as tf.Tensor2D, bias: block.upBias }) as tf.Tensor2D);
-        x = x.add(tf.fused.matMul({ a: hidden, b: block.down as tf.Tensor2D, bias: block.downBias }));
+          ? linear(mode, normed2, block.up as tf.Tensor2D, block.upBias as tf.Tensor1D, 'relu')
+          : gelu(linear(mode, normed2, block.up as tf.Tensor2D, block.upBias as tf.Tensor1D));
+        x = x.add(linear(mode, hidden, block.down as tf.Tensor2D, block.downBias as tf.Tensor1D));
       }
       const final = layerNorm(x, this.finalGain, this.finalBias);
-      return tf.matMul(final, this.tokenTable, false, true);
+      return matMulTransposedB(mode, final, this.tokenTable as tf.Tensor2D);
     });
   }
 

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { execa } from 'execa';
+import { parse as parseYaml } from 'yaml';
 import { createAvroCodec, openSchemaRegistry, outcomeFromAvro, type AvroCodec, type ExecutionTrace, type SchemaRegistry } from '../../src/avro/index.js';
 import { followTopic, replayTopic, splitOf, type DatasetManifest } from '../../src/dataset/index.js';
 import type { KafkaClientConfig, KafkaProducer } from '../../src/kafka/index.js';
@@ -110,6 +111,44 @@ describe('replayTopic', { timeout: 300_000 }, () => {
       const steps = (row['steps'] as Record<string, unknown>[]).map((s) => ({ ...s, index: Number(s['index']) }));
       assert.deepEqual(steps, t.steps.map((s) => ({ ...s })), `steps of ${t.runId}`);
       assert.equal(row['compact'], renderCompact(executionOf(t), { source: t.source ?? '' }), `compact of ${t.runId}`);
+    }
+  });
+
+  it('the dataset card is YAML front matter whose configs name every shard and whose features and split sizes match what DuckDB reads', async () => {
+    const dir = join(work, 'twice-1');
+    const card = await readFile(join(dir, 'README.md'), 'utf8');
+    const front = /^---\n([\s\S]*?)\n---\n/.exec(card);
+    assert.ok(front, 'the card starts with YAML front matter');
+    const meta = parseYaml(front[1]!) as {
+      configs: { config_name: string; data_files: { split: string; path: string }[] }[];
+      dataset_info: { features: { name: string; dtype?: string; list?: unknown; struct?: unknown }[]; splits: { name: string; num_examples: number }[] };
+    };
+    const files = (await readdir(join(dir, 'data'))).map((name) => `data/${name}`);
+    const globbed = (pattern: string) => files.filter((file) => new RegExp(`^${pattern.replaceAll('.', '\\.').replaceAll('*', '[^/]*')}$`).test(file));
+    const named = new Set<string>();
+    for (const config of meta.configs) {
+      for (const { split, path } of config.data_files) {
+        const matched = globbed(path);
+        assert.ok(matched.length > 0, `${config.config_name}/${split}: ${path} matches no file`);
+        assert.ok(matched.every((file) => file.startsWith(`data/${split}-`)), `${path} matches another split's files`);
+        matched.forEach((file) => named.add(file));
+      }
+    }
+    assert.deepEqual(files.filter((file) => !file.endsWith('.compact.txt.zst') && !named.has(file)), [], 'every table shard belongs to a config');
+
+    const columns = await query(`describe select * from read_parquet('${dir}/data/*.parquet')`);
+    assert.deepEqual(meta.dataset_info.features.map((f) => f.name), columns.map((c) => c['column_name']));
+    // A JSON column (origin) is Parquet's JSON logical type over strings: a string to `datasets`.
+    const scalar: Record<string, string[]> = { string: ['VARCHAR', 'JSON'], int64: ['BIGINT'], int32: ['INTEGER'], bool: ['BOOLEAN'], float64: ['DOUBLE'] };
+    for (const [i, feature] of meta.dataset_info.features.entries()) {
+      const type = String(columns[i]!['column_type']);
+      if (feature.dtype !== undefined) assert.ok(scalar[feature.dtype]?.includes(type), `${feature.name}: ${feature.dtype} in the card, ${type} in the file`);
+      else if (feature.list !== undefined) assert.match(type, /\[\]$/, `${feature.name} is a list`);
+      else assert.match(type, /^STRUCT\(/, `${feature.name} is a struct`);
+    }
+    for (const split of meta.dataset_info.splits) {
+      const [count] = await query(`select count(*) as n from read_parquet('${dir}/data/${split.name}-*.parquet')`);
+      assert.equal(Number(count!['n']), split.num_examples, `${split.name}: num_examples`);
     }
   });
 

@@ -5,11 +5,11 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startTraceTopology } from '../../topologies/trace.js';
 import type { RunningTopology } from '../../src/lifecycle/index.js';
-import type { SolutionSubmitted } from '../../src/avro/index.js';
+import type { LineDiff, SolutionSubmitted } from '../../src/avro/index.js';
 import { readSettings } from '../../src/config/settings.js';
 import { startLiveServer, type LiveServer } from '../../src/live/index.js';
 import { DEFAULT_TRACE_TOPICS } from '../../src/pipeline/index.js';
-import { startLiveFixture, type LiveFixture } from './support.js';
+import { startLiveFixture, traceEvent, type LiveFixture } from './support.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
@@ -21,6 +21,8 @@ const LOOP = [
   'total = 0',
   'for i in range(4):',
   '    total += square(i)',
+  'if total < 0:',
+  '    print("never")',
   'print("total", total)',
   '',
 ].join('\n');
@@ -106,6 +108,12 @@ describe('the live page in a real browser', () => {
     // The slider goes anywhere; the last step shows everything printed.
     await page.keyboard.press('End');
     assert.equal(await page.textContent('#stdout'), 'total 14\n');
+    // The whole source is shown, also the line of the branch not taken, which never ran.
+    assert.deepEqual(await page.locator('#source li .text').allTextContents(), LOOP.split('\n').slice(0, -1));
+    const neverRan = page.locator('#source li', { hasText: 'print("never")' });
+    assert.equal(await neverRan.count(), 1);
+    assert.match(await neverRan.getAttribute('class') ?? '', /\bunrun\b/, 'a line that never ran is shown, dimmed');
+    assert.equal(await page.locator('#source li.unknown').count(), 0, 'no line is unknown once the trace is in');
     await page.locator('#prev').click();
     assert.equal(await page.inputValue('#slider'), String(Number(await page.getAttribute('#slider', 'max')) - 1));
   });
@@ -123,5 +131,42 @@ describe('the live page in a real browser', () => {
     assert.match(await page.textContent('#source') ?? '', /<script>window.__pwned = 1<\/script>/);
     assert.equal(await page.evaluate('typeof window.__pwned'), 'undefined', 'nothing the program wrote ran');
     await page.screenshot({ path: `${ARTIFACTS}live-page-html.png` });
+  });
+
+  it('a run still streaming shows the lines its diffs showed, and the whole source once its trace arrives', async () => {
+    const source = 'a = 1\nif a < 0:\n    a = -a\nprint(a)\n';
+    const runId = 'streaming#0';
+    const steps = [
+      { index: 0, event: 'line' as const, line: 1, depth: 0, function: '<module>', changes: [{ name: 'a', kind: 'new' as const, value: '1' }], value: null, exception: null, stdout: '' },
+      { index: 1, event: 'line' as const, line: 2, depth: 0, function: '<module>', changes: [], value: null, exception: null, stdout: '' },
+      { index: 2, event: 'line' as const, line: 4, depth: 0, function: '<module>', changes: [], value: null, exception: null, stdout: '1\n' },
+    ];
+    const lines = source.split('\n');
+    const diff = (i: number): LineDiff => ({
+      schemaVersion: 1, runId, solutionId: 'streaming', stepIndex: i, stepCount: 3, ...steps[i]!, sourceLine: lines[steps[i]!.line - 1]!,
+      diffCount: 3, problemId: 'branches', outcome: 'ok',
+    });
+    const sendDiffs = async (indices: number[]): Promise<void> => {
+      await fixture.producer.send(await Promise.all(indices.map(async (i) => ({ topic: DEFAULT_TRACE_TOPICS.diffs, key: runId, value: await fixture.codec.encode('LineDiff', diff(i)) }))));
+    };
+    await sendDiffs([0, 1]);
+    const row = page.locator(`#runs tbody tr[data-run-id="${runId}"]`);
+    await row.locator('.badge.running').waitFor({ timeout: 60_000 });
+    await row.click();
+    await page.locator('#run-title', { hasText: runId }).waitFor();
+    await page.locator('#source li').nth(1).waitFor();
+    assert.deepEqual(await page.locator('#source li .text').allTextContents(), ['a = 1', 'if a < 0:'], 'what the diffs showed so far');
+
+    await sendDiffs([2]);
+    await page.locator('#source li').nth(3).waitFor({ timeout: 30_000 });
+    assert.deepEqual(await page.locator('#source li .text').allTextContents(), ['a = 1', 'if a < 0:', '…', 'print(a)'], 'a line no diff showed is not known yet');
+    assert.equal(await page.locator('#source li.unknown').count(), 1);
+
+    const trace = { ...traceEvent({ runId, problemId: 'branches', stdout: '1\n' }), solutionId: 'streaming', source, steps, stepCount: 3 };
+    await fixture.producer.send([{ topic: DEFAULT_TRACE_TOPICS.traces, key: runId, value: await fixture.codec.encode('ExecutionTrace', trace) }]);
+    await page.locator('#source li.unrun', { hasText: '    a = -a' }).waitFor({ timeout: 30_000 });
+    assert.deepEqual(await page.locator('#source li .text').allTextContents(), ['a = 1', 'if a < 0:', '    a = -a', 'print(a)'], 'the trace fills in the whole source');
+    assert.equal(await page.locator('#source li.unknown').count(), 0);
+    await page.screenshot({ path: `${ARTIFACTS}live-page-streaming.png` });
   });
 });

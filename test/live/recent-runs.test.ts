@@ -14,6 +14,8 @@ describe('RecentRuns (what the page opens)', () => {
     const streaming = runs.get('s#0')!;
     assert.equal(streaming.complete, false);
     assert.equal(streaming.outcome, null);
+    assert.equal(streaming.problemId, 'p', 'a diff names its run\'s problem');
+    assert.equal(streaming.source, null, 'the whole source comes with the trace');
     assert.deepEqual(streaming.steps.map((s) => s.index), [0, 1]);
     assert.deepEqual(streaming.sourceLines, [[1, 'x = 0'], [2, 'x = 1']]);
     assert.deepEqual(runs.get('s#0', 1)!.steps.map((s) => s.index), [1], 'only the steps from fromStep on');
@@ -25,6 +27,7 @@ describe('RecentRuns (what the page opens)', () => {
     assert.equal(done.problemId, 'p7');
     assert.equal(done.stdout, 'out\n');
     assert.deepEqual(done.sourceLines, [[1, 'x = 0'], [2, 'x = 1']], 'source lines the diffs showed stay');
+    assert.equal(done.source, 'x = 1\nprint(x)\n', 'the trace brings the whole source, lines that never ran included');
     assert.equal(changes.at(-1)!.complete, true);
   });
 

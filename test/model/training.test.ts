@@ -47,7 +47,7 @@ test('the schedule warms up linearly, peaks, then decays by cosine to the minimu
 });
 
 test('a tiny model on the CPU backend: trace loss on a repetitive trace stream falls by half within 40 steps', () => {
-  const model = new Transformer({ contextTokens: 32, layers: 1, width: 32, heads: 2, seed: 3 }, 'one-hot');
+  const model = new Transformer({ contextTokens: 32, layers: 1, width: 32, heads: 2, seed: 3 }, { embedding: 'one-hot', matMul: 'native' });
   const optimizer = new AdamW(model.variables, { peakLearningRate: 5e-3, warmupSteps: 4, schedule: 'constant', clipNorm: 1 });
   const packer = new SequencePacker(32, 4096);
   const traceLosses: number[] = [];

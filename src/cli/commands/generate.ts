@@ -28,7 +28,7 @@ export function generateCommand(): Command {
     const source = await readText(programPath, 'program');
     const stdin = flags.stdin === undefined ? '' : await readText(flags.stdin, '--stdin');
     const backend = await chooseBackend(flags.backend === 'auto' ? BACKENDS : [parseBackendName(flags.backend)]);
-    const model = await openModel(flags.checkpoint, backend.embedding);
+    const model = await openModel(flags.checkpoint, backend.kernels);
     const pool = await createExecutorPool({
       concurrency: 1, maxQueued: 0, limits: limitsFrom(settings), sandboxUidBase: settings.sandboxUidBase,
       ...(settings.python === undefined ? {} : { python: settings.python }),

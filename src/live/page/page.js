@@ -115,7 +115,7 @@ async function selectRun(runId) {
     $('placeholder').textContent = `Could not load run: ${error.message}`;
     return;
   }
-  state.selected = { summary: detail, steps: detail.steps, sourceLines: new Map(detail.sourceLines), detail };
+  state.selected = { summary: detail, steps: detail.steps, sourceLines: sourceLinesOf(detail, new Map(detail.sourceLines)), detail };
   state.step = $('follow').checked && !detail.complete ? Number.MAX_SAFE_INTEGER : 0;
   $('placeholder').hidden = true;
   $('run-panel').hidden = false;
@@ -135,6 +135,7 @@ function schedulePoll() {
       const wasAtEnd = state.step >= (run.views?.length ?? 0) - 1;
       run.steps = run.steps.concat(detail.steps);
       for (const [line, text] of detail.sourceLines) run.sourceLines.set(line, text);
+      run.sourceLines = sourceLinesOf(detail, run.sourceLines);
       run.summary = detail;
       run.detail = detail;
       if ($('follow').checked && wasAtEnd) state.step = Number.MAX_SAFE_INTEGER;
@@ -144,6 +145,17 @@ function schedulePoll() {
     }
     if (state.selected === run) schedulePoll();
   }, POLL_MS);
+}
+
+/**
+ * The run's source lines by number: every line once its trace brought the whole program, else the
+ * lines its diffs showed so far (`known`).
+ */
+function sourceLinesOf(detail, known) {
+  if (typeof detail.source !== 'string') return known;
+  const lines = detail.source.split('\n').map((line) => line.replace(/\r$/, ''));
+  if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
+  return new Map(lines.map((text, i) => [i + 1, text]));
 }
 
 /**
@@ -247,12 +259,18 @@ function renderSource(run, step, next) {
   const lines = run.sourceLines;
   let count = 0;
   for (const line of lines.keys()) count = Math.max(count, line);
-  for (const s of run.steps) count = Math.max(count, s.line);
+  const ran = new Set();
+  for (const s of run.steps) {
+    count = Math.max(count, s.line);
+    ran.add(s.line);
+  }
   const items = [];
   let currentItem = null;
   for (let n = 1; n <= count; n++) {
     const known = lines.has(n);
-    const item = el('li', known ? '' : 'unknown');
+    // Lines not known yet (a streaming run's diffs have not shown them) read `…`; known lines no
+    // recorded step ran (an untaken branch, a blank line) are dimmed.
+    const item = el('li', !known ? 'unknown' : ran.has(n) ? '' : 'unrun');
     const isCurrent = step !== undefined && step.line === n;
     if (isCurrent) {
       item.classList.add('current');
