@@ -1,19 +1,15 @@
 import type { Subscriber } from 'rxjs';
-import type { LibrdKafkaError, Message, Metadata, TopicPartition, TopicPartitionOffset } from '@confluentinc/kafka-javascript';
+import type { LibrdKafkaError, Message, TopicPartition, TopicPartitionOffset } from '@confluentinc/kafka-javascript';
 import { AggregateTracestreamError, TracestreamError, describeError } from '../../errors/index.js';
 import { stderrLogger, type KafkaLogger } from '../client/config.js';
-import { CODES, callbackToPromise, isLibrdKafkaError, kafkaError, waitOnlyForFirstMessage, type NativeConsumer } from '../client/native.js';
+import { CODES, isLibrdKafkaError, kafkaError, waitOnlyForFirstMessage, type NativeConsumer } from '../client/native.js';
 import { MessageRecord, type ConsumedRecord } from '../client/record.js';
 import { AckWindow, type AckEntry } from './ack-window.js';
+import { assignmentOfAllPartitions } from './assign-all.js';
 import { metadataProbe, watchCluster } from './cluster-watch.js';
 import { connectGroupConsumer, createGroupConsumer, disconnectGroupConsumer } from './group.js';
 import { OffsetCommits } from './offset-commits.js';
 import type { SourceConfig } from './source.js';
-import { resolveStartOffsets } from './start-offsets.js';
-
-/** librdkafka's logical offsets: the first and the next record of a partition. */
-const OFFSET_BEGINNING = -2;
-const OFFSET_END = -1;
 
 interface PartitionState {
   readonly topicPartition: TopicPartition;
@@ -134,44 +130,24 @@ export class ConsumerSession {
     });
   }
 
-  /** The partitions of `topic`, waiting up to topicWaitMs for another process to create it. */
-  private async partitionsOf(topic: string): Promise<number[]> {
-    const deadline = Date.now() + this.config.topicWaitMs;
-    for (;;) {
-      const metadata = await callbackToPromise<Metadata>(
-        (done) => this.consumer.getMetadata({ topic, timeout: 10_000 }, done),
-        (err) => kafkaError('KAFKA_CONSUME_FAILED', `could not read the partitions of ${topic}`, err, { topic }),
-      );
-      const partitions = metadata.topics.find((t) => t.name === topic)?.partitions ?? [];
-      if (partitions.length > 0) return partitions.map((p) => p.id);
-      if (this.stopped) return [];
-      if (Date.now() >= deadline) {
-        throw new TracestreamError('KAFKA_CONSUME_FAILED', `topic ${topic} did not appear within ${this.config.topicWaitMs} ms`, { details: { topic } });
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-
   private async assignAll(): Promise<void> {
-    let assignment: TopicPartitionOffset[] = [];
-    for (const topic of this.config.topics) {
-      for (const id of await this.partitionsOf(topic)) {
-        const saved = this.config.startOffsets[topic]?.[String(id)];
-        assignment.push({ topic, partition: id, offset: saved ?? (this.config.fromBeginning ? OFFSET_BEGINNING : OFFSET_END) });
-      }
-    }
+    const assignment = await assignmentOfAllPartitions(this.consumer, this.config, () => this.stopped);
     if (this.config.startAt !== undefined) {
-      assignment = await resolveStartOffsets(this.consumer, assignment, this.config.startAt);
       if (this.stopped) return;
       this.config.onAssigned?.(assignment);
     }
+    this.track(assignment);
+    this.applyAssignment(() => this.consumer.assign(assignment));
+    this.reportAssignment('assigned');
+  }
+
+  /** Gives each newly assigned partition its own, empty, ack window. */
+  private track(assignment: readonly TopicPartition[]): void {
     for (const { topic, partition } of assignment) {
       this.parts.set(partitionKey(topic, partition), {
         topicPartition: { topic, partition }, window: new AckWindow(), held: [], paused: false, revoked: false, emitting: false,
       });
     }
-    this.applyAssignment(() => this.consumer.assign(assignment));
-    this.reportAssignment('assigned');
   }
 
   close(drain: boolean): Promise<void> {
@@ -305,11 +281,7 @@ export class ConsumerSession {
   private onRebalance(err: LibrdKafkaError, assignment: TopicPartition[]): void {
     const cooperative = this.consumer.rebalanceProtocol() === 'COOPERATIVE';
     if (err.code === CODES.ERRORS.ERR__ASSIGN_PARTITIONS) {
-      for (const { topic, partition } of assignment) {
-        this.parts.set(partitionKey(topic, partition), {
-          topicPartition: { topic, partition }, window: new AckWindow(), held: [], paused: false, revoked: false, emitting: false,
-        });
-      }
+      this.track(assignment);
       this.applyAssignment(() => (cooperative ? this.consumer.incrementalAssign(assignment) : this.consumer.assign(assignment)));
       this.reportAssignment('assigned');
       return;
