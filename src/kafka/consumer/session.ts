@@ -8,6 +8,7 @@ import { AckWindow, type AckEntry } from './ack-window.js';
 import { connectGroupConsumer, createGroupConsumer, disconnectGroupConsumer } from './group.js';
 import { OffsetCommits } from './offset-commits.js';
 import type { SourceConfig } from './source.js';
+import { discoverPartitions, type TopicPartitionId } from './partition-discovery.js';
 import { resolveStartOffsets } from './start-offsets.js';
 
 /** librdkafka's logical offsets: the first and the next record of a partition. */
@@ -71,6 +72,7 @@ export class ConsumerSession {
   /** Polling has stopped for good: the consumer is being disconnected. */
   private disconnecting = false;
   private commitTimer: NodeJS.Timeout | undefined;
+  private stopDiscovery: (() => void) | undefined;
   private periodicCommit: Promise<void> | undefined;
   /** Revokes waiting for their commit's confirmation before they give their partitions up. */
   private readonly revoking = new Set<Promise<void>>();
@@ -111,16 +113,21 @@ export class ConsumerSession {
     );
   }
 
+  /** The partition ids `topic` has now (none while it does not exist). */
+  private async readPartitions(topic: string): Promise<number[]> {
+    const metadata = await callbackToPromise<Metadata>(
+      (done) => this.consumer.getMetadata({ topic, timeout: 10_000 }, done),
+      (err) => kafkaError('KAFKA_CONSUME_FAILED', `could not read the partitions of ${topic}`, err, { topic }),
+    );
+    return (metadata.topics.find((t) => t.name === topic)?.partitions ?? []).map((p) => p.id);
+  }
+
   /** The partitions of `topic`, waiting up to topicWaitMs for another process to create it. */
   private async partitionsOf(topic: string): Promise<number[]> {
     const deadline = Date.now() + this.config.topicWaitMs;
     for (;;) {
-      const metadata = await callbackToPromise<Metadata>(
-        (done) => this.consumer.getMetadata({ topic, timeout: 10_000 }, done),
-        (err) => kafkaError('KAFKA_CONSUME_FAILED', `could not read the partitions of ${topic}`, err, { topic }),
-      );
-      const partitions = metadata.topics.find((t) => t.name === topic)?.partitions ?? [];
-      if (partitions.length > 0) return partitions.map((p) => p.id);
+      const partitions = await this.readPartitions(topic);
+      if (partitions.length > 0) return partitions;
       if (this.stopped) return [];
       if (Date.now() >= deadline) {
         throw new TracestreamError('KAFKA_CONSUME_FAILED', `topic ${topic} did not appear within ${this.config.topicWaitMs} ms`, { details: { topic } });
@@ -130,24 +137,43 @@ export class ConsumerSession {
   }
 
   private async assignAll(): Promise<void> {
-    let assignment: TopicPartitionOffset[] = [];
+    const partitions: TopicPartitionId[] = [];
     for (const topic of this.config.topics) {
-      for (const id of await this.partitionsOf(topic)) {
-        const saved = this.config.startOffsets[topic]?.[String(id)];
-        assignment.push({ topic, partition: id, offset: saved ?? (this.config.fromBeginning ? OFFSET_BEGINNING : OFFSET_END) });
-      }
+      for (const partition of await this.partitionsOf(topic)) partitions.push({ topic, partition });
     }
+    await this.assignMore(partitions, true);
+    this.stopDiscovery = discoverPartitions({
+      topics: this.config.topics,
+      intervalMs: this.config.partitionDiscoveryMs,
+      partitionsOf: (topic) => this.readPartitions(topic),
+      has: ({ topic, partition }) => this.parts.has(partitionKey(topic, partition)),
+      add: (appeared) => this.assignMore(appeared, false),
+      onError: (error) => this.log.warn('could not look for new partitions; trying again later', { error: String(error) }),
+    });
+  }
+
+  /**
+   * Starts reading `partitions`: at start where startOffsets, startAt or fromBeginning say; a
+   * partition that appears later holds only records written since this reader started, so it is
+   * read from its first record (unless startOffsets names it).
+   */
+  private async assignMore(partitions: readonly TopicPartitionId[], atStart: boolean): Promise<void> {
+    const fallback = atStart && !this.config.fromBeginning ? OFFSET_END : OFFSET_BEGINNING;
+    let assignment: TopicPartitionOffset[] = partitions.map(({ topic, partition }) => (
+      { topic, partition, offset: this.config.startOffsets[topic]?.[String(partition)] ?? fallback }));
     if (this.config.startAt !== undefined) {
-      assignment = await resolveStartOffsets(this.consumer, assignment, this.config.startAt);
+      const startAt = atStart || typeof this.config.startAt === 'object' ? this.config.startAt : 'beginning';
+      assignment = await resolveStartOffsets(this.consumer, assignment, startAt);
       if (this.stopped) return;
       this.config.onAssigned?.(assignment);
     }
+    if (this.stopped) return;
     for (const { topic, partition } of assignment) {
       this.parts.set(partitionKey(topic, partition), {
         topicPartition: { topic, partition }, window: new AckWindow(), held: [], paused: false, revoked: false, emitting: false,
       });
     }
-    this.applyAssignment(() => this.consumer.assign(assignment));
+    this.applyAssignment(() => (atStart ? this.consumer.assign(assignment) : this.consumer.incrementalAssign(assignment)));
     this.reportAssignment('assigned');
   }
 
@@ -164,6 +190,7 @@ export class ConsumerSession {
   private async shutdown(drain: boolean): Promise<void> {
     this.stopped = true;
     clearInterval(this.commitTimer);
+    this.stopDiscovery?.();
     const errors: unknown[] = [];
     const connected = await this.connected.then(() => true, () => false);
     // Records fetched from now on, and those held back, are dropped unseen: they were never handed
