@@ -29,7 +29,7 @@ import { createAvroCodec, openSchemaRegistry, type ExecutionTrace, type Solution
 import { createExecutorPool } from '../src/executor/index.js';
 import { resolveScanRanges, type DatasetManifest } from '../src/dataset/index.js';
 import { openTopicScan } from '../src/dataset/scan.js';
-import { createProducer, startEmbeddedBroker, TRACESTREAM_CLIENT_PROPERTIES, type KafkaClientConfig, type OutgoingRecord } from '../src/kafka/index.js';
+import { createProducer, EMBEDDED_PARTITION_RETENTION_BYTES, startEmbeddedBroker, TRACESTREAM_CLIENT_PROPERTIES, type KafkaClientConfig, type OutgoingRecord } from '../src/kafka/index.js';
 import { executionOf, readSolutions, toTraceEvent } from '../src/pipeline/index.js';
 import { renderCompact } from '../src/render/index.js';
 
@@ -113,6 +113,11 @@ async function main(argv: readonly string[]): Promise<void> {
     console.log(`  traces.jsonl (uncompressed): ${perStep(jsonlBytes)}`);
     console.log(`  Avro on the topic:           ${perStep(avroBytes)}`);
     const fourfold = await replay('traces-4x', [], 'parquet-4x');
+    for (const [name, result, expected] of [['1x', parquet, runs], [`${copies}x`, fourfold, runs * copies]] as const) {
+      if (result.manifest.records.read >= expected) continue;
+      console.log(`WARNING: the ${name} topic held only ${result.manifest.records.read} of ${expected} records: the embedded broker keeps about `
+        + `${EMBEDDED_PARTITION_RETENTION_BYTES / 2 ** 20} MiB of compressed batches per partition; use a --limit at which ${copies}x fits`);
+    }
     console.log(`\npeak RSS of the replay process: 1x ${(parquet.maxRssBytes / 2 ** 20).toFixed(0)} MiB, ${copies}x ${(fourfold.maxRssBytes / 2 ** 20).toFixed(0)} MiB (${fourfold.manifest.records.written} runs, ${rate(fourfold)})`);
   } finally {
     await registry.close();

@@ -88,7 +88,8 @@ describe('deploy manifests', () => {
 
       it('has a KafkaTopic for every topic, compacted where records are keyed state, sized for the largest event', () => {
         const topics = new Map((ofKind('KafkaTopic') as KafkaTopic[]).map((t) => [t.spec.topicName ?? t.metadata.name, t]));
-        const expected = [...Object.values(DEFAULT_TRACE_TOPICS), 'model-metrics', DEFAULT_SCHEMA_TOPIC];
+        // The trainer's own outputs (topologies/train.ts): its metrics and the traces it cannot train on.
+        const expected = [...Object.values(DEFAULT_TRACE_TOPICS), 'model-metrics', 'traces.dead-letter', DEFAULT_SCHEMA_TOPIC];
         assert.deepEqual([...topics.keys()].sort(), [...expected].sort());
         for (const compacted of [DEFAULT_TRACE_TOPICS.traces, DEFAULT_SCHEMA_TOPIC]) assert.equal(topics.get(compacted)!.spec.config?.['cleanup.policy'], 'compact', compacted);
         for (const name of Object.values(DEFAULT_TRACE_TOPICS)) {
@@ -113,6 +114,7 @@ describe('deploy manifests', () => {
           .some((a) => a.resource.type === 'topic' && a.resource.name === topic && a.operations.includes(op as never));
         assert.ok(can('tracestream-trace', 'Read', 'solutions') && can('tracestream-trace', 'Write', 'traces') && !can('tracestream-trace', 'Write', 'solutions'));
         assert.ok(can('tracestream-model', 'Read', 'traces') && !can('tracestream-model', 'Write', 'traces'));
+        assert.ok(can('tracestream-model', 'Write', 'model-metrics') && can('tracestream-model', 'Write', 'traces.dead-letter'), 'the trainer writes its metrics and dead letters');
         assert.ok(!['traces', 'diffs', 'solutions'].some((t) => can('tracestream-serve', 'Write', t)), 'serve writes nothing');
         assert.ok(can('tracestream-submit', 'Write', 'solutions') && !can('tracestream-submit', 'Read', 'traces'), 'submitters only submit');
         for (const workload of workloads()) {

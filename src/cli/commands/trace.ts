@@ -3,6 +3,7 @@ import { startTraceTopology } from '../../../topologies/trace.js';
 import type { SolutionSubmitted } from '../../avro/index.js';
 import { endOffsetsNow, replayTopic } from '../../dataset/index.js';
 import { TracestreamError } from '../../errors/index.js';
+import { EMBEDDED_PARTITION_RETENTION_BYTES } from '../../kafka/index.js';
 import { awaitRuns, DEFAULT_TRACE_TOPICS, produceSolutions, readSolutions, runIdOf } from '../../pipeline/index.js';
 import { exitWith } from '../command.js';
 import {
@@ -64,6 +65,14 @@ export function traceCommand(): Command {
         bars.finish();
         process.stdout.write(replaySummary(options.out, manifest));
         process.stdout.write(`wrote ${manifest.records.written} traces to ${options.out}\n`);
+        const lost = runIds.size - manifest.records.written;
+        if (lost > 0) {
+          throw new TracestreamError('RECORDS_LOST', `${lost} of ${runIds.size} traces were no longer on the topic when the dataset was written: `
+            + (connection.brokers.embedded
+              ? `the embedded broker keeps about ${EMBEDDED_PARTITION_RETENTION_BYTES / 2 ** 20} MiB of compressed batches per partition and drops the oldest; `
+                + 'trace fewer programs per call, or use a real cluster (KAFKA_BROKERS)'
+              : 'the topic\'s retention removed them before they were read; raise retention.ms / retention.bytes'));
+        }
       } finally {
         await topology.close();
       }

@@ -49,6 +49,13 @@ export async function startEmbeddedBroker(options: z.input<typeof embeddedBroker
 }
 
 /** Bootstrap servers to use, and how to let go of them. */
+/**
+ * What librdkafka's mock cluster keeps of a partition: about 5 MiB of record batches (as produced,
+ * so compressed), the oldest dropped past it, like a size-based retention it does not let anyone
+ * configure (rdkafka_mock.c). A topic of the embedded broker holds about four times this.
+ */
+export const EMBEDDED_PARTITION_RETENTION_BYTES = 5 * 1024 * 1024;
+
 export interface ResolvedBrokers {
   bootstrapServers: string;
   /** True when we started the mock cluster (no CreateTopics; ~3 s per consumer-group join). */

@@ -1,2 +1,2 @@
 /** The embedded broker (librdkafka's mock cluster) and the choice between it and an external cluster. */
-export { startEmbeddedBroker, resolveBrokers, type EmbeddedBroker, type ResolvedBrokers, type ResolveBrokersOptions } from './embedded.js';
+export { EMBEDDED_PARTITION_RETENTION_BYTES, startEmbeddedBroker, resolveBrokers, type EmbeddedBroker, type ResolvedBrokers, type ResolveBrokersOptions } from './embedded.js';
