@@ -42,11 +42,6 @@ export const SETTINGS = {
     description: 'Brokers of the embedded librdkafka mock cluster started when --brokers / KAFKA_BROKERS is unset.',
     schema: positiveInt, default: 1,
   }),
-  testKafka: setting({
-    env: 'TRACESTREAM_TEST_KAFKA', flag: '--test-kafka',
-    description: 'Tests only: testcontainers runs the Kafka tests against a real broker in Docker (fails when no Docker engine is reachable). KAFKA_BROKERS wins over it. Unset: the mock cluster.',
-    schema: z.enum(['testcontainers']), default: undefined,
-  }),
   shutdownDeadlineMs: setting({
     env: 'TRACESTREAM_SHUTDOWN_DEADLINE_MS', flag: '--shutdown-deadline-ms',
     description: 'On SIGTERM/SIGINT, time allowed to drain, commit and disconnect before exiting with status 1.',

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { EofEvent, LibrdKafkaError, Message, Metadata, TopicPartitionOffset, WatermarkOffsets } from '@confluentinc/kafka-javascript';
+import type { EofEvent, LibrdKafkaError, Message, TopicPartitionOffset, WatermarkOffsets } from '@confluentinc/kafka-javascript';
 import { TracestreamError } from '../errors/index.js';
-import { KafkaConsumer, callbackToPromise, kafkaError, waitOnlyForFirstMessage, type NativeConsumer } from '../kafka/client/native.js';
+import { KafkaConsumer, awaitPartitionIds, callbackToPromise, kafkaError, waitOnlyForFirstMessage, type NativeConsumer } from '../kafka/client/native.js';
 import { nativeClientConfig, type KafkaClientConfig } from '../kafka/client/config.js';
 
 /** Where a scan starts in each partition. */
@@ -128,17 +128,9 @@ export async function endOffsetsNow(client: KafkaClientConfig, topic: string): P
 }
 
 async function partitionsOf(consumer: NativeConsumer, topic: string, waitMs: number): Promise<number[]> {
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    const metadata = await callbackToPromise<Metadata>(
-      (done) => consumer.getMetadata({ topic, timeout: 10_000 }, done),
-      (err) => kafkaError('KAFKA_CONSUME_FAILED', `could not read the partitions of ${topic}`, err, { topic }),
-    );
-    const partitions = metadata.topics.find((t) => t.name === topic)?.partitions ?? [];
-    if (partitions.length > 0) return partitions.map((p) => p.id).sort((a, b) => a - b);
-    if (Date.now() >= deadline) throw new TracestreamError('INPUT_INVALID', `topic ${topic} does not exist (or has no partitions)`, { details: { topic } });
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  const partitions = await awaitPartitionIds(consumer, topic, waitMs);
+  if (partitions.length === 0) throw new TracestreamError('INPUT_INVALID', `topic ${topic} does not exist (or has no partitions)`, { details: { topic } });
+  return partitions.sort((a, b) => a - b);
 }
 
 /**

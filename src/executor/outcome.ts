@@ -29,7 +29,7 @@ export interface OutcomeDecision {
   exception: ExceptionInfo | null;
 }
 
-// The child's fallback exit status when it could not set up the sandbox (server.py, become_child).
+// The child's fallback exit status when it could not set up the sandbox (server.py, run_box.become_child).
 const SANDBOX_SETUP_STATUS = 125;
 const SANDBOX_SETUP_MARK = 'tracestream sandbox: ';
 const OUT_OF_MEMORY = /MemoryError|Cannot allocate memory|out of memory/i;

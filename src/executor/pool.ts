@@ -1,17 +1,14 @@
-import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { execa } from 'execa';
 import { TracestreamError } from '../errors/index.js';
 import { parsePoolOptions, type ExecutorPoolOptions } from './pool-options.js';
 import { chooseInterpreter, type Interpreter, type SandboxIdentity } from './interpreter.js';
 import { DEFAULT_LIMITS, resolveLimits } from '../runs/index.js';
-import { decideOutcome } from './outcome.js';
-import { bytesOf, createRunDir, readPrefix, readProgramFile, readTail, type FileRead, type RunDir } from './run-dir.js';
-import { verifyChannel } from './channel-check.js';
-import { parseTraceChannel } from './trace-channel.js';
-import { TRACER_VERSION } from './tracer-version.js';
+import { createRunDir, type RunDir } from './run-dir.js';
+import { assembleExecution } from './assemble.js';
+import { zygoteRequest } from './zygote-request.js';
 import type { Execution, ExecutionRequest, Limits } from '../runs/index.js';
-import { Worker, type JobHandle, type JobResult, type ZygoteRequest } from './worker.js';
+import { Worker, type JobHandle, type JobResult } from './worker.js';
 
 export interface RunOptions {
   /** Aborting drops a queued run, or kills a running one; either way `run` rejects with RUN_CANCELLED. */
@@ -83,12 +80,6 @@ interface Queued {
   onAbort: () => void;
 }
 
-const STDERR_TAIL_BYTES = 4096;
-/** Processes and threads one run may have (RLIMIT_NPROC on the slot's own uid). */
-const RUN_PROCESSES = 64;
-/** Caps of a boxed run's tmpfs: its work dir, /tmp and /dev/shm together. */
-const RUN_DISK_BYTES = 64 * 1024 * 1024;
-const RUN_DISK_FILES = 4096;
 /** An unprivileged identity no slot claims: the interpreter probe runs as it, as programs will run. */
 const PROBE_IDENTITY: SandboxIdentity = { uid: 65_534, gid: 65_534 };
 
@@ -129,24 +120,19 @@ async function canUnshareNetwork(): Promise<boolean> {
   return probe.exitCode === 0;
 }
 
-interface PoolConfig {
-  isolation: 'box' | 'uid' | 'process';
-  boxFailure: string | null;
-  concurrency: number;
-  maxQueued: number;
+/** What the pool is told at creation: what it shows as an ExecutorPool, and how it makes runs. */
+type PoolConfig = Pick<ExecutorPool, 'concurrency' | 'maxQueued' | 'interpreter' | 'networkIsolation' | 'isolation' | 'boxFailure'> & {
   limits: Limits;
-  interpreter: Interpreter;
-  networkIsolation: 'namespace' | 'audit-hooks';
   runDirParent: string;
   auditHooks: boolean;
-}
+};
 
 class Pool implements ExecutorPool {
   readonly concurrency: number;
   readonly maxQueued: number;
   readonly interpreter: Interpreter;
-  readonly networkIsolation: 'namespace' | 'audit-hooks';
-  readonly isolation: 'box' | 'uid' | 'process';
+  readonly networkIsolation: ExecutorPool['networkIsolation'];
+  readonly isolation: ExecutorPool['isolation'];
   readonly boxFailure: string | null;
   readonly limits: Readonly<Limits>;
   private readonly queue: Queued[] = [];
@@ -332,7 +318,7 @@ class Pool implements ExecutorPool {
       if (aborted) throw cancelled(request);
       if ('withdrawn' in result) return WITHDRAWN;
       if ('report' in result && result.report.cancelled) throw cancelled(request);
-      return await assemble(request, limits, request.trace ?? true, result, runDir, sandbox, this.interpreter);
+      return await assembleExecution(request, limits, request.trace ?? true, result, runDir, sandbox, this.interpreter);
     } finally {
       await runDir.remove();
     }
@@ -353,122 +339,6 @@ function closedBeforeStart(): TracestreamError {
 /** Removes the run dir of a run that will never start. */
 function discard(runDir: Promise<RunDir>): void {
   runDir.then((dir) => dir.remove(), () => undefined).catch(() => undefined);
-}
-
-function zygoteRequest(request: ExecutionRequest, limits: Limits, trace: boolean, runDir: RunDir, auditHook: boolean): ZygoteRequest {
-  return {
-    job: {
-      filename: request.filename ?? 'main.py',
-      trace,
-      full_frame: request.compareWholeFrame ?? false,
-      max_steps: limits.maxSteps,
-      trace_bytes: limits.traceBytes,
-      repr_chars: limits.reprChars,
-      output_bytes: limits.outputBytes,
-      wall_time_ms: limits.wallTimeMs,
-      cpu_time_ms: limits.cpuTimeMs,
-      audit_hook: auditHook,
-    },
-    source_path: runDir.sourcePath,
-    run_dir: runDir.path,
-    work_dir: runDir.workDir,
-    stdin_path: runDir.stdinPath,
-    rlimits: {
-      address_space_bytes: limits.addressSpaceBytes,
-      open_files: limits.openFiles,
-      processes: RUN_PROCESSES,
-      disk_bytes: Math.max(RUN_DISK_BYTES, limits.outputBytes + 1024 * 1024),
-      disk_files: RUN_DISK_FILES,
-    },
-  };
-}
-
-async function assemble(
-  request: ExecutionRequest,
-  limits: Limits,
-  trace: boolean,
-  result: JobResult,
-  runDir: RunDir,
-  sandbox: SandboxIdentity | undefined,
-  interpreter: Interpreter,
-): Promise<Execution> {
-  const report = 'report' in result ? result.report : null;
-  // The trace file is bounded by the child's RLIMIT_FSIZE; read what that allows.
-  const traceLimit = limits.traceBytes + limits.outputBytes + 1024 * 1024;
-  const [stdout, stderr, traceFile, outputFile] = await Promise.all([
-    readPrefix(runDir.stdoutPath, limits.outputBytes),
-    readTail(runDir.stderrPath, STDERR_TAIL_BYTES),
-    readPrefix(runDir.tracePath, traceLimit),
-    // Boxed, the zygote copied it out of the run's tmpfs; else the program's own file is read with care.
-    report?.boxed === true ? readPrefix(runDir.outputCopyPath, limits.outputBytes + 1) : readProgramFile(runDir.outputPath, limits.outputBytes, sandbox),
-  ]);
-  const channel = parseTraceChannel(bytesOf(traceFile) ?? Buffer.alloc(0));
-  const stderrTail = decode(bytesOf(stderr));
-  const stdoutText = decode(bytesOf(stdout));
-  const stdoutBytes = 'size' in stdout ? stdout.size : 0;
-  const exitCode = report?.exitCode ?? null;
-  const signal = report?.signal ?? null;
-  const killedForWallTime = report?.killedForWallTime ?? false;
-  const channelCorruption = verifyChannel(channel, {
-    exitCode, signal, killedForWallTime, stdout: stdoutText, stdoutComplete: stdoutBytes <= limits.outputBytes,
-    sourceLines: lineCount(request.source),
-  });
-  const decision = decideOutcome({
-    end: channel.end,
-    exitCode,
-    signal,
-    killedForWallTime,
-    stdoutBytes,
-    outputFileBytes: 'size' in outputFile ? outputFile.size : null,
-    stderrTail,
-    limits,
-    sandboxFailure: 'failure' in result ? result.failure : null,
-    channelCorruption,
-    fileFailure: captureFailure({ stdout, stderr, trace: traceFile }),
-  });
-  // The program's own file is its output, not ours: one it made unreadable is no output, and said so.
-  const reason = 'unread' in outputFile ? `${decision.reason}; OUTPUT_PATH ${outputFile.unread}, not read` : decision.reason;
-  const trusted = trace && channelCorruption === null;
-  const steps = trusted ? channel.steps : [];
-  return {
-    runId: request.runId ?? randomUUID(),
-    outcome: decision.outcome,
-    exitCode,
-    signal,
-    stdout: stdoutText,
-    stderrTail,
-    outputFile: 'bytes' in outputFile ? decode(outputFile.bytes) : null,
-    exception: decision.exception,
-    reason,
-    wallTimeMs: report?.wallMs ?? 0,
-    cpuTimeMs: report?.cpuMs ?? 0,
-    steps,
-    stepCount: trusted ? (channel.end?.stepCount ?? steps.length) : 0,
-    traceTruncated: trace && (!trusted || channel.truncation !== null || channel.end === null),
-    limits,
-    tracerVersion: (trusted ? channel.tracerVersion : null) ?? TRACER_VERSION,
-    pythonVersion: (trusted ? channel.pythonVersion : null) ?? interpreter.version,
-  };
-}
-
-/** The first capture file (the zygote's, out of the program's reach) that could not be read. */
-function captureFailure(reads: Record<string, FileRead>): string | null {
-  for (const [name, read] of Object.entries(reads)) {
-    if ('unread' in read) return `the run's ${name} capture ${read.unread}`;
-  }
-  return null;
-}
-
-function lineCount(source: string): number {
-  let lines = 1;
-  for (let at = source.indexOf('\n'); at !== -1; at = source.indexOf('\n', at + 1)) lines++;
-  return lines;
-}
-
-const decoder = new TextDecoder('utf-8', { fatal: false });
-
-function decode(bytes: Buffer | undefined): string {
-  return bytes === undefined ? '' : decoder.decode(bytes);
 }
 
 function cancelled(request: ExecutionRequest): TracestreamError {

@@ -175,11 +175,6 @@ function boundSteps(steps: Step[], bounds: EventBounds, cut: Set<string>): Step[
   return result ?? steps;
 }
 
-/** A LineDiff's source line within bounds. */
-export function boundSourceLine(line: string, bounds: EventBounds): string {
-  return cutText(line, bounds.sourceLineChars);
-}
-
 /**
  * A dead letter cut to fit one record: the reason to valueChars; then, while too large, the original
  * headers are dropped, the value kept only as far as it fits, and the key likewise. What was left

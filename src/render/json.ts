@@ -10,64 +10,45 @@ import type { ExceptionInfo, Step, VariableChange } from '../runs/index.js';
  * renderJson(execution) // '{"runId":"a#0","outcome":"ok",...,"steps":[{"index":0,"event":"line",...}],...}'
  */
 export function renderJson(execution: Execution): string {
-  return JSON.stringify(orderExecution(execution));
+  return JSON.stringify(inOrder(execution, EXECUTION));
 }
 
-// Each builder is an object literal typed as the interface, so the compiler rejects a builder that
-// misses a field when the model grows.
-function orderExecution(e: Execution): Execution {
-  return {
-    runId: e.runId,
-    outcome: e.outcome,
-    exitCode: e.exitCode,
-    signal: e.signal,
-    stdout: e.stdout,
-    stderrTail: e.stderrTail,
-    outputFile: e.outputFile,
-    exception: orderException(e.exception),
-    reason: e.reason,
-    wallTimeMs: e.wallTimeMs,
-    cpuTimeMs: e.cpuTimeMs,
-    steps: e.steps.map(orderStep),
-    stepCount: e.stepCount,
-    traceTruncated: e.traceTruncated,
-    limits: orderLimits(e.limits),
-    tracerVersion: e.tracerVersion,
-    pythonVersion: e.pythonVersion,
-  };
+/**
+ * The keys of a type in the order they are written, each with how its value is ordered in turn
+ * (null: as it is). A mapped type, so the compiler rejects a shape that misses a field when the
+ * model grows; an object literal's keys keep the order they are written in.
+ */
+type Shape<T> = { [K in keyof T]-?: ((value: T[K]) => T[K]) | null };
+
+function inOrder<T extends object>(value: T, shape: Shape<T>): T {
+  const ordered: Partial<T> = {};
+  for (const key in shape) {
+    const nested = shape[key];
+    ordered[key] = nested === null ? value[key] : nested(value[key]);
+  }
+  return ordered as T;
 }
 
-function orderStep(s: Step): Step {
-  return {
-    index: s.index,
-    event: s.event,
-    line: s.line,
-    depth: s.depth,
-    function: s.function,
-    changes: s.changes.map(orderChange),
-    value: s.value,
-    exception: orderException(s.exception),
-    stdout: s.stdout,
-  };
-}
+const CHANGE: Shape<VariableChange> = { name: null, kind: null, value: null };
+const EXCEPTION: Shape<ExceptionInfo> = { type: null, message: null };
+const orderException = (x: ExceptionInfo | null): ExceptionInfo | null => (x === null ? null : inOrder(x, EXCEPTION));
 
-function orderChange(c: VariableChange): VariableChange {
-  return { name: c.name, kind: c.kind, value: c.value };
-}
+const STEP: Shape<Step> = {
+  index: null, event: null, line: null, depth: null, function: null,
+  changes: (changes) => changes.map((change) => inOrder(change, CHANGE)),
+  value: null, exception: orderException, stdout: null,
+};
 
-function orderException(x: ExceptionInfo | null): ExceptionInfo | null {
-  return x === null ? null : { type: x.type, message: x.message };
-}
+const LIMITS: Shape<Limits> = {
+  wallTimeMs: null, cpuTimeMs: null, addressSpaceBytes: null, outputBytes: null,
+  maxSteps: null, traceBytes: null, openFiles: null, reprChars: null,
+};
 
-function orderLimits(l: Limits): Limits {
-  return {
-    wallTimeMs: l.wallTimeMs,
-    cpuTimeMs: l.cpuTimeMs,
-    addressSpaceBytes: l.addressSpaceBytes,
-    outputBytes: l.outputBytes,
-    maxSteps: l.maxSteps,
-    traceBytes: l.traceBytes,
-    openFiles: l.openFiles,
-    reprChars: l.reprChars,
-  };
-}
+const EXECUTION: Shape<Execution> = {
+  runId: null, outcome: null, exitCode: null, signal: null, stdout: null, stderrTail: null, outputFile: null,
+  exception: orderException, reason: null, wallTimeMs: null, cpuTimeMs: null,
+  steps: (steps) => steps.map((step) => inOrder(step, STEP)),
+  stepCount: null, traceTruncated: null,
+  limits: (limits) => inOrder(limits, LIMITS),
+  tracerVersion: null, pythonVersion: null,
+};

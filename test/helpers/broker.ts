@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { SETTINGS, readSettings } from '../../src/config/settings.js';
+import { z } from 'zod';
+import { readSettings } from '../../src/config/settings.js';
+import { TracestreamError } from '../../src/errors/index.js';
 
 /**
  * A Kafka cluster for a test file: KAFKA_BROKERS when set; else, with TRACESTREAM_TEST_KAFKA=testcontainers,
@@ -39,7 +41,12 @@ export class TestBrokerUnavailableError extends Error {
 }
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-const OPT_IN = SETTINGS.testKafka.env;
+/**
+ * The test suite's own opt-in, read here alone: tracestream never reads it, so it is not in the
+ * settings table (whose entries are the CLI's flags and `tracestream --help`'s list).
+ */
+const OPT_IN = 'TRACESTREAM_TEST_KAFKA';
+const optInSchema = z.enum(['testcontainers']).optional();
 // cp-kafka 8.0 is Kafka 4.0: KRaft only, and the KIP-848 consumer group protocol the source tests use.
 const KAFKA_IMAGE = 'confluentinc/cp-kafka:8.0.0';
 // The port the Kafka module's plaintext listener exposes to the host.
@@ -47,8 +54,17 @@ const KAFKA_HOST_PORT = 9093;
 
 export function chooseTestBroker(env: NodeJS.ProcessEnv): TestBrokerChoice {
   const settings = readSettings({}, env);
+  const optIn = optInSchema.safeParse(env[OPT_IN] === '' ? undefined : env[OPT_IN]);
+  if (!optIn.success) {
+    throw new TracestreamError(
+      'CONFIG_INVALID',
+      `${OPT_IN}: ${JSON.stringify(env[OPT_IN])} is not valid (${optIn.error.issues[0]?.message ?? 'invalid'}); ` +
+        'testcontainers runs the Kafka tests against a real broker in Docker; unset: the mock cluster; KAFKA_BROKERS wins over it',
+      { details: { setting: OPT_IN } },
+    );
+  }
   if (settings.kafkaBrokers !== undefined) return { kind: 'external', bootstrapServers: settings.kafkaBrokers };
-  if (settings.testKafka === 'testcontainers') return { kind: 'testcontainers' };
+  if (optIn.data === 'testcontainers') return { kind: 'testcontainers' };
   return { kind: 'mock' };
 }
 

@@ -1,17 +1,8 @@
-import type { Execution, Limits } from '../../src/runs/index.js';
+import { DEFAULT_LIMITS, type Execution, type Limits } from '../../src/runs/index.js';
 import type { ExceptionInfo, Step, VariableChange } from '../../src/runs/index.js';
 
-/** Limits of hand-built runs; tests that care about limits set their own. */
-export const TEST_LIMITS: Limits = {
-  wallTimeMs: 10_000,
-  cpuTimeMs: 10_000,
-  addressSpaceBytes: 1024 * 1024 * 1024,
-  outputBytes: 1024 * 1024,
-  maxSteps: 100_000,
-  traceBytes: 64 * 1024 * 1024,
-  openFiles: 64,
-  reprChars: 200,
-};
+/** Limits of hand-built runs: the defaults, with room for long hand-built traces; tests that care about limits set their own. */
+export const TEST_LIMITS: Limits = { ...DEFAULT_LIMITS, maxSteps: 100_000, traceBytes: 64 * 1024 * 1024 };
 
 export const added = (name: string, value: string): VariableChange => ({ name, kind: 'new', value });
 export const changed = (name: string, value: string): VariableChange => ({ name, kind: 'modified', value });

@@ -1,40 +1,21 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import Kafka from '@confluentinc/kafka-javascript';
 import { createAvroCodec, openSchemaRegistry, type AvroCodec, type EventType, type EventTypes, type SchemaRegistry } from '../../src/avro/index.js';
 import { createProducer, kafkaSource, TRACESTREAM_CLIENT_PROPERTIES, type KafkaClientConfig } from '../../src/kafka/index.js';
 import { DEFAULT_TRACE_TOPICS, collectTraces, readEvents, runIdOf, traceTopicSpecs } from '../../src/pipeline/index.js';
 import { startTestBroker, uniqueName, type TestBroker } from '../helpers/broker.js';
+import { startCli, type CliProcess as Cli } from '../helpers/cli-process.js';
 
 const SOLUTION = {
   schemaVersion: 1, problemId: 'mix', language: 'python3', source: 'print(1)\n',
   inputs: [{ stdin: '', expectedStdout: null }], origin: {}, submittedAtMs: 0,
 };
 
-
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const TOPICS = DEFAULT_TRACE_TOPICS;
-
-/** A `tracestream` child process; `exited` settles with its exit code (or signal name). */
-interface Cli {
-  child: ChildProcess;
-  exited: Promise<number | string | null>;
-  output(): string;
-}
-
-function cli(args: readonly string[]): Cli {
-  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KAFKA_BROKERS: '' } });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
-  return { child, exited, output: () => output };
-}
 
 /** Reads `topic` from the beginning, decoding every record as `type`, until `done` holds for what was read. */
 async function readAll<T extends EventType>(
@@ -64,7 +45,7 @@ describe('trace topology, each part its own process', () => {
   const running = new Set<Cli>();
 
   const start = (args: readonly string[]): Cli => {
-    const proc = cli([...args, '--brokers', broker.bootstrapServers]);
+    const proc = startCli([...args, '--brokers', broker.bootstrapServers]);
     running.add(proc);
     void proc.exited.then(() => running.delete(proc));
     return proc;

@@ -22,6 +22,7 @@ import types
 
 import audit
 import tracer as tracing
+from tracer_reprs import exception_info
 
 _real_exit = os._exit
 _FLUSH_OUTPUT_BYTES = 64 * 1024
@@ -334,7 +335,7 @@ def run_job(job, trace_fd, signal_fd=None):
         code = compile(job["source"], filename, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as error:
         sys.stderr.write("".join(traceback.format_exception_only(type(error), error)))
-        _end("syntax-error", 1, tracing._exception_info(error))
+        _end("syntax-error", 1, exception_info(error))
 
     linecache.cache[filename] = (len(job["source"]), None, job["source"].splitlines(True), filename)
     namespace = _main_module(filename)
@@ -347,11 +348,11 @@ def run_job(job, trace_fd, signal_fd=None):
         exec(code, namespace)
     except SystemExit as error:
         status = _exit_status_of(error)
-        _end("exit", status, None if status == 0 else tracing._exception_info(error), finalize=True)
+        _end("exit", status, None if status == 0 else exception_info(error), finalize=True)
     except MemoryError as error:
-        _end("memory", 1, tracing._exception_info(error), finalize=_print_traceback(error, filename))
+        _end("memory", 1, exception_info(error), finalize=_print_traceback(error, filename))
     except BaseException as error:
-        _end("exception", 1, tracing._exception_info(error), finalize=_print_traceback(error, filename))
+        _end("exception", 1, exception_info(error), finalize=_print_traceback(error, filename))
     _end("ok", 0, finalize=True)
 
 

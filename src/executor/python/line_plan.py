@@ -29,25 +29,22 @@ What the requirements leave open is code the lookups still run: a dict key's `__
 collision, an element's `__eq__` in `x in xs`. The program's own `__eq__` is traced (a call event
 makes the tracer compare the whole frame) and the standard library's Python code is seen as a
 foreign call (same effect); the C types of CPython have no `__eq__` with side effects.
+
+This module is the simulation; the requirement kinds and their checks are line_plan_checks (the
+tracer checks them too), the opcode tables and per-code facts line_plan_opcodes.
 """
 
 import builtins
-import dis
-import opcode
 import sys
 
-# Requirement kinds, checked by FrameTrace.verdict.
-INERT, CONTAINER, ITERATOR, BUILTIN, LOOP = range(5)
-# Where a requirement's name is looked up: the frame's variables; its globals then builtins; or
-# the variables, then globals, then builtins (LOAD_NAME).
-LOCAL, GLOBAL, NAME = range(3)
+from line_plan_checks import (
+    BINOP, BUILTIN, CONST, CONTAINER, INERT, INERT_TYPES, INT_OPS, ITEM, ITERATOR, LOCAL, LOOP, TUPLE, VAR,
+)
+from line_plan_opcodes import (
+    DELETES, ENDS, LOADS, NO_EFFECT, NONE_JUMPS, NULL_AFTER_GLOBAL, STORES, TRUTH_JUMPS, UNARY, UNCONDITIONAL_JUMPS,
+    line_of, reachable, stored_names,
+)
 
-INERT_TYPES = frozenset([int, float, bool, type(None), str, bytes, complex])
-CONTAINER_TYPES = frozenset([list, tuple, dict, set, frozenset, str, bytes, range])
-ITERATOR_TYPES = frozenset(type(iter(value)) for value in (
-    [], (), "", "\u20ac", b"", {}, set(), range(1), range(1 << 70), {}.values(), {}.items(), reversed([]),
-))
-_MAX_INERT_TUPLE = 16
 # Builtins that run no foreign code on inert arguments (len: on a container too), and give inert values.
 _PURE_BUILTINS = {
     name: getattr(builtins, name)
@@ -55,58 +52,17 @@ _PURE_BUILTINS = {
 }
 _MAX_STATES = 256
 
-# Abstract values on the simulated stack.
+# Abstract values on the simulated stack, besides the tagged ones of line_plan_checks.
 _INERT = "inert"
 _UNKNOWN = "unknown"  # made in this step, type unknown
 _BOTTOM = "bottom"  # was on the stack before the step began
 _NULL = "null"
 _ITER = "iter"  # a builtin iterator made in this step from a checked value
-# Tagged abstract values: (VAR, scope, name) a variable's value at the line event; (_CONST, value);
-# (_ITEM, container, index) an item of a checked container; (_TUPLE, items) a tuple built here.
-VAR, _CONST, _ITEM, _TUPLE, _BINOP = "var", "const", "item", "tuple", "binop"
-# BINARY_OP arguments whose result `resolve` computes on ints: +, //, *, -, % and their in-place forms.
-_INT_OPS = {
-    0: lambda a, b: a + b, 2: lambda a, b: a // b, 5: lambda a, b: a * b, 6: lambda a, b: a % b, 10: lambda a, b: a - b,
-    13: lambda a, b: a + b, 15: lambda a, b: a // b, 18: lambda a, b: a * b, 19: lambda a, b: a % b, 23: lambda a, b: a - b,
-}
-
-_STORES = {"STORE_FAST", "STORE_NAME", "STORE_DEREF"}
-_DELETES = {"DELETE_FAST", "DELETE_NAME", "DELETE_DEREF"}
-_LOADS = {"LOAD_FAST": LOCAL, "LOAD_FAST_CHECK": LOCAL, "LOAD_DEREF": LOCAL, "LOAD_NAME": NAME, "LOAD_GLOBAL": GLOBAL}
-_NO_EFFECT = {"NOP", "RESUME", "CACHE", "EXTENDED_ARG", "KW_NAMES", "PRECALL", "MAKE_CELL", "COPY_FREE_VARS", "NOT_TAKEN"}
-_UNCONDITIONAL_JUMPS = {"JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT", "JUMP", "JUMP_NO_INTERRUPT"}
-_TRUTH_JUMPS = {name for name in opcode.opmap if name.startswith("POP_JUMP") and (name.endswith("_TRUE") or name.endswith("_FALSE"))}
-_NONE_JUMPS = {name for name in opcode.opmap if name.startswith("POP_JUMP") and name.endswith("NONE")}
-_ENDS = {"RETURN_VALUE", "RETURN_CONST", "RAISE_VARARGS", "RERAISE"}
-_UNARY = {"UNARY_NEGATIVE", "UNARY_NOT", "UNARY_INVERT", "UNARY_POSITIVE"}
-_NULL_AFTER_GLOBAL = sys.version_info >= (3, 13)
-
-
-def is_inert(value, depth=0):
-    kind = type(value)
-    if kind in INERT_TYPES:
-        return True
-    if kind is tuple and len(value) <= _MAX_INERT_TUPLE and depth < 4:
-        for item in value:
-            if not is_inert(item, depth + 1):
-                return False
-        return True
-    return False
-
-
-def line_of(instruction):
-    positions = instruction.positions
-    return positions.lineno if positions is not None else None
-
-
-def stored_names(instruction):
-    stored = instruction.argval
-    return stored if isinstance(stored, tuple) else (stored,)
 
 
 class Plan:
     """`names`: the variables to compare, or None for the whole frame. `requirements`: tuples
-    (kind, path, extra) (see resolve and check; LOOP: (LOOP, None, FOR_ITER offset)) that must hold at the line event for `names` to be enough.
+    (kind, path, extra) (see line_plan_checks.resolve and check; LOOP: (LOOP, None, FOR_ITER offset)) that must hold at the line event for `names` to be enough.
     `enters`: FOR_ITER offsets whose iterator this step makes from a checked value; `may_enter`:
     FOR_ITER offsets whose iterator this step may make (its GET_ITER is reachable): unless the step
     is checked and enters them, their next iterations compare the whole frame."""
@@ -144,12 +100,12 @@ class _Walk:
             return
         if type(value) is tuple and value[0] == "const":
             return
-        if type(value) is tuple and value[0] in (VAR, _ITEM):
+        if type(value) is tuple and value[0] in (VAR, ITEM):
             self.requirements.add((kind, value, None))
             return
-        if type(value) is tuple and value[0] == _BINOP:
+        if type(value) is tuple and value[0] == BINOP:
             return  # its operands were required inert when it was made; so is its result
-        if type(value) is tuple and value[0] == _TUPLE:
+        if type(value) is tuple and value[0] == TUPLE:
             for item in value[1]:
                 self.need(item, INERT)
             return
@@ -189,15 +145,15 @@ class _Walk:
             return [(p,) + frozen for p in positions]
 
         following = position + 1
-        if name in _NO_EFFECT:
+        if name in NO_EFFECT:
             return then(following)
-        if name in _LOADS:
-            scope = _LOADS[name]
+        if name in LOADS:
+            scope = LOADS[name]
             value = stores.get(instruction.argval) or (VAR, scope, instruction.argval)
-            if name == "LOAD_GLOBAL" and arg & 1 and not _NULL_AFTER_GLOBAL:
+            if name == "LOAD_GLOBAL" and arg & 1 and not NULL_AFTER_GLOBAL:
                 stack.append(_NULL)
             stack.append(value)
-            if name == "LOAD_GLOBAL" and arg & 1 and _NULL_AFTER_GLOBAL:
+            if name == "LOAD_GLOBAL" and arg & 1 and NULL_AFTER_GLOBAL:
                 stack.append(_NULL)
             return then(following)
         if name == "LOAD_FAST_LOAD_FAST":
@@ -209,7 +165,7 @@ class _Walk:
             self.names.add(instruction.argval)
             stores[instruction.argval] = _UNKNOWN
             return then(following)
-        if name in _STORES or name == "STORE_FAST_STORE_FAST":
+        if name in STORES or name == "STORE_FAST_STORE_FAST":
             for stored in stored_names(instruction):
                 self.names.add(stored)
                 value = pop()
@@ -222,7 +178,7 @@ class _Walk:
             stores[stored] = _UNKNOWN if value == _BOTTOM else value
             stack.append(stores.get(loaded) or (VAR, LOCAL, loaded))
             return then(following)
-        if name in _DELETES:
+        if name in DELETES:
             self.names.add(instruction.argval)
             stores[instruction.argval] = _UNKNOWN
             return then(following)
@@ -230,7 +186,7 @@ class _Walk:
             # Constants: numbers, strings, None, tuples of them, code objects. Scalars are kept,
             # as indexes of the items a requirement names.
             constant = instruction.argval
-            stack.append((_CONST, constant) if type(constant) in INERT_TYPES else _INERT)
+            stack.append((CONST, constant) if type(constant) in INERT_TYPES else _INERT)
             return then(following)
         if name == "PUSH_NULL":
             stack.append(_NULL)
@@ -248,14 +204,14 @@ class _Walk:
                 stack.insert(0, _BOTTOM)
             stack[-1], stack[-arg] = stack[-arg], stack[-1]
             return then(following)
-        if name in _UNCONDITIONAL_JUMPS:
+        if name in UNCONDITIONAL_JUMPS:
             return self.jump(position, instruction, then)
-        if name in _ENDS:
+        if name in ENDS:
             return []
-        if name in _TRUTH_JUMPS:
+        if name in TRUTH_JUMPS:
             self.need(pop(), CONTAINER)  # truth of an inert value or an exact container: no code
             return self.jump(position, instruction, then) + then(following)
-        if name in _NONE_JUMPS:
+        if name in NONE_JUMPS:
             pop()
             return self.jump(position, instruction, then) + then(following)
         if name in ("JUMP_IF_TRUE_OR_POP", "JUMP_IF_FALSE_OR_POP"):
@@ -267,9 +223,9 @@ class _Walk:
             right, left = pop(), pop()
             self.need(right, INERT)
             self.need(left, INERT)
-            tagged = (VAR, _CONST, _ITEM, _BINOP)
-            if arg in _INT_OPS and type(left) is tuple and left[0] in tagged and type(right) is tuple and right[0] in tagged:
-                stack.append((_BINOP, arg, left, right))  # `i - 1` in `xs[i - 1]`: see resolve
+            tagged = (VAR, CONST, ITEM, BINOP)
+            if arg in INT_OPS and type(left) is tuple and left[0] in tagged and type(right) is tuple and right[0] in tagged:
+                stack.append((BINOP, arg, left, right))  # `i - 1` in `xs[i - 1]`: see resolve
             else:
                 stack.append(_INERT)
             return then(following)
@@ -299,7 +255,7 @@ class _Walk:
                 self.need(left, INERT)
             stack.append(_INERT)
             return then(following)
-        if name in _UNARY or name == "TO_BOOL":
+        if name in UNARY or name == "TO_BOOL":
             self.need(pop(), CONTAINER if name in ("UNARY_NOT", "TO_BOOL") else INERT)
             stack.append(_INERT)
             return then(following)
@@ -315,11 +271,11 @@ class _Walk:
                 self.need(key, INERT)
             container = pop()
             self.need(container, CONTAINER)
-            if container == _INERT or (type(container) is tuple and container[0] == _CONST):
+            if container == _INERT or (type(container) is tuple and container[0] == CONST):
                 stack.append(_INERT)
-            elif name == "BINARY_SUBSCR" and type(container) is tuple and container[0] in (VAR, _ITEM) \
-                    and type(keys[0]) is tuple and keys[0][0] in (VAR, _ITEM, _CONST, _BINOP):
-                stack.append((_ITEM, container, keys[0]))  # checked through `resolve` where needed
+            elif name == "BINARY_SUBSCR" and type(container) is tuple and container[0] in (VAR, ITEM) \
+                    and type(keys[0]) is tuple and keys[0][0] in (VAR, ITEM, CONST, BINOP):
+                stack.append((ITEM, container, keys[0]))  # checked through `resolve` where needed
             else:
                 stack.append(_UNKNOWN)
             return then(following)
@@ -356,7 +312,7 @@ class _Walk:
         if name in ("UNPACK_SEQUENCE", "UNPACK_EX"):
             sequence = pop()
             count = arg if name == "UNPACK_SEQUENCE" else (arg & 0xFF) + 1 + (arg >> 8)
-            if type(sequence) is tuple and sequence[0] == _TUPLE and name == "UNPACK_SEQUENCE" and len(sequence[1]) == count:
+            if type(sequence) is tuple and sequence[0] == TUPLE and name == "UNPACK_SEQUENCE" and len(sequence[1]) == count:
                 stack.extend(reversed(sequence[1]))
                 return then(following)
             self.need(sequence, CONTAINER)
@@ -364,7 +320,7 @@ class _Walk:
             return then(following)
         if name == "BUILD_TUPLE":
             items = [pop() for _ in range(arg)][::-1]
-            stack.append((_TUPLE, tuple(items)))
+            stack.append((TUPLE, tuple(items)))
             return then(following)
         if name == "BUILD_LIST":
             for _ in range(arg):
@@ -428,36 +384,11 @@ class _Walk:
         return then(target)
 
 
-def _reachable(instructions, by_offset, start, line):
-    """Positions the step opened at `start` may run, whatever the values: the walk's control flow
-    without its abstract values (used where the walk gave up)."""
-    first = by_offset.get(start)
-    pending = [first]
-    seen = set()
-    while pending:
-        position = pending.pop()
-        if position is None or position >= len(instructions) or position in seen:
-            continue
-        instruction = instructions[position]
-        owner = line_of(instruction)
-        if owner is not None and owner != line and position != first:
-            continue
-        seen.add(position)
-        if instruction.opcode in _JUMP_OPCODES and (instruction.argval > instruction.offset or position == first):
-            pending.append(by_offset.get(instruction.argval))
-        if instruction.opname not in _UNCONDITIONAL_JUMPS and instruction.opname not in _ENDS:
-            pending.append(position + 1)
-    return seen
-
-
-_JUMP_OPCODES = frozenset(dis.hasjrel) | frozenset(dis.hasjabs)
-
-
 def plan_step(instructions, by_offset, floating, loop_entries, offset, line):
     """The Plan of the step opened at `offset` of `line` (see the module docstring).
     `loop_entries`: {position of a GET_ITER: offset of the FOR_ITER it feeds}."""
     may_enter = frozenset(
-        loop_entries[position] for position in _reachable(instructions, by_offset, offset, line) if position in loop_entries)
+        loop_entries[position] for position in reachable(instructions, by_offset, offset, line) if position in loop_entries)
     walk = _Walk(instructions, by_offset, offset, line)
     try:
         walk.run()
@@ -465,63 +396,3 @@ def plan_step(instructions, by_offset, floating, loop_entries, offset, line):
         return Plan(None, (), frozenset(), may_enter)
     names = tuple(sorted(walk.names.union(floating)))
     return Plan(names, tuple(sorted(walk.requirements, key=repr)), frozenset(walk.enters), may_enter)
-
-
-def resolve(path, lookup):
-    """The value a requirement's path names at the line event: a variable (`lookup(scope, name)`),
-    or an item of a list, tuple or str (indexing those runs no code; a dict lookup may run a key's
-    __eq__, so a dict's items are never read here). _MISSING_ITEM when it cannot be read so."""
-    if path[0] == VAR:
-        return lookup(path[1], path[2])
-    if path[0] == _CONST:
-        return path[1]
-    if path[0] == _BINOP:
-        left, right = resolve(path[2], lookup), resolve(path[3], lookup)
-        if type(left) is not int or type(right) is not int or max(abs(left), abs(right)) > _SMALL:
-            return MISSING
-        try:
-            return _INT_OPS[path[1]](left, right)
-        except ZeroDivisionError:
-            return MISSING
-    container = resolve(path[1], lookup)
-    index = resolve(path[2], lookup)
-    if type(container) not in (list, tuple, str) or type(index) not in (int, bool):
-        return MISSING
-    try:
-        return container[index]
-    except IndexError:
-        return MISSING
-
-
-MISSING = object()
-_SMALL = 1 << 62  # ints resolve computes with: no time to speak of
-
-
-def check(kind, value, extra):
-    """Whether a requirement of `kind` holds for `value` (see plan_step)."""
-    if value is MISSING:
-        return False
-    if kind == INERT:
-        return is_inert(value)
-    if kind == CONTAINER:
-        return type(value) in CONTAINER_TYPES or is_inert(value)
-    if kind == ITERATOR:
-        return type(value) in ITERATOR_TYPES
-    return value is extra  # BUILTIN
-
-
-def analyse(code):
-    """(instructions, by_offset, floating names, loop entries) of a code object: see plan_step."""
-    instructions = list(dis.get_instructions(code))
-    by_offset = {instruction.offset: position for position, instruction in enumerate(instructions)}
-    floating = set()
-    loop_entries = {}
-    for position, instruction in enumerate(instructions):
-        if instruction.opname in _STORES | _DELETES | {"STORE_FAST_STORE_FAST", "STORE_FAST_LOAD_FAST", "LOAD_FAST_AND_CLEAR"} \
-                and line_of(instruction) is None:
-            names = instruction.argval if isinstance(instruction.argval, tuple) else (instruction.argval,)
-            floating.update(names[:1] if instruction.opname == "STORE_FAST_LOAD_FAST" else names)
-        if instruction.opname == "GET_ITER" and position + 1 < len(instructions) \
-                and instructions[position + 1].opname == "FOR_ITER":
-            loop_entries[position] = instructions[position + 1].offset
-    return instructions, by_offset, tuple(floating), loop_entries

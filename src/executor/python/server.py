@@ -32,21 +32,19 @@ memory that held another job's data. As root it runs each program in a box (box.
 
 import argparse
 import collections
-import fcntl
 import gc
 import json
 import os
-import resource
 import select
 import signal
-import stat
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import box  # noqa: E402
-import child  # noqa: E402  (the tracer must be importable before any job arrives)
+import run_box  # noqa: E402  (imports child, and with it the tracer: importable before any job arrives)
+import slot  # noqa: E402
 
 # Imported here so that a program importing them pays nothing: the forked child inherits them.
 import bisect, collections, copy, datetime, decimal, fractions, functools, heapq  # noqa: E401,E402,F401
@@ -57,22 +55,10 @@ try:
 except ImportError:
     pass
 
-TRACE_FD = 3
-# Boxed, the program (pid 1 of its pid namespace) writes here the signal it dies of (child.py).
-SIGNAL_FD = 4
 # The seccomp filter, compiled once (box.compile_filter); None without python3-seccomp.
 SECCOMP_FILTER = None
 # Time the child gets past its wall deadline to run its own SIGALRM handler and flush its trace.
 GRACE_MS = 300
-# A program's fixed environment (README, Sandbox); HOME, TMPDIR and OUTPUT_PATH are set per run.
-BASE_ENV = {
-    'PATH': '/usr/local/bin:/usr/bin:/bin',
-    'LANG': 'C.UTF-8',
-    'PYTHONHASHSEED': '0',
-    'PYTHONIOENCODING': 'utf-8',
-}
-# Where slots claim their uids: one lock file per uid, shared by every pool on the host.
-UID_LOCK_DIRS = ('/run/lock', '/tmp')
 
 
 class LineReader:
@@ -110,147 +96,6 @@ class LineReader:
 
 def emit(message):
     os.write(1, (json.dumps(message) + '\n').encode())
-
-
-def claim_uid(first, count):
-    """The first uid of first..first+count-1 whose lock no other zygote on this host holds.
-
-    The lock (a non-blocking exclusive flock) lives as long as this process: no other pool's zygote
-    runs programs as this uid, or sweeps its processes, while we hold it. Returns None when every
-    uid is taken."""
-    lock_dir = next((d for d in UID_LOCK_DIRS if os.path.isdir(d)), None)
-    if lock_dir is None:
-        return None
-    for uid in range(first, first + count):
-        path = os.path.join(lock_dir, f'tracestream-uid-{uid}.lock')
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        return uid  # fd stays open (and locked) until this process ends
-    return None
-
-
-def open_at(fd_wanted, path, flags, mode=0o600):
-    fd = os.open(path, flags, mode)
-    if fd != fd_wanted:
-        os.dup2(fd, fd_wanted)
-        os.close(fd)
-
-
-def read_source(path):
-    with open(path, 'rb') as source:
-        return source.read().decode('utf-8', 'surrogateescape')
-
-
-def become_child(request, uid, skeleton, signal_pipe, seccomp_filter):
-    """Runs in the forked child: what child.run_job relies on (own session; stdin, stdout, stderr and
-    TRACE_FD on the run's files; a scrubbed environment; rlimits; the slot's uid; boxed: its own
-    namespaces and file system, `skeleton` being the box's tree), then the job."""
-    job = dict(request['job'])
-    run_dir = request['run_dir']
-    work_dir = request['work_dir']
-    os.setsid()
-    # If the zygote dies (killed as hung, say), its run dies with it: nothing outlives the slot's claim.
-    box.prctl(box.PR_SET_PDEATHSIG, signal.SIGKILL)
-    create = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-    open_at(0, request['stdin_path'], os.O_RDONLY)
-    open_at(1, os.path.join(run_dir, 'stdout'), create)
-    open_at(2, os.path.join(run_dir, 'stderr'), create)
-    open_at(TRACE_FD, os.path.join(run_dir, 'trace'), create)
-    if signal_pipe is not None:
-        os.dup2(signal_pipe[1], SIGNAL_FD)
-    os.closerange((SIGNAL_FD if signal_pipe is not None else TRACE_FD) + 1, os.sysconf('SC_OPEN_MAX'))
-    job['source'] = read_source(request['source_path'])
-    box.set_command_line()
-    if skeleton is not None:
-        box.enter(skeleton, work_dir)
-        home = box.WORK_DIR
-        os.chdir(home)
-        paths = {'HOME': home, 'TMPDIR': '/tmp', 'OUTPUT_PATH': os.path.join(home, 'output.txt')}
-        job['writable_dirs'] = box.WRITABLE_DIRS
-    else:
-        home = work_dir
-        os.chdir(home)
-        paths = {'HOME': home, 'TMPDIR': home, 'OUTPUT_PATH': os.path.join(home, 'output.txt')}
-    os.environ.clear()
-    os.environ.update(BASE_ENV)
-    os.environ.update(paths)
-    limits = request['rlimits']
-    cpu_s = max(1, -(-job['cpu_time_ms'] // 1000))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
-    resource.setrlimit(resource.RLIMIT_AS, (limits['address_space_bytes'],) * 2)
-    fsize = job['trace_bytes'] + job['output_bytes'] + 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (limits['open_files'],) * 2)
-    box.prctl(box.PR_SET_NO_NEW_PRIVS, 1)  # a setuid binary must not give the sandbox user privileges back
-    if uid is not None:
-        if skeleton is None:
-            os.chown(work_dir, uid, uid)
-        # The slot's uid is claimed by this slot alone, so this bounds the run's processes and threads.
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits['processes'],) * 2)
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-    if seccomp_filter is not None:
-        box.load_filter(seccomp_filter)
-    child.run_job(job, TRACE_FD, SIGNAL_FD if signal_pipe is not None else None)
-
-
-def export_output(request, limit_bytes):
-    """Copies the run's OUTPUT_PATH file (its first limit_bytes + 1 bytes, enough to tell it went
-    past the limit) from the run's tmpfs to <run_dir>/output, in the kernel: the zygote never holds
-    a job's output. The program controls that file: a symlink, a FIFO or a socket there is skipped."""
-    try:
-        source = os.open(os.path.join(request['work_dir'], 'work', 'output.txt'), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return
-    try:
-        size = os.fstat(source).st_size
-        if not stat.S_ISREG(os.fstat(source).st_mode):
-            return
-        target = os.open(os.path.join(request['run_dir'], 'output'), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        try:
-            offset, left = 0, min(size, limit_bytes + 1)
-            while left > 0:
-                sent = os.sendfile(target, source, offset, left)
-                if sent == 0:
-                    break
-                offset += sent
-                left -= sent
-        finally:
-            os.close(target)
-    finally:
-        os.close(source)
-
-
-def sweep_uid(uid):
-    """SIGKILLs every process of the slot's uid: anything a program left behind after its group died."""
-    if uid is None:
-        return
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f'/proc/{entry}/status', 'rb') as status:
-                for line in status:
-                    if line.startswith(b'Uid:'):
-                        if int(line.split()[1]) == uid:
-                            os.kill(int(entry), signal.SIGKILL)
-                        break
-        except (OSError, ValueError):
-            continue
-
-
-def lock_run_dir(run_dir):
-    """Once the slot's uid runs nothing, its next program must not reach this run's files (0711 -> 0700)."""
-    try:
-        os.chmod(run_dir, 0o700)
-    except OSError:
-        pass  # Gone already: nothing left to protect.
 
 
 def kill_group(pid):
@@ -379,14 +224,14 @@ def run_one(request, inbox, uid, skeleton):
         pid = box.clone_into_namespaces() if skeleton is not None else os.fork()
     except OSError as error:
         if skeleton is not None:
-            unmount_run_disk(request)
+            run_box.unmount_run_disk(request)
         for fd in signal_pipe or ():
             os.close(fd)
         emit({'id': job_id, 'error': f'fork failed: {error}'})
         return
     if pid == 0:
         try:
-            become_child(request, uid, skeleton, signal_pipe, SECCOMP_FILTER)
+            run_box.become_child(request, uid, skeleton, signal_pipe, SECCOMP_FILTER)
         except BaseException as error:  # noqa: BLE001  (the child must end here whatever happened)
             try:
                 os.write(2, f'tracestream sandbox: {type(error).__name__}: {error}\n'.encode())
@@ -407,11 +252,11 @@ def run_one(request, inbox, uid, skeleton):
     kill_group(pid)
     if skeleton is not None:
         # pid 1 of the run's pid namespace is gone, so is every process in it: nothing to sweep.
-        export_output(request, request['job']['output_bytes'])
-        unmount_run_disk(request)
+        run_box.export_output(request, request['job']['output_bytes'])
+        run_box.unmount_run_disk(request)
     else:
-        sweep_uid(uid)
-    lock_run_dir(request['run_dir'])
+        slot.sweep_uid(uid)
+    run_box.lock_run_dir(request['run_dir'])
     exit_code = os.waitstatus_to_exitcode(status)
     if signal_pipe is not None:
         exit_code = signal_of_pid_1(signal_pipe[0], exit_code)
@@ -442,26 +287,6 @@ def signal_of_pid_1(read_fd, exit_code):
     return exit_code
 
 
-def unmount_run_disk(request):
-    try:
-        box.umount(request['work_dir'])
-    except OSError:
-        pass  # never mounted
-
-
-def start_box(uid):
-    """(the skeleton's path, None), or (None, why not) when this host does not let us build boxes."""
-    if not box.available():
-        return None, 'not root, or an architecture whose syscall numbers box.py does not know'
-    try:
-        box.private_mounts()
-        skeleton = os.path.join(next(d for d in UID_LOCK_DIRS if os.path.isdir(d)), f'tracestream-box-{uid}')
-        box.build_skeleton(skeleton)
-        return skeleton, None
-    except OSError as error:
-        return None, str(error)
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--uid-first', type=int, default=None, help='claim a uid from this one up (as root)')
@@ -470,16 +295,16 @@ def main():
     args = parser.parse_args()
     uid = None
     if args.uid_first is not None:
-        uid = claim_uid(args.uid_first, args.uid_count)
+        uid = slot.claim_uid(args.uid_first, args.uid_count)
         if uid is None:
             sys.stderr.write(f'no free sandbox uid in {args.uid_first}..{args.uid_first + args.uid_count - 1}: '
                              'every one is claimed by another executor on this host\n')
             sys.exit(2)
         # Ours now: whatever still runs as this uid was left by a zygote that died.
-        sweep_uid(uid)
+        slot.sweep_uid(uid)
     skeleton, box_error = None, None
     if uid is not None and args.box:
-        skeleton, box_error = start_box(uid)
+        skeleton, box_error = slot.start_box(uid)
     global SECCOMP_FILTER
     SECCOMP_FILTER = box.compile_filter()
     # What the zygote holds now is every run's inheritance: kept out of the collector, so that a
@@ -496,7 +321,7 @@ def main():
                 return
             run_one(request, inbox, uid, skeleton)
     finally:
-        sweep_uid(uid)
+        slot.sweep_uid(uid)
 
 if __name__ == '__main__':
     main()

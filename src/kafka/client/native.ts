@@ -97,3 +97,24 @@ export async function awaitPartitionCount(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/**
+ * The partition ids of `topic` (in the metadata's order) from `consumer`'s metadata, asked again
+ * every 200 ms while the topic does not exist (another process may be creating it); [] when it
+ * still has none after `waitMs`, or once `stopped()` says the caller gave up waiting.
+ */
+export async function awaitPartitionIds(
+  consumer: NativeConsumer, topic: string, waitMs: number, stopped: () => boolean = () => false,
+): Promise<number[]> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const metadata = await callbackToPromise<Metadata>(
+      (done) => consumer.getMetadata({ topic, timeout: 10_000 }, done),
+      (err) => kafkaError('KAFKA_CONSUME_FAILED', `could not read the partitions of ${topic}`, err, { topic }),
+    );
+    const partitions = metadata.topics.find((t) => t.name === topic)?.partitions ?? [];
+    if (partitions.length > 0) return partitions.map((p) => p.id);
+    if (stopped() || Date.now() >= deadline) return [];
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

@@ -1,18 +1,10 @@
 import type { Message } from '@confluentinc/kafka-javascript';
 
-/** One consumed record. Call `ack()` once it is fully handled; only then may its offset be committed. */
-export interface ConsumedRecord {
-  readonly topic: string;
-  readonly partition: number;
-  /** Decimal string: Kafka offsets are int64. */
-  readonly offset: string;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly headers: Readonly<Record<string, Buffer>>;
-  readonly timestampMs: number;
-  /** Idempotent; a no-op once the partition was revoked (the record goes to its next owner). */
-  ack(): void;
-}
+/**
+ * One consumed record. Call `ack()` once it is fully handled; only then may its offset be committed.
+ * Its fields are MessageRecord's public ones, so they are written (and documented) once, there.
+ */
+export type ConsumedRecord = Pick<MessageRecord, keyof MessageRecord>;
 
 /** A record to produce. `partition` unset: chosen by the key's hash. */
 export interface OutgoingRecord {
@@ -29,9 +21,10 @@ const NO_HEADERS: Readonly<Record<string, Buffer>> = Object.freeze({});
  * A consumed record read from one client message (one object per record, on the hot path of every
  * source); subclasses say what acking it does.
  */
-export abstract class MessageRecord implements ConsumedRecord {
+export abstract class MessageRecord {
   readonly topic: string;
   readonly partition: number;
+  /** Decimal string: Kafka offsets are int64. */
   readonly offset: string;
   readonly key: Buffer | null;
   readonly value: Buffer | null;
@@ -49,6 +42,7 @@ export abstract class MessageRecord implements ConsumedRecord {
     this.timestampMs = message.timestamp ?? -1;
   }
 
+  /** Idempotent; a no-op once the partition was revoked (the record goes to its next owner). */
   abstract ack(): void;
 }
 

@@ -1,19 +1,15 @@
 import type { Subscriber } from 'rxjs';
-import type { LibrdKafkaError, Message, Metadata, TopicPartition, TopicPartitionOffset } from '@confluentinc/kafka-javascript';
+import type { LibrdKafkaError, Message, TopicPartition, TopicPartitionOffset } from '@confluentinc/kafka-javascript';
 import { AggregateTracestreamError, TracestreamError, describeError } from '../../errors/index.js';
 import { stderrLogger, type KafkaLogger } from '../client/config.js';
-import { CODES, callbackToPromise, isLibrdKafkaError, kafkaError, waitOnlyForFirstMessage, type NativeConsumer } from '../client/native.js';
+import { CODES, awaitPartitionIds, isLibrdKafkaError, kafkaError, waitOnlyForFirstMessage, type NativeConsumer } from '../client/native.js';
 import { MessageRecord, type ConsumedRecord } from '../client/record.js';
 import { AckWindow, type AckEntry } from './ack-window.js';
+import { assignmentOfAllPartitions, assignmentOfNewPartitions } from './assign-all.js';
 import { connectGroupConsumer, createGroupConsumer, disconnectGroupConsumer } from './group.js';
 import { OffsetCommits } from './offset-commits.js';
-import type { SourceConfig } from './source.js';
 import { discoverPartitions, type TopicPartitionId } from './partition-discovery.js';
-import { resolveStartOffsets } from './start-offsets.js';
-
-/** librdkafka's logical offsets: the first and the next record of a partition. */
-const OFFSET_BEGINNING = -2;
-const OFFSET_END = -1;
+import type { SourceConfig } from './source.js';
 
 interface PartitionState {
   readonly topicPartition: TopicPartition;
@@ -113,68 +109,42 @@ export class ConsumerSession {
     );
   }
 
-  /** The partition ids `topic` has now (none while it does not exist). */
-  private async readPartitions(topic: string): Promise<number[]> {
-    const metadata = await callbackToPromise<Metadata>(
-      (done) => this.consumer.getMetadata({ topic, timeout: 10_000 }, done),
-      (err) => kafkaError('KAFKA_CONSUME_FAILED', `could not read the partitions of ${topic}`, err, { topic }),
-    );
-    return (metadata.topics.find((t) => t.name === topic)?.partitions ?? []).map((p) => p.id);
-  }
-
-  /** The partitions of `topic`, waiting up to topicWaitMs for another process to create it. */
-  private async partitionsOf(topic: string): Promise<number[]> {
-    const deadline = Date.now() + this.config.topicWaitMs;
-    for (;;) {
-      const partitions = await this.readPartitions(topic);
-      if (partitions.length > 0) return partitions;
-      if (this.stopped) return [];
-      if (Date.now() >= deadline) {
-        throw new TracestreamError('KAFKA_CONSUME_FAILED', `topic ${topic} did not appear within ${this.config.topicWaitMs} ms`, { details: { topic } });
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-
   private async assignAll(): Promise<void> {
-    const partitions: TopicPartitionId[] = [];
-    for (const topic of this.config.topics) {
-      for (const partition of await this.partitionsOf(topic)) partitions.push({ topic, partition });
+    const assignment = await assignmentOfAllPartitions(this.consumer, this.config, () => this.stopped);
+    if (this.config.startAt !== undefined) {
+      if (this.stopped) return;
+      this.config.onAssigned?.(assignment);
     }
-    await this.assignMore(partitions, true);
+    this.track(assignment);
+    this.applyAssignment(() => this.consumer.assign(assignment));
+    this.reportAssignment('assigned');
     this.stopDiscovery = discoverPartitions({
       topics: this.config.topics,
       intervalMs: this.config.partitionDiscoveryMs,
-      partitionsOf: (topic) => this.readPartitions(topic),
+      partitionsOf: (topic) => awaitPartitionIds(this.consumer, topic, 0),
       has: ({ topic, partition }) => this.parts.has(partitionKey(topic, partition)),
-      add: (appeared) => this.assignMore(appeared, false),
+      add: (appeared) => this.assignAppeared(appeared),
       onError: (error) => this.log.warn('could not look for new partitions; trying again later', { error: String(error) }),
     });
   }
 
-  /**
-   * Starts reading `partitions`: at start where startOffsets, startAt or fromBeginning say; a
-   * partition that appears later holds only records written since this reader started, so it is
-   * read from its first record (unless startOffsets names it).
-   */
-  private async assignMore(partitions: readonly TopicPartitionId[], atStart: boolean): Promise<void> {
-    const fallback = atStart && !this.config.fromBeginning ? OFFSET_END : OFFSET_BEGINNING;
-    let assignment: TopicPartitionOffset[] = partitions.map(({ topic, partition }) => (
-      { topic, partition, offset: this.config.startOffsets[topic]?.[String(partition)] ?? fallback }));
-    if (this.config.startAt !== undefined) {
-      const startAt = atStart || typeof this.config.startAt === 'object' ? this.config.startAt : 'beginning';
-      assignment = await resolveStartOffsets(this.consumer, assignment, startAt);
-      if (this.stopped) return;
-      this.config.onAssigned?.(assignment);
-    }
+  /** Starts reading partitions added to the topics while this source runs (from their first record). */
+  private async assignAppeared(partitions: readonly TopicPartitionId[]): Promise<void> {
+    const assignment = await assignmentOfNewPartitions(this.consumer, this.config, partitions);
     if (this.stopped) return;
+    if (this.config.startAt !== undefined) this.config.onAssigned?.(assignment);
+    this.track(assignment);
+    this.applyAssignment(() => this.consumer.incrementalAssign(assignment));
+    this.reportAssignment('assigned');
+  }
+
+  /** Gives each newly assigned partition its own, empty, ack window. */
+  private track(assignment: readonly TopicPartition[]): void {
     for (const { topic, partition } of assignment) {
       this.parts.set(partitionKey(topic, partition), {
         topicPartition: { topic, partition }, window: new AckWindow(), held: [], paused: false, revoked: false, emitting: false,
       });
     }
-    this.applyAssignment(() => (atStart ? this.consumer.assign(assignment) : this.consumer.incrementalAssign(assignment)));
-    this.reportAssignment('assigned');
   }
 
   close(drain: boolean): Promise<void> {
@@ -300,11 +270,7 @@ export class ConsumerSession {
   private onRebalance(err: LibrdKafkaError, assignment: TopicPartition[]): void {
     const cooperative = this.consumer.rebalanceProtocol() === 'COOPERATIVE';
     if (err.code === CODES.ERRORS.ERR__ASSIGN_PARTITIONS) {
-      for (const { topic, partition } of assignment) {
-        this.parts.set(partitionKey(topic, partition), {
-          topicPartition: { topic, partition }, window: new AckWindow(), held: [], paused: false, revoked: false, emitting: false,
-        });
-      }
+      this.track(assignment);
       this.applyAssignment(() => (cooperative ? this.consumer.incrementalAssign(assignment) : this.consumer.assign(assignment)));
       this.reportAssignment('assigned');
       return;
