@@ -53,7 +53,7 @@ export function limitsFrom(settings: Settings): Limits {
 }
 
 /** Executor pool options from the settings (concurrency, interpreter, sandbox uids, limits). */
-export function poolOptionsFrom(settings: Settings): ExecutorPoolOptions {
+function poolOptionsFrom(settings: Settings): ExecutorPoolOptions {
   return {
     limits: limitsFrom(settings),
     sandboxUidBase: settings.sandboxUidBase,

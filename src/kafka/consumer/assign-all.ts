@@ -26,6 +26,19 @@ export async function assignmentOfAllPartitions(
   return config.startAt === undefined ? assignment : resolveStartOffsets(consumer, assignment, config.startAt);
 }
 
+/**
+ * What such a source assigns itself for partitions that appeared while it runs (see
+ * discoverPartitions): they hold only records written since it started, so each is read from its
+ * first record, unless `startOffsets` names it.
+ */
+export async function assignmentOfNewPartitions(
+  consumer: NativeConsumer, config: SourceConfig, partitions: readonly { topic: string; partition: number }[],
+): Promise<TopicPartitionOffset[]> {
+  const assignment = partitions.map(({ topic, partition }) => ({ topic, partition, offset: config.startOffsets[topic]?.[String(partition)] ?? OFFSET_BEGINNING }));
+  if (config.startAt === undefined) return assignment;
+  return resolveStartOffsets(consumer, assignment, typeof config.startAt === 'object' && 'offsets' in config.startAt ? config.startAt : 'beginning');
+}
+
 /** The partitions of `topic`, waiting up to topicWaitMs for another process to create it. */
 async function partitionsOf(consumer: NativeConsumer, topic: string, topicWaitMs: number, stopped: () => boolean): Promise<number[]> {
   const partitions = await awaitPartitionIds(consumer, topic, topicWaitMs, stopped);

@@ -2,13 +2,14 @@ import type { Subscriber } from 'rxjs';
 import type { LibrdKafkaError, Message, TopicPartition, TopicPartitionOffset } from '@confluentinc/kafka-javascript';
 import { AggregateTracestreamError, TracestreamError, describeError } from '../../errors/index.js';
 import { stderrLogger, type KafkaLogger } from '../client/config.js';
-import { CODES, isLibrdKafkaError, kafkaError, waitOnlyForFirstMessage, type NativeConsumer } from '../client/native.js';
+import { CODES, awaitPartitionIds, isLibrdKafkaError, kafkaError, waitOnlyForFirstMessage, type NativeConsumer } from '../client/native.js';
 import { MessageRecord, type ConsumedRecord } from '../client/record.js';
 import { AckWindow, type AckEntry } from './ack-window.js';
-import { assignmentOfAllPartitions } from './assign-all.js';
+import { assignmentOfAllPartitions, assignmentOfNewPartitions } from './assign-all.js';
 import { metadataProbe, watchCluster } from './cluster-watch.js';
 import { connectGroupConsumer, createGroupConsumer, disconnectGroupConsumer } from './group.js';
 import { OffsetCommits } from './offset-commits.js';
+import { discoverPartitions, type TopicPartitionId } from './partition-discovery.js';
 import type { SourceConfig } from './source.js';
 
 interface PartitionState {
@@ -68,6 +69,7 @@ export class ConsumerSession {
   /** Polling has stopped for good: the consumer is being disconnected. */
   private disconnecting = false;
   private commitTimer: NodeJS.Timeout | undefined;
+  private stopDiscovery: (() => void) | undefined;
   private periodicCommit: Promise<void> | undefined;
   /** Revokes waiting for their commit's confirmation before they give their partitions up. */
   private readonly revoking = new Set<Promise<void>>();
@@ -139,6 +141,24 @@ export class ConsumerSession {
     this.track(assignment);
     this.applyAssignment(() => this.consumer.assign(assignment));
     this.reportAssignment('assigned');
+    this.stopDiscovery = discoverPartitions({
+      topics: this.config.topics,
+      intervalMs: this.config.partitionDiscoveryMs,
+      partitionsOf: (topic) => awaitPartitionIds(this.consumer, topic, 0),
+      has: ({ topic, partition }) => this.parts.has(partitionKey(topic, partition)),
+      add: (appeared) => this.assignAppeared(appeared),
+      onError: (error) => this.log.warn('could not look for new partitions; trying again later', { error: String(error) }),
+    });
+  }
+
+  /** Starts reading partitions added to the topics while this source runs (from their first record). */
+  private async assignAppeared(partitions: readonly TopicPartitionId[]): Promise<void> {
+    const assignment = await assignmentOfNewPartitions(this.consumer, this.config, partitions);
+    if (this.stopped) return;
+    if (this.config.startAt !== undefined) this.config.onAssigned?.(assignment);
+    this.track(assignment);
+    this.applyAssignment(() => this.consumer.incrementalAssign(assignment));
+    this.reportAssignment('assigned');
   }
 
   /** Gives each newly assigned partition its own, empty, ack window. */
@@ -164,6 +184,7 @@ export class ConsumerSession {
     this.stopped = true;
     this.stopWatching?.();
     clearInterval(this.commitTimer);
+    this.stopDiscovery?.();
     const errors: unknown[] = [];
     const connected = await this.connected.then(() => true, () => false);
     // Records fetched from now on, and those held back, are dropped unseen: they were never handed

@@ -40,6 +40,11 @@ const sourceSchema = withHeartbeatRule(z.object({
    * a group. Partitions not named start as `fromBeginning` says.
    */
   startOffsets: z.record(z.string(), z.record(z.string(), z.number().int().nonnegative())).default({}),
+  /**
+   * With assignAllPartitions: how often the topics' partitions are read again, so that partitions
+   * added while the reader runs are read too (from their first record; see discoverPartitions).
+   */
+  partitionDiscoveryMs: z.number().int().positive().default(30_000),
   /** With assignAllPartitions: how long to wait for a topic that does not exist yet. */
   topicWaitMs: z.number().int().nonnegative().default(60_000),
   /**
