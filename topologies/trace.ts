@@ -62,7 +62,7 @@ const traceTopologySchema = z.object({
   }).partial().default({}),
   /** Consumer group protocol; default: 'consumer' (KIP-848) on the embedded broker, 'classic' elsewhere. */
   groupProtocol: z.enum(['classic', 'consumer']).optional(),
-  /** Consumer group session timeout (how soon a crashed member's partitions move). Default 45 s. */
+  /** Consumer group session timeout (how soon a crashed member's partitions move). Default 10 s. */
   sessionTimeoutMs: z.number().int().positive().optional(),
   /** How long no Kafka broker may answer before the topology stops with KAFKA_DISCONNECTED (readiness is false meanwhile). Default 60 s. */
   clusterDownTimeoutMs: z.number().int().positive().optional(),

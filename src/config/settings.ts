@@ -135,8 +135,8 @@ export const SETTINGS = {
   }),
   sessionTimeoutMs: setting({
     env: 'TRACESTREAM_SESSION_TIMEOUT_MS', flag: '--session-timeout-ms',
-    description: 'Consumer group session timeout: how soon the partitions of a crashed topology process go to another member.',
-    schema: z.coerce.number().int().min(3000), default: 45_000,
+    description: 'Consumer group session timeout: how soon the partitions of a crashed topology process go to another member, and the longest a process whose brokers died waits in librdkafka before it exits (10 s, Kafka\'s default before 3.0: heartbeats come from librdkafka\'s own thread, so a busy topology does not miss them).',
+    schema: z.coerce.number().int().min(3000), default: 10_000,
   }),
   clusterDownTimeoutMs: setting({
     env: 'TRACESTREAM_CLUSTER_DOWN_TIMEOUT_MS', flag: '--cluster-down-timeout-ms',
