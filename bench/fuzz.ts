@@ -8,6 +8,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { startTraceTopology } from '../topologies/trace.js';
+import { createMetricsRegistry, topologyMetrics } from '../src/telemetry/index.js';
 import { openWatermarks } from './watermarks.js';
 import { createAvroCodec, openSchemaRegistry, type AvroCodec, type SolutionSubmitted } from '../src/avro/index.js';
 import { parseArgs } from 'node:util';
@@ -59,11 +60,15 @@ async function fuzz(
   const letters = await openWatermarks(client, topics.deadLetters);
   const traces = await openWatermarks(client, topics.traces);
   const started = performance.now();
-  const topology = await startTraceTopology({ client, registry, embedded: true, topics, groupId: `bench-fuzz${suffix}`, pool });
+  const metrics = topologyMetrics(createMetricsRegistry({ processMetrics: false }));
+  const topology = await startTraceTopology({ client, registry, embedded: true, topics, groupId: `bench-fuzz${suffix}`, pool, metrics });
   let stopped: unknown;
   let closing = false;
   topology.done.then(() => { if (!closing) stopped = new Error('the topology stopped by itself'); }, (error: unknown) => { stopped = error; });
   let firstLetterAt = 0;
+  // A rebalance that took partitions away restarts their work from the last commit: none may happen
+  // either. Counted before the close, whose own leaving of the group revokes everything.
+  let restarts = Number.NaN;
   try {
     await letters.waitFor(malformed, () => { firstLetterAt ||= performance.now(); });
     const lettersAt = performance.now();
@@ -71,6 +76,7 @@ async function fuzz(
     const seconds = (lettersAt - firstLetterAt) / 1000;
     console.log(`dead letters: ${Math.round(malformed / seconds)} records/s (${malformed} in ${seconds.toFixed(2)} s from the first; ` +
       `${((lettersAt - started) / 1000).toFixed(2)} s from the topology's start, group join included)`);
+    restarts = (await metrics.restarts.get()).values.reduce((sum, sample) => sum + sample.value, 0);
   } finally {
     closing = true;
     if (stopped === undefined) await topology.close();
@@ -83,7 +89,8 @@ async function fuzz(
   console.log(`valid solutions traced: ${traced.size} of ${validIds.length} (${notOk.length} not ok)`);
   console.log(`malformed records dead-lettered: ${storedLetters} of ${malformed}; traces stored: ${storedTraces}`);
   console.log(`topology stopped during the run (a restart would follow): ${stopped === undefined ? 'no' : String(stopped)}`);
-  if (stopped !== undefined || storedLetters !== malformed || storedTraces !== validIds.length || traced.size !== validIds.length || notOk.length > 0) {
+  console.log(`consumer restarts (partitions revoked) before the close: ${restarts}`);
+  if (restarts !== 0 || stopped !== undefined || storedLetters !== malformed || storedTraces !== validIds.length || traced.size !== validIds.length || notOk.length > 0) {
     throw new Error('bench:fuzz failed its checks (see above)');
   }
 }

@@ -64,6 +64,10 @@ const traceTopologySchema = z.object({
   groupProtocol: z.enum(['classic', 'consumer']).optional(),
   /** Consumer group session timeout (how soon a crashed member's partitions move). Default 45 s. */
   sessionTimeoutMs: z.number().int().positive().optional(),
+  /** How long no Kafka broker may answer before the topology stops with KAFKA_DISCONNECTED (readiness is false meanwhile). Default 60 s. */
+  clusterDownTimeoutMs: z.number().int().positive().optional(),
+  /** How often the cluster is probed (dead brokers are noticed even when nothing is read). Default 5 s. */
+  clusterProbeIntervalMs: z.number().int().positive().optional(),
   /** LineDiff events per run (its first steps); 0: one per step. */
   maxDiffsPerRun: z.number().int().nonnegative().default(DEFAULT_MAX_DIFFS_PER_RUN),
   /** Limits applied to every run (the rest from DEFAULT_LIMITS; checked by the pool). */
@@ -108,6 +112,7 @@ export async function startTraceTopology(input: TraceTopologyOptions): Promise<R
   const tuning = traceTuning({
     concurrency: options.pool.concurrency, maxQueued: options.pool.maxQueued, embedded: options.embedded,
     groupProtocol: options.groupProtocol, sessionTimeoutMs: options.sessionTimeoutMs,
+    clusterDownTimeoutMs: options.clusterDownTimeoutMs, clusterProbeIntervalMs: options.clusterProbeIntervalMs,
   });
 
   // What the topology does, counted for /metrics, and whether it can work, for /readyz.
@@ -120,6 +125,9 @@ export async function startTraceTopology(input: TraceTopologyOptions): Promise<R
     const schemasRegistered = scope.open('writer schemas', codec.prepare([...OUTPUT_EVENTS]));
     await ensureTopics({ client, topics: traceTopicSpecs(topics, undefined, bounds.maxMessageBytes), embedded: options.embedded });
     const executing = limitConcurrency(tuning.executing);
+    // Once the flow has failed no output can be delivered: the programs still running are killed
+    // rather than waited for, so a fatal fault stops the topology within seconds.
+    const flowFailed = new AbortController();
 
     // The steps, named as in the diagram above.
     const decode = (record: ConsumedRecord) => decodeSolution(codec, record);
@@ -130,7 +138,7 @@ export async function startTraceTopology(input: TraceTopologyOptions): Promise<R
     };
     const execute = async (solution: SolutionSubmitted) => {
       const started = await pool;
-      return executing(() => executeSolution(started, solution, options.limits));
+      return executing(() => executeSolution(started, solution, options.limits, flowFailed.signal));
     };
     const toEvents = async (solution: SolutionSubmitted, traces: readonly ExecutionTrace[]) => {
       await schemasRegistered;
@@ -148,7 +156,7 @@ export async function startTraceTopology(input: TraceTopologyOptions): Promise<R
       return outputs;
     };
 
-    return scope.open('processor', Promise.resolve(startProcessor({
+    const processor = startProcessor({
       client,
       groupId: options.groupId,
       topics: [topics.solutions],
@@ -158,7 +166,9 @@ export async function startTraceTopology(input: TraceTopologyOptions): Promise<R
       ...(options.transactionalId === undefined ? {} : { transactionalId: options.transactionalId }),
       ...tuning.processor,
       source: { ...tuning.processor.source, observer: probe.observer },
-    })), (processor) => processor.close());
+    });
+    processor.done.catch(() => flowFailed.abort());
+    return scope.open('processor', Promise.resolve(processor), (opened) => opened.close());
   });
   probe.started();
   void topology.done.finally(() => probe.stopping()).catch(() => undefined);

@@ -18,7 +18,7 @@ export const CLUSTER_SETTINGS = [
   'kafkaSecurityProtocol', 'kafkaSaslMechanism', 'kafkaSaslUsername', 'kafkaSaslPassword', 'kafkaSslCaLocation',
 ] as const satisfies readonly SettingName[];
 /** Settings of a long-running consumer of a topology. */
-export const TOPOLOGY_SETTINGS = ['groupProtocol', 'sessionTimeoutMs', 'maxDiffsPerRun', 'maxMessageBytes'] as const satisfies readonly SettingName[];
+export const TOPOLOGY_SETTINGS = ['groupProtocol', 'sessionTimeoutMs', 'clusterDownTimeoutMs', 'maxDiffsPerRun', 'maxMessageBytes'] as const satisfies readonly SettingName[];
 /** Where a long-running process serves /healthz, /readyz and /metrics (see src/cli/telemetry.ts). */
 export const TELEMETRY_SETTINGS = ['telemetryPort', 'telemetryHost'] as const satisfies readonly SettingName[];
 /** Per-run limits. */
@@ -53,7 +53,7 @@ export function limitsFrom(settings: Settings): Limits {
 }
 
 /** Executor pool options from the settings (concurrency, interpreter, sandbox uids, limits). */
-export function poolOptionsFrom(settings: Settings): ExecutorPoolOptions {
+function poolOptionsFrom(settings: Settings): ExecutorPoolOptions {
   return {
     limits: limitsFrom(settings),
     sandboxUidBase: settings.sandboxUidBase,
@@ -106,6 +106,7 @@ export function traceTopologyOptionsFrom(
     maxDiffsPerRun: settings.maxDiffsPerRun,
     eventBounds: { maxMessageBytes: settings.maxMessageBytes },
     sessionTimeoutMs: settings.sessionTimeoutMs,
+    clusterDownTimeoutMs: settings.clusterDownTimeoutMs,
     ...(settings.groupProtocol === undefined ? {} : { groupProtocol: settings.groupProtocol }),
     ...(delivery.groupId === undefined ? {} : { groupId: delivery.groupId }),
     guarantee,

@@ -138,6 +138,11 @@ export const SETTINGS = {
     description: 'Consumer group session timeout: how soon the partitions of a crashed topology process go to another member.',
     schema: z.coerce.number().int().min(3000), default: 45_000,
   }),
+  clusterDownTimeoutMs: setting({
+    env: 'TRACESTREAM_CLUSTER_DOWN_TIMEOUT_MS', flag: '--cluster-down-timeout-ms',
+    description: 'How long no Kafka broker may answer (probed every few seconds, even when idle; not ready meanwhile) before a topology stops with KAFKA_DISCONNECTED.',
+    schema: z.coerce.number().int().min(1000), default: 60_000,
+  }),
   maxMessageBytes: setting({
     env: 'TRACESTREAM_MAX_MESSAGE_BYTES', flag: '--max-message-bytes',
     description: "Largest record of the trace topology's topics (their max.message.bytes, the producer's message.max.bytes): every trace, diff and dead letter is cut to fit it, and says what was cut.",

@@ -96,7 +96,7 @@ function describeColumns(columns: readonly Column[], indent: string): string[] {
  * Block-style YAML for plain data (objects, arrays, strings, numbers, booleans). Strings are written
  * as JSON strings, which YAML reads as double-quoted scalars, so no value needs YAML's own escaping.
  */
-export function toYaml(value: unknown, indent = ''): string {
+function toYaml(value: unknown, indent = ''): string {
   if (Array.isArray(value)) {
     if (value.length === 0) return '[]\n';
     return value.map((item) => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { SpillReader, compareEntries, writeSpillFile, type SpillEntry } from './spill.js';
 
 /** Spill files merged at once; more are merged in passes, so open files and read buffers stay bounded. */
-export const MERGE_FAN_IN = 64;
+const MERGE_FAN_IN = 64;
 
 /**
  * The entries of sorted spill files in one sorted stream (k-way merge over a binary heap). Each

@@ -41,7 +41,7 @@ export function compareEntries(a: SpillEntry, b: SpillEntry): number {
 const RANGE_FILE = /^p(\d+)-(\d+)-(\d+)\.run$/;
 
 /** `p<partition>-<from>-<to>.run`, as Kafka Connect's S3 sink names objects: writing the same range again gives the same name. */
-export function spillFileName(range: Pick<SpillRange, 'partition' | 'from' | 'to'>): string {
+function spillFileName(range: Pick<SpillRange, 'partition' | 'from' | 'to'>): string {
   return `p${range.partition}-${range.from}-${range.to}.run`;
 }
 

@@ -18,7 +18,7 @@ export function eventId(topic: string, partition: number, offset: number, cursor
   return `${topic}/${partition}/${offset};${formatCursor(cursor)}`;
 }
 
-export function formatCursor(cursor: Cursor): string {
+function formatCursor(cursor: Cursor): string {
   const parts: string[] = [];
   for (const [partition, next] of cursor) parts.push(`${partition}:${next}`);
   return parts.join(',');

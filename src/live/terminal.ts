@@ -26,7 +26,7 @@ export function painter(colour: boolean): Paint {
  * A program's output and reprs may hold terminal escape sequences (clear screen, set title); they
  * are shown as visible escapes so a traced program cannot drive the terminal of whoever watches.
  */
-export function visibleControls(text: string): string {
+function visibleControls(text: string): string {
   // eslint-disable-next-line no-control-regex
   return text.replace(/[\x00-\x08\x0b-\x1f\x7f\x9b]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }

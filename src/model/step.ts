@@ -20,7 +20,7 @@ export interface StepResult extends TokenLossSums {
   skipped: boolean;
 }
 
-export function splitLosses(nll: Float32Array, targetIsTrace: Uint8Array): TokenLossSums {
+function splitLosses(nll: Float32Array, targetIsTrace: Uint8Array): TokenLossSums {
   const sums: TokenLossSums = { traceNll: 0, traceTokens: 0, sourceNll: 0, sourceTokens: 0 };
   for (let i = 0; i < nll.length; i += 1) {
     if (targetIsTrace[i] === 1) {

@@ -27,6 +27,8 @@ export class TopologyProbe {
   #owned = 0;
   /** From the latest statistics; undefined until the first arrive (assignment then vouches for the brokers). */
   #brokersUp: number | undefined;
+  /** Why the cluster counts as unreachable (the consumer's probes fail); undefined while it answers. */
+  #unreachable: string | undefined;
 
   constructor(metrics: TopologyMetrics, inputTopic: string, options: { statisticsIntervalMs?: number } = {}) {
     this.#metrics = metrics;
@@ -37,6 +39,9 @@ export class TopologyProbe {
         this.#owned = owned.length;
         metrics.assignedPartitions.set(owned.length);
         if (change === 'revoked') metrics.restarts.inc({ component: 'consumer' });
+      },
+      cluster: (reachable, detail) => {
+        this.#unreachable = reachable ? undefined : detail;
       },
       statistics: (stats) => this.#onStatistics(stats),
     };
@@ -89,6 +94,7 @@ export class TopologyProbe {
   readiness(): Readiness {
     if (this.#stopping) return { ready: false, reason: 'shutting down (draining in-flight records)' };
     if (!this.#started) return { ready: false, reason: 'starting (executors, schemas, group join)' };
+    if (this.#unreachable !== undefined) return { ready: false, reason: `Kafka cluster unreachable (${this.#unreachable})` };
     if (this.#brokersUp === 0) return { ready: false, reason: 'no Kafka broker reachable (librdkafka statistics)' };
     if (this.#owned === 0) {
       return { ready: false, reason: `no partition of ${this.#inputTopic} assigned (group joining, or more replicas than partitions)` };

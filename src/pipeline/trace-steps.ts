@@ -55,9 +55,11 @@ export async function decodeSolution(codec: AvroCodec, record: ConsumedRecord): 
 /**
  * Step `execute`: every input of the solution through the pool. Inputs run one after another, so a
  * topology bounds the runs it asks for by the solutions it has in flight. Never rejects for what a
- * program does (that is the trace's outcome).
+ * program does (that is the trace's outcome); rejects with RUN_CANCELLED once `signal` aborts.
  */
-export async function executeSolution(pool: ExecutorPool, solution: SolutionSubmitted, limits: Partial<Limits>): Promise<ExecutionTrace[]> {
+export async function executeSolution(
+  pool: ExecutorPool, solution: SolutionSubmitted, limits: Partial<Limits>, signal?: AbortSignal,
+): Promise<ExecutionTrace[]> {
   const traces: ExecutionTrace[] = [];
   for (const [inputIndex, input] of solution.inputs.entries()) {
     const execution = await pool.run({
@@ -65,7 +67,7 @@ export async function executeSolution(pool: ExecutorPool, solution: SolutionSubm
       source: solution.source,
       stdin: input.stdin,
       limits,
-    });
+    }, signal === undefined ? {} : { signal });
     traces.push(toTraceEvent(solution, inputIndex, execution));
   }
   return traces;

@@ -10,6 +10,8 @@ export interface TraceTuningInput {
   embedded: boolean;
   groupProtocol?: 'classic' | 'consumer' | undefined;
   sessionTimeoutMs?: number | undefined;
+  clusterDownTimeoutMs?: number | undefined;
+  clusterProbeIntervalMs?: number | undefined;
 }
 
 export interface TraceTuning {
@@ -46,6 +48,8 @@ export function traceTuning(input: TraceTuningInput): TraceTuning {
         groupProtocol: input.groupProtocol ?? (input.embedded ? 'consumer' : 'classic'),
         // Heartbeats follow from it by the consumer base's one rule.
         ...(input.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: input.sessionTimeoutMs }),
+        ...(input.clusterDownTimeoutMs === undefined ? {} : { clusterDownTimeoutMs: input.clusterDownTimeoutMs }),
+        ...(input.clusterProbeIntervalMs === undefined ? {} : { clusterProbeIntervalMs: input.clusterProbeIntervalMs }),
       },
     },
   };

@@ -6,8 +6,8 @@ host's Python.
 
     trace(source, stdin, backend, full_frame) -> {"steps": [...], "stdout": str, "error": str|None}
 
-Steps are the channel's records with short records expanded, sorted by index, as
-test_tracer.run gives them.
+Steps are the channel's records with short records expanded, sorted by index (read_channel,
+which test_tracer.run reads its forked runs' channels with too).
 """
 
 import builtins
@@ -68,7 +68,13 @@ def trace(source, stdin, backend, full_frame):
 
 
 def _steps(text):
-    frames, steps = {}, []
+    return read_channel(text)[0]
+
+
+def read_channel(text):
+    """(steps, end record or None) of a trace channel's text: short records expanded, steps sorted
+    by index (they are written as they finish)."""
+    frames, steps, end = {}, [], None
     for line in text.splitlines():
         record = json.loads(line)
         if isinstance(record, list):
@@ -80,4 +86,6 @@ def _steps(text):
         elif "frame" in record:
             frame_id, depth, function = record["frame"]
             frames[frame_id] = (depth, function)
-    return sorted(steps, key=lambda step: step[0])
+        elif "end" in record:
+            end = record["end"]
+    return sorted(steps, key=lambda step: step[0]), end

@@ -5,7 +5,6 @@ bounded, reproducible and never fail.
     python3 -m unittest discover -s test/python
 """
 
-import os
 import sys
 import unittest
 

@@ -4,7 +4,6 @@ settrace backend; Python 3.12+ also through sys.monitoring, checked against sett
     python3 -m unittest discover -s test/python
 """
 
-import json
 import os
 import shutil
 import sys
@@ -15,6 +14,7 @@ TRACER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."
 sys.path.insert(0, TRACER_DIR)
 
 import child  # noqa: E402
+from in_process import read_channel  # noqa: E402
 
 HAS_MONITORING = hasattr(sys, "monitoring")
 BACKENDS = ("settrace", "monitoring") if HAS_MONITORING else ("settrace",)
@@ -47,24 +47,11 @@ def run(source, stdin="", backend="auto", **job):
             finally:
                 os._exit(99)
         os.waitpid(pid, 0)
-        frames, steps, end = {}, [], None
         with open(paths["trace"], encoding="utf-8") as f:
-            for line in f:
-                record = json.loads(line)
-                if isinstance(record, list):
-                    if len(record) == 4:
-                        index, number, frame_id, changes = record
-                        depth, function = frames[frame_id]
-                        record = [index, "line", number, depth, function, changes, None, None, ""]
-                    steps.append(record)
-                elif "frame" in record:
-                    frame_id, depth, function = record["frame"]
-                    frames[frame_id] = (depth, function)
-                elif "end" in record:
-                    end = record["end"]
+            steps, end = read_channel(f.read())
         with open(paths["stdout"], encoding="utf-8") as f:
             stdout = f.read()
-        return sorted(steps, key=lambda step: step[0]), end, stdout
+        return steps, end, stdout
     finally:
         shutil.rmtree(root)
 

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { TRACESTREAM_CLIENT_PROPERTIES } from '../../src/kafka/index.js';
 import { createProducer, type KafkaClientConfig } from '../../src/kafka/index.js';
 import { DEFAULT_TRACE_TOPICS } from '../../src/pipeline/index.js';
-import { startTestBroker, uniqueName, type TestBroker } from '../helpers/broker.js';
+import { chooseTestBroker, startTestBroker, uniqueName, type TestBroker } from '../helpers/broker.js';
 import { eventually, startCli as cli, telemetryUrl } from '../helpers/cli-process.js';
 import { parsePrometheusText, type Exposition } from '../helpers/prometheus.js';
 
@@ -95,6 +95,40 @@ describe('topology trace serves /healthz, /readyz and /metrics', () => {
       assert.equal(await topology.exited, 0, `the topology drains and exits 0 on SIGTERM; output:\n${topology.output()}`);
     } finally {
       await topology.stop();
+    }
+  });
+});
+
+describe('topology trace when every broker dies while nothing is produced', () => {
+  // The test stops the cluster: one named by KAFKA_BROKERS is not its to stop.
+  const skip = chooseTestBroker(process.env).kind === 'external' && 'KAFKA_BROKERS names a cluster this test cannot stop';
+
+  it('turns /readyz to 503 naming the unreachable cluster, then stops with KAFKA_DISCONNECTED and exits non-zero', { skip, timeout: 240_000 }, async () => {
+    const broker = await startTestBroker();
+    const topology = cli([
+      'topology', 'trace', '--brokers', broker.bootstrapServers, '--group-id', uniqueName('cluster-down'),
+      '--telemetry-port', '0', '--telemetry-host', '127.0.0.1', '--concurrency', '1', '--cluster-down-timeout-ms', '20000',
+      '--sandbox-uid-base', String(200_000 + Math.floor(Math.random() * 1_000_000)),
+    ]);
+    try {
+      const url = await telemetryUrl(topology);
+      await eventually('/readyz answers 200', 90_000, async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined));
+      await broker.stop();
+      const unready = await eventually('/readyz answers 503 naming the cluster', 60_000, async () => {
+        const response = await fetch(`${url}/readyz`);
+        const text = await response.text();
+        return response.status === 503 && /unreachable/.test(text) ? text : undefined;
+      });
+      assert.match(unready, /Kafka cluster unreachable/);
+      const code = await Promise.race([
+        topology.exited,
+        new Promise<never>((_resolve, reject) => setTimeout(() => reject(new Error(`still running; output:\n${topology.output()}`)), 180_000).unref()),
+      ]);
+      assert.notEqual(code, 0, topology.output());
+      assert.match(topology.output(), /KAFKA_DISCONNECTED|no Kafka broker answered/);
+    } finally {
+      await topology.stop();
+      await broker.stop();
     }
   });
 });

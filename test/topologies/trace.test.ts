@@ -315,6 +315,8 @@ describe('trace topology, each part its own process', () => {
       'mix_badline.py': { source: 'import os\nos.write(3, b\'[0,"line",1.5,0,"<module>",[],null,null,""]\\n\')\n' },
       // Issue 9's 60 MB trace: a long function name and long source lines repeated in every step.
       'mix_oversized.py': { source: `def ${longName}():\n    for i in range(5000):\n        x = i + ${'0 + '.repeat(500)}0\n${longName}()\n` },
+      // Its source alone is past the message size: a trace with the source cut, not a dead letter.
+      'mix_huge_source.py': { source: `print(1)\n${'# a long comment\n'.repeat(20_000)}` },
     });
     const noInputs = await codec.encode('SolutionSubmitted', { ...SOLUTION, solutionId: 'mix_no_inputs', inputs: [] });
     // Its trace cannot fit even without steps, and its dead letter carries 300 KB of it: cut to fit.
@@ -349,7 +351,7 @@ describe('trace topology, each part its own process', () => {
       assert.equal(huge.errorCode, 'EVENT_TOO_LARGE');
       assert.ok(huge.cut.includes('value'), `the dead letter of a 300 KB record is cut to ${maxMessageBytes} bytes: ${huge.cut.join(', ')}`);
 
-      const runIds = ['mix_valid_0.py', 'mix_valid_1.py', 'mix_forged.py', 'mix_badline.py', 'mix_oversized.py'].map((id) => runIdOf(id, 0));
+      const runIds = ['mix_valid_0.py', 'mix_valid_1.py', 'mix_forged.py', 'mix_badline.py', 'mix_oversized.py', 'mix_huge_source.py'].map((id) => runIdOf(id, 0));
       const traces = await collectTraces({ client, codec, topic: TOPICS.traces, runIds: new Set(runIds) });
       assert.equal(traces.get('mix_valid_0.py#0')!.stdout, '0\n');
       assert.equal(traces.get('mix_valid_1.py#0')!.stdout, 'abab\n');
@@ -367,6 +369,11 @@ describe('trace topology, each part its own process', () => {
       assert.deepEqual([...oversized.cut].sort(), ['names', 'steps']);
       assert.equal(oversized.traceTruncated, true);
       assert.ok(oversized.steps.every((step) => step.function.length < 400));
+      const hugeSource = traces.get('mix_huge_source.py#0')!;
+      assert.equal(hugeSource.outcome, 'ok', hugeSource.reason);
+      assert.equal(hugeSource.stdout, '1\n');
+      assert.deepEqual([...hugeSource.cut], ['source']);
+      assert.match(hugeSource.source!, /^print\(1\)\n# a long comment\n[^]*…\(340009 chars\)$/);
 
       // Still running: a solution sent after all of that is traced.
       assert.equal(topology.child.exitCode, null, topology.output());

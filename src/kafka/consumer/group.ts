@@ -35,6 +35,16 @@ export const consumerGroupShape = {
   fetchWaitMaxMs: z.number().int().positive().max(10_000).default(100),
   /** How long connecting (the first metadata answer) may take before it fails. */
   connectTimeoutMs: z.number().int().positive().default(30_000),
+  /**
+   * How often the cluster is asked for metadata, so that dead brokers are noticed even while
+   * nothing is read (librdkafka itself retries them forever, silently).
+   */
+  clusterProbeIntervalMs: z.number().int().positive().default(5_000),
+  /**
+   * How long no broker may answer (probed again with backoff meanwhile; readiness is false) before
+   * the consumer stops with KAFKA_DISCONNECTED.
+   */
+  clusterDownTimeoutMs: z.number().int().positive().default(60_000),
   log: z.custom<KafkaLogger>((v) => typeof v === 'object' && v !== null && typeof (v as KafkaLogger).warn === 'function').optional(),
   /** Sees assignments and librdkafka's statistics (lag, broker states): a process's readiness and metrics. */
   observer: consumerObserverSchema.optional(),

@@ -25,13 +25,15 @@ export interface ConsumerStatistics {
 export interface ConsumerObserver {
   /** After every assignment change: the partitions owned now, and whether some were taken away. */
   assignment?(owned: readonly { topic: string; partition: number }[], change: 'assigned' | 'revoked'): void;
+  /** The cluster stopped answering the consumer's probes (false), or answers again (true). */
+  cluster?(reachable: boolean, detail: string): void;
   /** Every `statisticsIntervalMs`, from librdkafka's statistics (no broker round trip). */
   statistics?(stats: ConsumerStatistics): void;
   /** How often statistics are reported; default 5000. */
   statisticsIntervalMs?: number;
 }
 
-export const consumerObserverSchema = z.custom<ConsumerObserver>((v) => typeof v === 'object' && v !== null, 'an object with assignment/statistics hooks');
+export const consumerObserverSchema = z.custom<ConsumerObserver>((v) => typeof v === 'object' && v !== null, 'an object with assignment/cluster/statistics hooks');
 
 /** The librdkafka properties an observer needs: statistics only when someone reads them. */
 export function observerClientConfig(observer: ConsumerObserver | undefined): Record<string, number> {

@@ -6,6 +6,7 @@ import { CODES, awaitPartitionIds, isLibrdKafkaError, kafkaError, waitOnlyForFir
 import { MessageRecord, type ConsumedRecord } from '../client/record.js';
 import { AckWindow, type AckEntry } from './ack-window.js';
 import { assignmentOfAllPartitions, assignmentOfNewPartitions } from './assign-all.js';
+import { metadataProbe, watchCluster } from './cluster-watch.js';
 import { connectGroupConsumer, createGroupConsumer, disconnectGroupConsumer } from './group.js';
 import { OffsetCommits } from './offset-commits.js';
 import { discoverPartitions, type TopicPartitionId } from './partition-discovery.js';
@@ -76,6 +77,9 @@ export class ConsumerSession {
   private connected: Promise<void> = Promise.resolve();
   private ackWaiter: (() => void) | undefined;
   private lastAccepted: PartitionState | undefined;
+  private stopWatching: (() => void) | undefined;
+  /** No broker answered for clusterDownTimeoutMs: the source failed, and a final commit could not land. */
+  private clusterLost = false;
 
   constructor(
     private readonly config: SourceConfig,
@@ -97,6 +101,7 @@ export class ConsumerSession {
     this.connected.then(
       () => {
         if (this.stopped) return;
+        this.watchCluster();
         if (this.config.assignAllPartitions) {
           this.assignAll().then(() => this.fetch(), (error: unknown) => this.fail(error));
           return;
@@ -107,6 +112,24 @@ export class ConsumerSession {
       },
       (error: unknown) => this.fail(error),
     );
+  }
+
+  /** Probes the cluster while the source runs: readiness hears of an outage, and a lasting one stops the source. */
+  private watchCluster(): void {
+    const { clusterProbeIntervalMs, clusterDownTimeoutMs, observer } = this.config;
+    this.stopWatching = watchCluster({
+      probe: metadataProbe(this.consumer, this.config.topics[0]!, Math.min(clusterProbeIntervalMs, 5_000)),
+      intervalMs: clusterProbeIntervalMs,
+      downTimeoutMs: clusterDownTimeoutMs,
+      onReachable: (reachable, detail) => {
+        if (!reachable) this.log.warn('Kafka cluster unreachable; probing again with backoff', { groupId: this.config.groupId, detail, giveUpAfterMs: clusterDownTimeoutMs });
+        observer?.cluster?.(reachable, detail);
+      },
+      onLost: (error) => {
+        this.clusterLost = true;
+        this.fail(error);
+      },
+    });
   }
 
   private async assignAll(): Promise<void> {
@@ -159,6 +182,7 @@ export class ConsumerSession {
    */
   private async shutdown(drain: boolean): Promise<void> {
     this.stopped = true;
+    this.stopWatching?.();
     clearInterval(this.commitTimer);
     this.stopDiscovery?.();
     const errors: unknown[] = [];
@@ -173,7 +197,15 @@ export class ConsumerSession {
       this.subscriber.complete();
       await this.waitForAcks(this.config.drainTimeoutMs);
     }
-    if (connected) {
+    if (connected && this.clusterLost) {
+      // No broker answers: commits cannot land (the group's next member reads the uncommitted
+      // records again) and librdkafka's close waits on the dead coordinator for half a minute or
+      // more. The consumer is let go in the background, so the failure is reported now.
+      this.disconnecting = true;
+      void this.fetching.then(() => disconnectGroupConsumer(this.consumer, this.config)).catch((error: unknown) => {
+        this.log.warn('disconnect after the cluster was lost failed', { groupId: this.config.groupId, error: describeError(error) });
+      });
+    } else if (connected) {
       await Promise.all([this.periodicCommit, ...this.revoking]);
       await this.commitConfirmed([...this.parts.values()], 'close').catch((error: unknown) => errors.push(error));
       this.disconnecting = true;

@@ -3,6 +3,7 @@ import type { LibrdKafkaError, Message, TopicPartition, TopicPartitionOffset } f
 import { AggregateTracestreamError, TracestreamError } from '../../errors/index.js';
 import { CODES, callbackToPromise, kafkaError, type NativeConsumer } from '../client/native.js';
 import { parseOptions, stderrLogger } from '../client/config.js';
+import { metadataProbe, watchCluster } from '../consumer/cluster-watch.js';
 import { connectGroupConsumer, consumerGroupShape, createGroupConsumer, disconnectGroupConsumer, withHeartbeatRule } from '../consumer/group.js';
 import { toConsumedRecord, type ConsumedRecord, type OutgoingRecord } from '../client/record.js';
 import { connectProducer, type NativeProducerHandle } from '../producer/sink.js';
@@ -132,11 +133,22 @@ export function startExactlyOnce(options: ExactlyOnceOptions): RunningProcessor 
     await connectGroupConsumer(consumer, config);
     const producer = await connectProducer({ client: config.client, transactionalId: config.transactionalId, lingerMs: 5 });
     const errors: unknown[] = [];
+    let stopWatching = (): void => undefined;
     try {
       await callbackToPromise((done) => producer.native.initTransactions(config.transactionTimeoutMs, done), txn('initTransactions'));
       consumer.subscribe(config.topics);
+      // A lasting outage stops the loop at its next turn (one consume timeout at most), even when idle.
+      let lost: TracestreamError | undefined;
+      stopWatching = watchCluster({
+        probe: metadataProbe(consumer, config.topics[0]!, Math.min(config.clusterProbeIntervalMs, 5_000)),
+        intervalMs: config.clusterProbeIntervalMs,
+        downTimeoutMs: config.clusterDownTimeoutMs,
+        onReachable: (reachable, detail) => config.observer?.cluster?.(reachable, detail),
+        onLost: (error) => { lost = error; },
+      });
       let failures = 0;
       while (!stopped) {
+        if (lost !== undefined) throw lost;
         const fetched = await callbackToPromise<Message[]>(
           (done) => consumer.consume(config.maxBatch, done),
           (err) => kafkaError('KAFKA_CONSUME_FAILED', `consumer of group ${config.groupId} failed`, err),
@@ -161,6 +173,7 @@ export function startExactlyOnce(options: ExactlyOnceOptions): RunningProcessor 
     } catch (error) {
       errors.push(error);
     } finally {
+      stopWatching();
       await producer.close().catch((error: unknown) => errors.push(error));
       await disconnectGroupConsumer(consumer, config).catch((error: unknown) => errors.push(error));
     }

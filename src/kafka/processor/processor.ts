@@ -34,7 +34,8 @@ export interface ProcessorOptions {
   maxInFlight?: number;
   /**
    * Consumer tuning. Group membership (groupProtocol, sessionTimeoutMs, heartbeatIntervalMs,
-   * fromBeginning, fetchWaitMaxMs, connectTimeoutMs, log) applies under both guarantees, through the
+   * fromBeginning, fetchWaitMaxMs, connectTimeoutMs, clusterProbeIntervalMs, clusterDownTimeoutMs,
+   * log) applies under both guarantees, through the
    * one consumer base; the rest (maxInFlightPerPartition, commitIntervalMs, ...) is the
    * at-least-once source's.
    */
@@ -73,6 +74,7 @@ export function startProcessor(options: ProcessorOptions): RunningProcessor {
   let closing: Promise<void> | undefined;
   const done = (async () => {
     const producer = await createProducer({ client: options.client });
+    let failed = false;
     try {
       await new Promise<void>((resolve, reject) => {
         source.records
@@ -87,9 +89,18 @@ export function startProcessor(options: ProcessorOptions): RunningProcessor {
           });
       });
       await closing;
+    } catch (error) {
+      failed = true;
+      throw error;
     } finally {
-      await source.close();
-      await producer.close();
+      const teardown = async (): Promise<void> => {
+        await source.close();
+        await producer.close();
+      };
+      // The flow's error wins: a final commit that cannot land on a dead cluster must not hide why
+      // the flow stopped (the source logs its commit failures itself).
+      if (failed) await teardown().catch(() => undefined);
+      else await teardown();
     }
   })();
   done.catch(() => {});
@@ -113,4 +124,5 @@ function groupTuningOf(source: NonNullable<ProcessorOptions['source']>): Consume
 
 const GROUP_TUNING_KEYS = [
   'fromBeginning', 'sessionTimeoutMs', 'heartbeatIntervalMs', 'groupProtocol', 'fetchWaitMaxMs', 'connectTimeoutMs', 'log', 'observer',
+  'clusterProbeIntervalMs', 'clusterDownTimeoutMs',
 ] as const satisfies readonly (keyof ConsumerGroupTuning)[];
