@@ -27,6 +27,7 @@ import {
   type EvaluationResult, type ModelConfigInput, type StateAccuracy,
 } from '../src/model/index.js';
 import { renderCompact } from '../src/render/index.js';
+import { splitOf } from '../src/dataset/index.js';
 
 interface Program {
   id: string;
@@ -99,16 +100,22 @@ async function main(argv: readonly string[]): Promise<void> {
       evaluation: { ...DEFAULT_EVALUATION_OPTIONS, maxRecords: num('eval-records', DEFAULT_EVALUATION_OPTIONS.maxRecords) },
       ...(flags['learning-rate'] === undefined ? {} : { optimizer: { peakLearningRate: Number(flags['learning-rate']) } }),
     }, picked);
+    // The held-out runs first: the evaluation set is the corpus' validation problems, however few
+    // of the training runs the budget reaches (the trainer keeps them apart by splitOf).
+    const heldOut = runs.filter((r) => splitOf(r.problemId) !== 'train');
+    const training = runs.filter((r) => splitOf(r.problemId) === 'train');
+    heldOut.forEach((run, i) => trainer.offer({ ...run, producedAtMs: Date.now(), topic: 'bench-held-out', partition: 0, offset: i }));
+    console.log(`${heldOut.length} held-out runs offered (the trainer keeps up to ${trainer.config.maxEvaluationRuns}, ${trainer.config.evaluationRunsPerProblem} per problem), ${training.length} training runs`);
     const started = Date.now();
     let next = 0;
     let pass = 0;
     while (trainer.tokensTrained < budgetTokens && Date.now() - started < budgetMs) {
       if (trainer.wantsRuns) {
-        const run = runs[next]!;
+        const run = training[next]!;
         // Later passes over the corpus get new run ids, so the trainer's redelivery filter keeps them.
-        trainer.offer({ ...run, runId: `${run.runId}@${pass}`, producedAtMs: Date.now(), topic: 'bench', partition: 0, offset: pass * runs.length + next });
+        trainer.offer({ ...run, runId: `${run.runId}@${pass}`, producedAtMs: Date.now(), topic: 'bench', partition: 0, offset: pass * training.length + next });
         next += 1;
-        if (next === runs.length) {
+        if (next === training.length) {
           next = 0;
           pass += 1;
         }
@@ -117,7 +124,7 @@ async function main(argv: readonly string[]): Promise<void> {
       }
     }
     const seconds = (Date.now() - started) / 1000;
-    console.log(`trained ${trainer.tokensTrained} tokens in ${seconds.toFixed(0)} s (${trainer.step} steps, ${(trainer.tokensTrained / seconds).toFixed(0)} tokens/s, ${pass} full passes over the training runs); load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(`trained ${trainer.tokensTrained} tokens in ${seconds.toFixed(0)} s (${trainer.step} steps, ${seconds > 0 ? (trainer.tokensTrained / seconds).toFixed(0) : '-'} tokens/s, ${pass} full passes over the training runs); load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     const evaluationStarted = Date.now();
     const result = trainer.evaluate();
     console.log(`evaluated in ${((Date.now() - evaluationStarted) / 1000).toFixed(0)} s`);
