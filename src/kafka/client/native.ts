@@ -1,5 +1,5 @@
 import Kafka from '@confluentinc/kafka-javascript';
-import type { LibrdKafkaError, Metadata } from '@confluentinc/kafka-javascript';
+import type { LibrdKafkaError, Metadata, TopicPartition, TopicPartitionOffset } from '@confluentinc/kafka-javascript';
 import { TracestreamError, type ErrorCode } from '../../errors/index.js';
 
 /**
@@ -117,4 +117,13 @@ export async function awaitPartitionIds(
     if (stopped() || Date.now() >= deadline) return [];
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+/** Methods of the native consumer that its type declarations leave out. */
+export interface RebalanceControl {
+  rebalanceProtocol(): 'NONE' | 'EAGER' | 'COOPERATIVE';
+  incrementalAssign(assignment: TopicPartition[]): void;
+  incrementalUnassign(assignment: TopicPartition[]): void;
+  assignmentLost(): boolean;
+  commitCb(offsets: TopicPartitionOffset[], cb: (err: LibrdKafkaError | null) => void): void;
 }

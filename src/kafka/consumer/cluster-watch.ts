@@ -1,5 +1,7 @@
 import { TracestreamError, describeError } from '../../errors/index.js';
+import type { KafkaLogger } from '../client/config.js';
 import { callbackToPromise, kafkaError, type NativeConsumer } from '../client/native.js';
+import type { SourceConfig } from './source.js';
 
 export interface ClusterWatchOptions {
   /** One round trip to the cluster; rejects when no broker answered. */
@@ -79,4 +81,22 @@ export function metadataProbe(consumer: NativeConsumer, topic: string, timeoutMs
     (done) => consumer.getMetadata({ topic, timeout: timeoutMs }, (err) => done(err)),
     (err) => kafkaError('KAFKA_DISCONNECTED', `no broker answered a metadata request for ${topic} within ${timeoutMs} ms`, err),
   );
+}
+
+/**
+ * The watch every source runs on its consumer's cluster: an outage is logged and told to the
+ * source's observer (readiness); one that lasts `clusterDownTimeoutMs` calls `onLost`. Returns its teardown.
+ */
+export function watchSourceCluster(consumer: NativeConsumer, config: SourceConfig, log: KafkaLogger, onLost: (error: TracestreamError) => void): () => void {
+  const { clusterProbeIntervalMs, clusterDownTimeoutMs, observer } = config;
+  return watchCluster({
+    probe: metadataProbe(consumer, config.topics[0]!, Math.min(clusterProbeIntervalMs, 5_000)),
+    intervalMs: clusterProbeIntervalMs,
+    downTimeoutMs: clusterDownTimeoutMs,
+    onReachable: (reachable, detail) => {
+      if (!reachable) log.warn('Kafka cluster unreachable; probing again with backoff', { groupId: config.groupId, detail, giveUpAfterMs: clusterDownTimeoutMs });
+      observer?.cluster?.(reachable, detail);
+    },
+    onLost,
+  });
 }

@@ -2,15 +2,16 @@ import type { Subscriber } from 'rxjs';
 import type { LibrdKafkaError, Message, TopicPartition, TopicPartitionOffset } from '@confluentinc/kafka-javascript';
 import { AggregateTracestreamError, TracestreamError, describeError } from '../../errors/index.js';
 import { stderrLogger, type KafkaLogger } from '../client/config.js';
-import { CODES, awaitPartitionIds, isLibrdKafkaError, kafkaError, waitOnlyForFirstMessage, type NativeConsumer } from '../client/native.js';
-import { MessageRecord, type ConsumedRecord } from '../client/record.js';
+import { CODES, awaitPartitionIds, isLibrdKafkaError, kafkaError, waitOnlyForFirstMessage, type NativeConsumer, type RebalanceControl } from '../client/native.js';
+import type { ConsumedRecord } from '../client/record.js';
 import { AckWindow, type AckEntry } from './ack-window.js';
 import { assignmentOfAllPartitions, assignmentOfNewPartitions } from './assign-all.js';
-import { metadataProbe, watchCluster } from './cluster-watch.js';
+import { watchSourceCluster } from './cluster-watch.js';
 import { connectGroupConsumer, createGroupConsumer, disconnectGroupConsumer } from './group.js';
 import { OffsetCommits } from './offset-commits.js';
 import { discoverPartitions, type TopicPartitionId } from './partition-discovery.js';
 import type { SourceConfig } from './source.js';
+import { SourceRecord } from './source-record.js';
 
 interface PartitionState {
   readonly topicPartition: TopicPartition;
@@ -22,37 +23,7 @@ interface PartitionState {
   emitting: boolean;
 }
 
-/** Methods of the native consumer that its type declarations leave out. */
-interface RebalanceControl {
-  rebalanceProtocol(): 'NONE' | 'EAGER' | 'COOPERATIVE';
-  incrementalAssign(assignment: TopicPartition[]): void;
-  incrementalUnassign(assignment: TopicPartition[]): void;
-  assignmentLost(): boolean;
-  commitCb(offsets: TopicPartitionOffset[], cb: (err: LibrdKafkaError | null) => void): void;
-}
-
 const partitionKey = (topic: string, partition: number): string => `${partition}:${topic}`;
-
-/**
- * A record handed out by a source. Its ack goes straight to its partition's window: one object per
- * record instead of a record, its headers, and two closures.
- */
-class SourceRecord extends MessageRecord {
-  readonly #session: ConsumerSession;
-  readonly #part: PartitionState;
-  readonly #entry: AckEntry;
-
-  constructor(message: Message, session: ConsumerSession, part: PartitionState, entry: AckEntry) {
-    super(message);
-    this.#session = session;
-    this.#part = part;
-    this.#entry = entry;
-  }
-
-  ack(): void {
-    if (this.#part.window.ack(this.#entry)) this.#session.afterAck(this.#part);
-  }
-}
 
 /**
  * One subscription of a source: the native consumer, its partitions' ack windows and flow control,
@@ -116,19 +87,9 @@ export class ConsumerSession {
 
   /** Probes the cluster while the source runs: readiness hears of an outage, and a lasting one stops the source. */
   private watchCluster(): void {
-    const { clusterProbeIntervalMs, clusterDownTimeoutMs, observer } = this.config;
-    this.stopWatching = watchCluster({
-      probe: metadataProbe(this.consumer, this.config.topics[0]!, Math.min(clusterProbeIntervalMs, 5_000)),
-      intervalMs: clusterProbeIntervalMs,
-      downTimeoutMs: clusterDownTimeoutMs,
-      onReachable: (reachable, detail) => {
-        if (!reachable) this.log.warn('Kafka cluster unreachable; probing again with backoff', { groupId: this.config.groupId, detail, giveUpAfterMs: clusterDownTimeoutMs });
-        observer?.cluster?.(reachable, detail);
-      },
-      onLost: (error) => {
-        this.clusterLost = true;
-        this.fail(error);
-      },
+    this.stopWatching = watchSourceCluster(this.consumer, this.config, this.log, (error) => {
+      this.clusterLost = true;
+      this.fail(error);
     });
   }
 
