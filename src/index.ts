@@ -55,9 +55,9 @@ export {
   type TraceTopics, type Connection, type OpenConnectionOptions, type CollectTracesOptions, type AwaitRunsOptions, type ReadEventsOptions,
 } from './pipeline/index.js';
 
-// Datasets: a trace topic replayed into Parquet shards per split; the one split-by-problem rule.
+// Datasets: trace topics replayed into Parquet shards per split; the one split-by-problem rule.
 export {
-  replayTopic, followTopic, toDatasetRow, splitOf, DATASET_COLUMNS, DEFAULT_SPLIT_RATIOS, SPLITS,
+  replayTopic, followTopic, endOffsetsOf, toDatasetRow, splitOf, DATASET_COLUMNS, DEFAULT_SPLIT_RATIOS, SPLITS,
   type ReplayOptions, type ReplayProgress, type ReplayResult, type FollowOptions, type DatasetRow, type DatasetFilter,
   type DatasetManifest, type DatasetFormat, type ScanStart, type Split, type SplitRatios,
 } from './dataset/index.js';

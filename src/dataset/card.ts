@@ -6,7 +6,7 @@ import { SPLITS } from './splits.js';
 /**
  * The dataset card (README.md): YAML front matter the Hugging Face Hub and `datasets` read (configs
  * pointing at the files, splits, features), then a description for people: counts, how the traces
- * were made, where the programs came from, and how the dataset was built from the topic.
+ * were made, where the programs came from, and how the dataset was built from the topics.
  */
 export function renderDatasetCard(manifest: DatasetManifest): string {
   const splits = SPLITS.filter((split) => manifest.counts.splits[split].runs > 0);
@@ -62,8 +62,9 @@ export function renderDatasetCard(manifest: DatasetManifest): string {
     '',
     '## How this dataset was built',
     '',
-    `Replayed from the Kafka topic \`${manifest.topic}\` (partitions and offsets in manifest.json, with a`,
-    'SHA-256 per file) by `tracestream replay`. The same topic gives the same bytes.',
+    `Replayed from the Kafka ${manifest.topics.length === 1 ? 'topic' : 'topics'} ${manifest.topics.map((t) => `\`${t.topic}\``).join(', ')} (partitions and offsets in`,
+    'manifest.json, with a SHA-256 per file) by `tracestream replay`. The same records give the same data files,',
+    'whichever topics and partitions held them.',
     `- One row per run id: ${manifest.dedupeRule}`,
     `- Splits by problem: ${manifest.splitRule} Ratios: train ${manifest.splitRatios.train}, validation ${manifest.splitRatios.validation}, test ${manifest.splitRatios.test}.`,
     `- Filters: ${Object.keys(manifest.filter).length === 0 ? 'none' : `\`${JSON.stringify(manifest.filter)}\``}.`,

@@ -1,3 +1,4 @@
+import { TracestreamError } from '../errors/index.js';
 import type { DatasetFilter } from './filters.js';
 import type { PartitionRange } from './scan.js';
 import type { DatasetFormat } from './shards.js';
@@ -6,17 +7,16 @@ import type { Split, SplitRatios } from './splits.js';
 
 /** manifest.json: what a dataset covers and holds. It has no clock times, so equal inputs give equal bytes. */
 export interface DatasetManifest {
-  format: 'tracestream-dataset/1';
-  topic: string;
-  /** Per partition, the offsets read: `start` up to `end`, exclusive. `end` is where a later replay continues (`--from-offsets`). */
-  partitions: PartitionRange[];
+  format: 'tracestream-dataset/2';
+  /** The topics read, by name, each with its partitions' offset ranges. */
+  topics: TopicRanges[];
   formats: DatasetFormat[];
   filter: DatasetFilter;
   splitRatios: SplitRatios;
   splitRule: string;
   dedupeRule: string;
   records: {
-    /** Records in the offset ranges. */
+    /** Records in the offset ranges, over all topics. */
     read: number;
     /** Traces beyond the first of their run id. */
     duplicates: number;
@@ -42,6 +42,12 @@ export interface DatasetManifest {
   files: DatasetFile[];
 }
 
+export interface TopicRanges {
+  topic: string;
+  /** Per partition, the offsets read: `start` up to `end`, exclusive. `end` is where a later replay continues (`--from-offsets`). */
+  partitions: PartitionRange[];
+}
+
 export interface DatasetFile {
   /** Relative to the dataset directory. */
   path: string;
@@ -63,3 +69,19 @@ export const SPLIT_RULE =
 
 /** The most skipped records listed by name in the manifest; the count covers them all. */
 export const MAX_LISTED_SKIPPED = 100;
+
+/**
+ * Where a replay that continues after the dataset of `manifest` starts: its end offsets, by topic and
+ * partition. A manifest from before several topics could be replayed together (format 1: one
+ * `topic` and its `partitions`) is read too.
+ */
+export function endOffsetsOf(manifest: unknown, name = 'the manifest'): Record<string, Record<string, number>> {
+  const m = manifest as Partial<DatasetManifest> & { topic?: unknown; partitions?: unknown };
+  const topics = Array.isArray(m.topics) ? m.topics
+    : typeof m.topic === 'string' && Array.isArray(m.partitions) ? [{ topic: m.topic, partitions: m.partitions as PartitionRange[] }]
+      : undefined;
+  if (topics === undefined) {
+    throw new TracestreamError('CONFIG_INVALID', `${name} is not a dataset manifest: it lists no topics with their partitions' offsets`);
+  }
+  return Object.fromEntries(topics.map(({ topic, partitions }) => [topic, Object.fromEntries(partitions.map((p) => [String(p.partition), p.end]))]));
+}

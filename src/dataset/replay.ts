@@ -7,28 +7,40 @@ import { readWireHeader } from '../avro/index.js';
 import { TracestreamError, describeError, isTracestreamError } from '../errors/index.js';
 import { clientConfigSchema, parseOptions, topicNameSchema } from '../kafka/client/config.js';
 import { datasetFilterSchema, rowFilter } from './filters.js';
-import { DEDUPE_RULE, MAX_LISTED_SKIPPED, SPLIT_RULE, type DatasetManifest } from './manifest.js';
+import { DEDUPE_RULE, MAX_LISTED_SKIPPED, SPLIT_RULE, type DatasetManifest, type TopicRanges } from './manifest.js';
 import { firstPerRunId, mergeSpills } from './merge.js';
 import { publishDataset, writeAtomically } from './publish.js';
 import { toDatasetRow } from './row.js';
-import { openTopicScan, resolveScanRanges, type PartitionRange } from './scan.js';
+import { openTopicScan, resolveScanRanges, type TopicPartitionRange } from './scan.js';
 import { SplitWriter, type StagedShard } from './shards.js';
-import { SpillWriter, spilledRanges, type SkippedRecord } from './spill.js';
+import { SpillWriter, partitionKey, spilledRanges, type SkippedRecord } from './spill.js';
 import { DEFAULT_SPLIT_RATIOS, SPLITS, splitOf, validateSplitRatios } from './splits.js';
 import { DatasetStats } from './stats.js';
 
 const MiB = 1024 * 1024;
 
+/**
+ * Trace bytes per Parquet row group. Writing a row group takes several times its traces' size once
+ * decoded and encoded: the largest share of a replay's memory. Smaller groups save memory but make
+ * the files larger (2 MiB: a quarter less peak RSS, a third more bytes per step; README "Benchmarks").
+ */
+export const DEFAULT_ROW_GROUP_BYTES = 8 * MiB;
+
 export const replayOptionsSchema = z.object({
   client: clientConfigSchema,
   codec: z.custom<AvroCodec>((v) => typeof v === 'object' && v !== null && typeof (v as AvroCodec).decode === 'function', 'an AvroCodec'),
-  topic: topicNameSchema,
+  /**
+   * The trace topics to read: one dataset of them all, one row per run id over every topic. Their
+   * order does not matter (they are kept sorted by name), nor does which topic held a record.
+   */
+  topics: z.array(topicNameSchema).min(1).transform((topics) => [...new Set(topics)].sort()),
   /** The dataset directory; it holds `.replay/` (resume state) while a replay runs. */
   outDir: z.string().min(1),
   start: z.discriminatedUnion('from', [
     z.object({ from: z.literal('beginning') }),
     z.object({ from: z.literal('timestamp'), timestampMs: z.number().int().nonnegative() }),
-    z.object({ from: z.literal('offsets'), offsets: z.record(z.string(), z.number().int().nonnegative()) }),
+    /** Next offsets by topic, then partition (a manifest's end offsets: `endOffsetsOf`); others start at the beginning. */
+    z.object({ from: z.literal('offsets'), offsets: z.record(z.string(), z.record(z.string(), z.number().int().nonnegative())) }),
   ]).default({ from: 'beginning' }),
   /** Also written beside the Parquet shards. */
   formats: z.array(z.enum(['jsonl', 'compact'])).default([]),
@@ -39,7 +51,7 @@ export const replayOptionsSchema = z.object({
   /** Trace bytes (as on the topic) per shard file. */
   shardBytes: z.number().int().positive().default(512 * MiB),
   /** Trace bytes per Parquet row group: what each split holds in memory while writing. */
-  rowGroupBytes: z.number().int().positive().default(8 * MiB),
+  rowGroupBytes: z.number().int().positive().default(DEFAULT_ROW_GROUP_BYTES),
   zstdLevel: z.number().int().min(1).max(22).default(9),
   /**
    * Keep `.replay/` after publishing, and on the next call read on from where this one ended, up to
@@ -65,23 +77,23 @@ export interface ReplayProgress {
 
 export interface ReplayResult {
   manifest: DatasetManifest;
-  /** Records this call read from the topic (fewer than manifest.records.read after a resume). */
+  /** Records this call read from the topics (fewer than manifest.records.read after a resume). */
   recordsRead: number;
 }
 
 /** What `.replay/state.json` keeps so that a restarted replay continues the same one. */
 interface ReplayState {
   fingerprint: string;
-  ranges: PartitionRange[];
+  ranges: TopicPartitionRange[];
 }
 
 /**
- * Rebuilds the dataset of a trace topic in `outDir` (see README "Replay"): reads the partitions
- * from `start` up to the end offsets taken when the replay began, keeps one trace per run id,
+ * Rebuilds the dataset of trace topics in `outDir` (see README "Replay"): reads every partition of
+ * each topic from `start` up to the end offsets taken when the replay began, keeps one trace per run id,
  * writes Parquet shards per split (and JSON lines / compact text when asked), then README.md and
  * manifest.json.
  *
- * Memory does not grow with the topic: traces go to sorted spill files on disk (`spillBudgetBytes`
+ * Memory does not grow with the topics: traces go to sorted spill files on disk (`spillBudgetBytes`
  * at a time) and are merged back in run id order. Killed and started again with the same options,
  * it reads only the offsets its spill files do not cover yet and ends with the same files.
  */
@@ -95,16 +107,16 @@ export async function replayTopic(options: ReplayOptions): Promise<ReplayResult>
   await mkdir(stagingDir, { recursive: true });
 
   const state = await loadOrStartState(config, work);
-  const { ranges: done, resumeAt } = await spilledRanges(spillDir, new Map(state.ranges.map((r) => [r.partition, r.start])));
+  const starts = new Map(state.ranges.map((r) => [partitionKey(r.topic, r.partition), r.start]));
+  const { ranges: done, resumeAt } = await spilledRanges(spillDir, starts);
   const recordsRead = await readIntoSpill(config, state.ranges, resumeAt, spillDir, done.reduce((n, r) => n + r.to - r.from + 1, 0));
-  const { files, ranges } = await spilledRanges(spillDir, new Map(state.ranges.map((r) => [r.partition, r.start])));
+  const { files, ranges } = await spilledRanges(spillDir, starts);
   const skipped = ranges.flatMap((range) => range.skipped);
 
   const written = await writeSplits(config, files, stagingDir, ranges.reduce((n, r) => n + r.entries, 0));
   const manifest = await publishDataset(config.outDir, written.staged, {
-    format: 'tracestream-dataset/1',
-    topic: config.topic,
-    partitions: state.ranges,
+    format: 'tracestream-dataset/2',
+    topics: byTopic(state.ranges),
     formats: ['parquet', ...config.formats],
     filter: config.filter,
     splitRatios: config.splitRatios,
@@ -117,7 +129,7 @@ export async function replayTopic(options: ReplayOptions): Promise<ReplayResult>
       skipped: skipped.length,
       written: written.rows,
     },
-    skipped: skipped.sort((a, b) => a.partition - b.partition || a.offset - b.offset).slice(0, MAX_LISTED_SKIPPED),
+    skipped: skipped.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0) || a.partition - b.partition || a.offset - b.offset).slice(0, MAX_LISTED_SKIPPED),
     counts: {
       splits: written.stats.splits,
       outcomes: written.stats.outcomes.toJSON(),
@@ -143,7 +155,7 @@ export async function replayTopic(options: ReplayOptions): Promise<ReplayResult>
  */
 async function loadOrStartState(config: ReplayConfig, work: string): Promise<ReplayState> {
   const fingerprint = createHash('sha256').update(JSON.stringify({
-    topic: config.topic, start: config.start, formats: config.formats, splitRatios: config.splitRatios, filter: config.filter,
+    topics: config.topics, start: config.start, formats: config.formats, splitRatios: config.splitRatios, filter: config.filter,
   })).digest('hex');
   const path = join(work, 'state.json');
   const saved = await readFile(path, 'utf8').then((text) => JSON.parse(text) as ReplayState, () => undefined);
@@ -153,28 +165,26 @@ async function loadOrStartState(config: ReplayConfig, work: string): Promise<Rep
     }
     if (!config.follow) return saved;
     // Following: the same starts, and the ends of now (partitions added since start at their beginning).
-    const starts = Object.fromEntries(saved.ranges.map((r) => [r.partition, r.start]));
-    const next = { fingerprint, ranges: await resolveScanRanges(config.client, config.topic, { from: 'offsets', offsets: starts }) };
+    const starts: Record<string, Record<string, number>> = {};
+    for (const r of saved.ranges) (starts[r.topic] ??= {})[String(r.partition)] = r.start;
+    const next = { fingerprint, ranges: await resolveScanRanges(config.client, config.topics, { from: 'offsets', offsets: starts }) };
     await writeAtomically(path, `${JSON.stringify(next, null, 2)}\n`);
     return next;
   }
   await rm(join(work, 'spill'), { recursive: true, force: true });
   await mkdir(join(work, 'spill'), { recursive: true });
-  const start = config.start.from === 'offsets'
-    ? { from: 'offsets' as const, offsets: Object.fromEntries(Object.entries(config.start.offsets).map(([p, o]) => [Number(p), o])) }
-    : config.start;
-  const state = { fingerprint, ranges: await resolveScanRanges(config.client, config.topic, start) };
+  const state = { fingerprint, ranges: await resolveScanRanges(config.client, config.topics, config.start) };
   await writeAtomically(path, `${JSON.stringify(state, null, 2)}\n`);
   return state;
 }
 
 /** Reads what the spill does not cover yet into sorted spill files; returns the records read. */
-async function readIntoSpill(config: ReplayConfig, ranges: readonly PartitionRange[], resumeAt: ReadonlyMap<number, number>, spillDir: string, alreadyRead: number): Promise<number> {
-  const todo = ranges.map((range) => ({ ...range, start: Math.max(range.start, resumeAt.get(range.partition) ?? range.start) }));
+async function readIntoSpill(config: ReplayConfig, ranges: readonly TopicPartitionRange[], resumeAt: ReadonlyMap<string, number>, spillDir: string, alreadyRead: number): Promise<number> {
+  const todo = ranges.map((range) => ({ ...range, start: Math.max(range.start, resumeAt.get(partitionKey(range.topic, range.partition)) ?? range.start) }));
   const total = ranges.reduce((n, r) => n + r.end - r.start, 0);
   const spill = new SpillWriter(spillDir, config.spillBudgetBytes);
-  for (const range of todo) spill.startPartition(range.partition, range.start);
-  const scan = await openTopicScan({ client: config.client, topic: config.topic, ranges: todo });
+  for (const range of todo) spill.startPartition(range.topic, range.partition, range.start);
+  const scan = await openTopicScan({ client: config.client, ranges: todo });
   let read = 0;
   let bytes = 0;
   try {
@@ -182,7 +192,7 @@ async function readIntoSpill(config: ReplayConfig, ranges: readonly PartitionRan
       for (const record of batch) {
         read += 1;
         bytes += record.value?.length ?? 0;
-        await spill.add(record.partition, record.offset, await spillEntryOf(config.codec, record.value));
+        await spill.add(record.topic, record.partition, record.offset, await spillEntryOf(config.codec, record.value));
       }
       config.onProgress?.({ phase: 'read', done: alreadyRead + read, total, bytes });
     }
@@ -191,6 +201,17 @@ async function readIntoSpill(config: ReplayConfig, ranges: readonly PartitionRan
     await scan.close();
   }
   return read;
+}
+
+/** The ranges grouped by topic, as the manifest lists them (topics by name, partitions ascending). */
+function byTopic(ranges: readonly TopicPartitionRange[]): TopicRanges[] {
+  const topics = new Map<string, TopicRanges>();
+  for (const { topic, partition, start, end } of ranges) {
+    let entry = topics.get(topic);
+    if (entry === undefined) topics.set(topic, entry = { topic, partitions: [] });
+    entry.partitions.push({ partition, start, end });
+  }
+  return [...topics.values()].sort((a, b) => (a.topic < b.topic ? -1 : 1)).map((t) => ({ ...t, partitions: t.partitions.sort((a, b) => a.partition - b.partition) }));
 }
 
 async function spillEntryOf(codec: AvroCodec, value: Buffer | null): Promise<{ runId: Buffer; producedAtMs: number; value: Buffer } | { skipped: string }> {

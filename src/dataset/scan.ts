@@ -9,8 +9,11 @@ export type ScanStart =
   | { from: 'beginning' }
   /** The first record at or after this time (ms since the epoch); partitions with none start at their end. */
   | { from: 'timestamp'; timestampMs: number }
-  /** Saved offsets (e.g. a manifest's end offsets); partitions not named start at the beginning. */
-  | { from: 'offsets'; offsets: Readonly<Record<number, number>> };
+  /**
+   * Saved next offsets by topic, then partition (e.g. a manifest's end offsets); partitions not
+   * named start at the beginning.
+   */
+  | { from: 'offsets'; offsets: Readonly<Record<string, Readonly<Record<string, number>>>> };
 
 /** The offsets a scan covers in one partition: `start` up to `end`, exclusive. */
 export interface PartitionRange {
@@ -19,7 +22,13 @@ export interface PartitionRange {
   end: number;
 }
 
+/** A `PartitionRange` of a named topic: what a scan of several topics covers. */
+export interface TopicPartitionRange extends PartitionRange {
+  topic: string;
+}
+
 export interface ScannedRecord {
+  topic: string;
   partition: number;
   offset: number;
   key: Buffer | null;
@@ -28,20 +37,32 @@ export interface ScannedRecord {
 
 export interface TopicScanOptions {
   client: KafkaClientConfig;
-  topic: string;
-  /** Per partition, where to start; resolved from `ScanStart` by `resolveScanRanges`. */
-  ranges: readonly PartitionRange[];
+  /** Per topic and partition, what to read; resolved from `ScanStart` by `resolveScanRanges`. */
+  ranges: readonly TopicPartitionRange[];
   /** Records per fetch call; also what one batch holds. */
   batchSize?: number;
   pollTimeoutMs?: number;
 }
 
 export interface TopicScan {
-  /** Batches of records in offset order per partition, until every partition reached its end. */
+  /** Batches of records in offset order per partition, until every partition of every topic reached its end. */
   batches(): AsyncGenerator<ScannedRecord[]>;
   /** Idempotent; ends `batches()`. */
   close(): Promise<void>;
 }
+
+/**
+ * What librdkafka may hold of records read ahead of the writer, decompressed: the scan reads only as
+ * fast as the dataset is written, so more prefetch buys nothing and costs memory (librdkafka's
+ * default is 64 MiB, overshot by one fetch response).
+ */
+export const SCAN_PREFETCH_BYTES = 16 * 1024 * 1024;
+/**
+ * The most one fetch response brings (compressed) over all partitions, whatever their number: each
+ * partition's share is decompressed into the prefetch queue at once. A larger first batch still comes
+ * whole, so a trace bigger than this is read all the same.
+ */
+export const SCAN_FETCH_BYTES = 4 * 1024 * 1024;
 
 /**
  * Opens a consumer that reads partitions by assignment: it joins no consumer group and commits
@@ -59,6 +80,11 @@ async function connectScanner(client: KafkaClientConfig): Promise<{ consumer: Na
       'enable.partition.eof': true,
       'isolation.level': 'read_committed',
       'fetch.wait.max.ms': 100,
+      'queued.max.messages.kbytes': SCAN_PREFETCH_BYTES / 1024,
+      'fetch.max.bytes': SCAN_FETCH_BYTES,
+      // librdkafka refuses a fetch.max.bytes below message.max.bytes, which bounds only the requests a
+      // client sends (a consumer's are small); the received size limit stays at its 100 MB default.
+      'message.max.bytes': SCAN_FETCH_BYTES,
     },
     { 'auto.offset.reset': 'earliest' },
   );
@@ -78,39 +104,46 @@ async function connectScanner(client: KafkaClientConfig): Promise<{ consumer: Na
 }
 
 /**
- * The offsets to read in each partition of `topic`: from `start` up to the high watermark taken now,
- * so a scan of a topic that keeps growing still ends. A start below the partition's first offset
- * (records deleted or compacted away) starts at its first offset.
+ * The offsets to read in each partition of `topics` (in the order given, partitions ascending): from
+ * `start` up to the high watermark taken now, so a scan of topics that keep growing still ends. A
+ * start below the partition's first offset (records deleted or compacted away) starts at its first
+ * offset.
  */
-export async function resolveScanRanges(client: KafkaClientConfig, topic: string, start: ScanStart, topicWaitMs = 10_000): Promise<PartitionRange[]> {
+export async function resolveScanRanges(client: KafkaClientConfig, topics: readonly string[], start: ScanStart, topicWaitMs = 10_000): Promise<TopicPartitionRange[]> {
   const { consumer, close } = await connectScanner(client);
   try {
-    const partitions = await partitionsOf(consumer, topic, topicWaitMs);
-    const watermarks = await Promise.all(partitions.map((partition) => callbackToPromise<WatermarkOffsets>(
-      (done) => consumer.queryWatermarkOffsets(topic, partition, 10_000, done),
-      (err) => kafkaError('KAFKA_CONSUME_FAILED', `could not read the offsets of ${topic} partition ${partition}`, err, { topic, partition }),
-    )));
-    let byTime = new Map<number, number>();
-    if (start.from === 'timestamp') {
-      const found = await callbackToPromise<TopicPartitionOffset[]>(
-        (done) => consumer.offsetsForTimes(partitions.map((partition) => ({ topic, partition, offset: start.timestampMs })), 10_000, done),
-        (err) => kafkaError('KAFKA_CONSUME_FAILED', `could not look up offsets of ${topic} at ${new Date(start.timestampMs).toISOString()}`, err, { topic }),
-      );
-      byTime = new Map(found.map((f) => [f.partition, f.offset]));
-    }
-    return partitions.map((partition, i) => {
-      const { lowOffset, highOffset } = watermarks[i]!;
-      let from = lowOffset;
-      if (start.from === 'offsets') from = start.offsets[partition] ?? lowOffset;
-      if (start.from === 'timestamp') {
-        const at = byTime.get(partition) ?? -1;
-        from = at < 0 ? highOffset : at;
-      }
-      return { partition, start: Math.min(Math.max(from, lowOffset), highOffset), end: highOffset };
-    });
+    const ranges: TopicPartitionRange[] = [];
+    for (const topic of topics) ranges.push(...await rangesOf(consumer, topic, start, topicWaitMs));
+    return ranges;
   } finally {
     await close();
   }
+}
+
+async function rangesOf(consumer: NativeConsumer, topic: string, start: ScanStart, topicWaitMs: number): Promise<TopicPartitionRange[]> {
+  const partitions = await partitionsOf(consumer, topic, topicWaitMs);
+  const watermarks = await Promise.all(partitions.map((partition) => callbackToPromise<WatermarkOffsets>(
+    (done) => consumer.queryWatermarkOffsets(topic, partition, 10_000, done),
+    (err) => kafkaError('KAFKA_CONSUME_FAILED', `could not read the offsets of ${topic} partition ${partition}`, err, { topic, partition }),
+  )));
+  let byTime = new Map<number, number>();
+  if (start.from === 'timestamp') {
+    const found = await callbackToPromise<TopicPartitionOffset[]>(
+      (done) => consumer.offsetsForTimes(partitions.map((partition) => ({ topic, partition, offset: start.timestampMs })), 10_000, done),
+      (err) => kafkaError('KAFKA_CONSUME_FAILED', `could not look up offsets of ${topic} at ${new Date(start.timestampMs).toISOString()}`, err, { topic }),
+    );
+    byTime = new Map(found.map((f) => [f.partition, f.offset]));
+  }
+  return partitions.map((partition, i) => {
+    const { lowOffset, highOffset } = watermarks[i]!;
+    let from = lowOffset;
+    if (start.from === 'offsets') from = start.offsets[topic]?.[String(partition)] ?? lowOffset;
+    if (start.from === 'timestamp') {
+      const at = byTime.get(partition) ?? -1;
+      from = at < 0 ? highOffset : at;
+    }
+    return { topic, partition, start: Math.min(Math.max(from, lowOffset), highOffset), end: highOffset };
+  });
 }
 
 /**
@@ -119,7 +152,7 @@ export async function resolveScanRanges(client: KafkaClientConfig, topic: string
  */
 export async function endOffsetsNow(client: KafkaClientConfig, topic: string): Promise<Record<string, number> | undefined> {
   try {
-    const ranges = await resolveScanRanges(client, topic, { from: 'beginning' }, 0);
+    const ranges = await resolveScanRanges(client, [topic], { from: 'beginning' }, 0);
     return Object.fromEntries(ranges.map((range) => [String(range.partition), range.end]));
   } catch (error) {
     if (error instanceof TracestreamError && error.code === 'INPUT_INVALID') return undefined;
@@ -134,15 +167,16 @@ async function partitionsOf(consumer: NativeConsumer, topic: string, waitMs: num
 }
 
 /**
- * Reads `ranges` of `topic`. Fetches happen only when the caller asks for the next batch, so a slow
- * writer holds back the reads instead of filling memory. A partition is done when a record at
- * `end - 1` arrived or the consumer reached the partition's end at or past `end` (transaction
- * markers take offsets that no record is handed out for).
+ * Reads `ranges`, of one topic or several, with one consumer. Fetches happen only when the caller
+ * asks for the next batch, so a slow writer holds back the reads instead of filling memory. A
+ * partition is done when a record at `end - 1` arrived or the consumer reached the partition's end
+ * at or past `end` (transaction markers take offsets that no record is handed out for).
  */
 export async function openTopicScan(options: TopicScanOptions): Promise<TopicScan> {
   const batchSize = options.batchSize ?? 500;
   const pending = options.ranges.filter((range) => range.start < range.end);
-  const ends = new Map(pending.map((range) => [range.partition, range.end]));
+  const ends = new Map(pending.map((range) => [keyOf(range.topic, range.partition), range.end]));
+  const topics = [...new Set(options.ranges.map((range) => range.topic))].join(', ');
   const { consumer, close } = await connectScanner(options.client);
   consumer.setDefaultConsumeTimeout(options.pollTimeoutMs ?? 100);
   waitOnlyForFirstMessage(consumer);
@@ -150,27 +184,32 @@ export async function openTopicScan(options: TopicScanOptions): Promise<TopicSca
   // messages: they are applied once those messages are taken.
   const eofs: EofEvent[] = [];
   consumer.on('partition.eof', (eof: EofEvent) => eofs.push(eof));
-  if (pending.length > 0) consumer.assign(pending.map((range) => ({ topic: options.topic, partition: range.partition, offset: range.start })));
+  if (pending.length > 0) consumer.assign(pending.map((range) => ({ topic: range.topic, partition: range.partition, offset: range.start })));
   let closed = false;
 
   async function* batches(): AsyncGenerator<ScannedRecord[]> {
     while (ends.size > 0 && !closed) {
       const messages = await callbackToPromise<Message[]>(
         (done) => consumer.consume(batchSize, done),
-        (err) => kafkaError('KAFKA_CONSUME_FAILED', `reading ${options.topic} failed`, err, { topic: options.topic }),
+        (err) => kafkaError('KAFKA_CONSUME_FAILED', `reading ${topics} failed`, err, { topics }),
       ).catch((error: unknown) => {
         if (error instanceof TracestreamError && error.retriable) return [] as Message[];
         throw error;
       });
       const batch: ScannedRecord[] = [];
       for (const message of messages) {
-        const end = ends.get(message.partition);
+        const key = keyOf(message.topic, message.partition);
+        const end = ends.get(key);
         if (end === undefined || message.offset >= end) continue;
-        batch.push({ partition: message.partition, offset: message.offset, key: message.key === undefined || message.key === null ? null : Buffer.from(message.key), value: message.value });
-        if (message.offset >= end - 1) ends.delete(message.partition);
+        batch.push({
+          topic: message.topic, partition: message.partition, offset: message.offset,
+          key: message.key === undefined || message.key === null ? null : Buffer.from(message.key), value: message.value,
+        });
+        if (message.offset >= end - 1) ends.delete(key);
       }
       for (const eof of eofs.splice(0)) {
-        if (eof.topic === options.topic && eof.offset >= (ends.get(eof.partition) ?? Infinity)) ends.delete(eof.partition);
+        const key = keyOf(eof.topic, eof.partition);
+        if (eof.offset >= (ends.get(key) ?? Infinity)) ends.delete(key);
       }
       if (batch.length > 0) yield batch;
     }
@@ -183,4 +222,9 @@ export async function openTopicScan(options: TopicScanOptions): Promise<TopicSca
       await close();
     },
   };
+}
+
+/** A topic name never holds a space, so this names a topic's partition unambiguously. */
+function keyOf(topic: string, partition: number): string {
+  return `${topic} ${partition}`;
 }

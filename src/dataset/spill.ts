@@ -12,13 +12,15 @@ export interface SpillEntry {
 
 /** A record replay could not use, kept in the manifest so that nothing is dropped silently. */
 export interface SkippedRecord {
+  topic: string;
   partition: number;
   offset: number;
   reason: string;
 }
 
-/** What one spill file covers: offsets `from`..`to` (inclusive) of one partition. */
+/** What one spill file covers: offsets `from`..`to` (inclusive) of one topic's partition. */
 export interface SpillRange {
+  topic: string;
   partition: number;
   from: number;
   to: number;
@@ -38,37 +40,49 @@ export function compareEntries(a: SpillEntry, b: SpillEntry): number {
   return Buffer.compare(a.runId, b.runId) || b.producedAtMs - a.producedAtMs || Buffer.compare(b.value, a.value);
 }
 
-const RANGE_FILE = /^p(\d+)-(\d+)-(\d+)\.run$/;
+/**
+ * Names a topic's partition in spill file names: `@` is outside the characters of topic names
+ * ([a-zA-Z0-9._-]), so the name splits back unambiguously.
+ */
+export function partitionKey(topic: string, partition: number): string {
+  return `${topic}@p${partition}`;
+}
 
-/** `p<partition>-<from>-<to>.run`, as Kafka Connect's S3 sink names objects: writing the same range again gives the same name. */
-function spillFileName(range: Pick<SpillRange, 'partition' | 'from' | 'to'>): string {
-  return `p${range.partition}-${range.from}-${range.to}.run`;
+const RANGE_FILE = /^([a-zA-Z0-9._-]+@p\d+)-(\d+)-(\d+)\.run$/;
+
+/**
+ * `<topic>@p<partition>-<from>-<to>.run`, as Kafka Connect's S3 sink names objects (topic,
+ * partition, first offset): writing the same range again gives the same name.
+ */
+function spillFileName(range: Pick<SpillRange, 'topic' | 'partition' | 'from' | 'to'>): string {
+  return `${partitionKey(range.topic, range.partition)}-${range.from}-${range.to}.run`;
 }
 
 /**
- * Sorted runs of a topic's traces on disk, one file per partition range. Memory holds at most
+ * Sorted runs of topics' traces on disk, one file per partition range. Memory holds at most
  * `budgetBytes` of record values (plus one record): past it the partition holding the most is
  * sorted and written out. A file is written under a temporary name and renamed once complete, so
  * after a crash every `.run` file is whole and the offsets it covers need not be read again.
  */
 export class SpillWriter {
-  private readonly buffers = new Map<number, PartitionBuffer>();
+  /** By `partitionKey`. */
+  private readonly buffers = new Map<string, PartitionBuffer>();
   private bufferedBytes = 0;
 
   constructor(private readonly dir: string, private readonly budgetBytes: number) {}
 
   /** Starts a partition's next range at `offset` (where the topic is read from). */
-  startPartition(partition: number, offset: number): void {
-    this.buffers.set(partition, { from: offset, last: offset - 1, entries: [], bytes: 0, skipped: [] });
+  startPartition(topic: string, partition: number, offset: number): void {
+    this.buffers.set(partitionKey(topic, partition), { topic, partition, from: offset, last: offset - 1, entries: [], bytes: 0, skipped: [] });
   }
 
   /** Adds the record at `offset`: a trace (`entry`), or one that is skipped and why. */
-  async add(partition: number, offset: number, entry: SpillEntry | { skipped: string }): Promise<void> {
-    const buffer = this.buffers.get(partition);
-    if (buffer === undefined) throw new Error(`partition ${partition} was not started`);
+  async add(topic: string, partition: number, offset: number, entry: SpillEntry | { skipped: string }): Promise<void> {
+    const buffer = this.buffers.get(partitionKey(topic, partition));
+    if (buffer === undefined) throw new Error(`partition ${partition} of ${topic} was not started`);
     buffer.last = offset;
     if ('skipped' in entry) {
-      buffer.skipped.push({ partition, offset, reason: entry.skipped });
+      buffer.skipped.push({ topic, partition, offset, reason: entry.skipped });
       return;
     }
     buffer.entries.push(entry);
@@ -80,40 +94,46 @@ export class SpillWriter {
 
   /** Writes every partition's pending range. */
   async flush(): Promise<void> {
-    for (const partition of this.buffers.keys()) await this.flushPartition(partition);
+    for (const key of this.buffers.keys()) await this.flushPartition(key);
   }
 
   private async flushLargest(): Promise<void> {
-    let largest: number | undefined;
+    let largest: string | undefined;
     let bytes = -1;
-    for (const [partition, buffer] of this.buffers) {
+    for (const [key, buffer] of this.buffers) {
       if (buffer.bytes > bytes) {
-        largest = partition;
+        largest = key;
         bytes = buffer.bytes;
       }
     }
     if (largest !== undefined) await this.flushPartition(largest);
   }
 
-  private async flushPartition(partition: number): Promise<void> {
-    const buffer = this.buffers.get(partition)!;
+  private async flushPartition(key: string): Promise<void> {
+    const buffer = this.buffers.get(key)!;
     if (buffer.last < buffer.from) return;
     buffer.entries.sort(compareEntries);
-    await writeSpillFile(join(this.dir, spillFileName({ partition, from: buffer.from, to: buffer.last })), buffer.entries, {
-      partition, from: buffer.from, to: buffer.last, entries: buffer.entries.length, skipped: buffer.skipped,
+    const { topic, partition } = buffer;
+    await writeSpillFile(join(this.dir, spillFileName({ topic, partition, from: buffer.from, to: buffer.last })), buffer.entries, {
+      topic, partition, from: buffer.from, to: buffer.last, entries: buffer.entries.length, skipped: buffer.skipped,
     });
     this.bufferedBytes -= buffer.bytes;
-    this.buffers.set(partition, { from: buffer.last + 1, last: buffer.last, entries: [], bytes: 0, skipped: [] });
+    this.buffers.set(key, { topic, partition, from: buffer.last + 1, last: buffer.last, entries: [], bytes: 0, skipped: [] });
   }
 }
 
 interface PartitionBuffer {
+  topic: string;
+  partition: number;
   from: number;
   last: number;
   entries: SpillEntry[];
   bytes: number;
   skipped: SkippedRecord[];
 }
+
+/** Bytes of entries gathered before one `writev` (besides at most 510 pieces: the system's IOV_MAX is 1024). */
+const WRITE_BATCH_BYTES = 4 * 1024 * 1024;
 
 /**
  * File layout: a 4-byte length and a JSON header (the range), then per entry: 4-byte run id
@@ -125,13 +145,19 @@ export async function writeSpillFile(path: string, entries: Iterable<SpillEntry>
   try {
     const headerBytes = Buffer.from(JSON.stringify(header));
     const pieces: Buffer[] = [u32(headerBytes.length), headerBytes];
+    let pendingBytes = 0;
     for await (const entry of entries) {
       const fixed = Buffer.allocUnsafe(16);
       fixed.writeUInt32BE(entry.runId.length, 0);
       fixed.writeDoubleBE(entry.producedAtMs, 4);
       fixed.writeUInt32BE(entry.value.length, 12);
       pieces.push(fixed, entry.runId, entry.value);
-      if (pieces.length >= 510) await file.writev(pieces.splice(0));
+      pendingBytes += entry.value.length;
+      // A merge's entries are copies held only here: written out by bytes too, so large traces do not pile up.
+      if (pieces.length >= 510 || pendingBytes >= WRITE_BATCH_BYTES) {
+        await file.writev(pieces.splice(0));
+        pendingBytes = 0;
+      }
     }
     if (pieces.length > 0) await file.writev(pieces);
     await file.sync();
@@ -141,7 +167,7 @@ export async function writeSpillFile(path: string, entries: Iterable<SpillEntry>
   await rename(temporary, path);
 }
 
-/** An open spill file, read entry by entry through a bounded buffer. */
+/** An open spill file, read entry by entry through a bounded buffer (64 KiB: a merge holds one per file, up to 64). */
 export class SpillReader {
   private buffer = Buffer.alloc(0);
   private position = 0;
@@ -149,7 +175,7 @@ export class SpillReader {
 
   private constructor(private readonly file: Awaited<ReturnType<typeof open>>, private readonly chunkBytes: number) {}
 
-  static async open(path: string, chunkBytes = 256 * 1024): Promise<{ reader: SpillReader; header: SpillRange | { merged: true } }> {
+  static async open(path: string, chunkBytes = 64 * 1024): Promise<{ reader: SpillReader; header: SpillRange | { merged: true } }> {
     const reader = new SpillReader(await open(path, 'r'), chunkBytes);
     try {
       const length = (await reader.readExact(4))!.readUInt32BE(0);
@@ -196,13 +222,14 @@ export class SpillReader {
 }
 
 /**
- * The whole spill files in `dir` and, per partition, the offset where reading resumes: the end of
- * the unbroken chain of ranges from `startOffsets`. Leftover temporary files are removed, and so
- * are ranges outside the chain (none are left by a crash; they would be from another replay).
+ * The whole spill files in `dir` and, per partition (by `partitionKey`), the offset where reading
+ * resumes: the end of the unbroken chain of ranges from `startOffsets`. Leftover temporary files are
+ * removed, and so are ranges outside the chain (none are left by a crash; they would be from another
+ * replay).
  */
-export async function spilledRanges(dir: string, startOffsets: ReadonlyMap<number, number>): Promise<{ files: string[]; ranges: SpillRange[]; resumeAt: Map<number, number> }> {
+export async function spilledRanges(dir: string, startOffsets: ReadonlyMap<string, number>): Promise<{ files: string[]; ranges: SpillRange[]; resumeAt: Map<string, number> }> {
   const names = await readdir(dir).catch(() => [] as string[]);
-  const byPartition = new Map<number, { name: string; from: number; to: number }[]>();
+  const byPartition = new Map<string, { name: string; from: number; to: number }[]>();
   for (const name of names) {
     if (name.endsWith('.tmp')) {
       await rm(join(dir, name), { force: true });
@@ -210,17 +237,17 @@ export async function spilledRanges(dir: string, startOffsets: ReadonlyMap<numbe
     }
     const match = RANGE_FILE.exec(name);
     if (match === null) continue;
-    const partition = Number(match[1]);
-    const list = byPartition.get(partition) ?? [];
+    const key = match[1]!;
+    const list = byPartition.get(key) ?? [];
     list.push({ name, from: Number(match[2]), to: Number(match[3]) });
-    byPartition.set(partition, list);
+    byPartition.set(key, list);
   }
   const files: string[] = [];
   const ranges: SpillRange[] = [];
   const resumeAt = new Map(startOffsets);
-  for (const [partition, list] of byPartition) {
+  for (const [key, list] of byPartition) {
     list.sort((a, b) => a.from - b.from);
-    let next = startOffsets.get(partition);
+    let next = startOffsets.get(key);
     for (const item of list) {
       if (next !== undefined && item.from === next) {
         const { reader, header } = await SpillReader.open(join(dir, item.name));
@@ -232,7 +259,7 @@ export async function spilledRanges(dir: string, startOffsets: ReadonlyMap<numbe
         await rm(join(dir, item.name), { force: true });
       }
     }
-    if (next !== undefined) resumeAt.set(partition, next);
+    if (next !== undefined) resumeAt.set(key, next);
   }
   return { files, ranges, resumeAt };
 }

@@ -9,7 +9,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { execa } from 'execa';
 import { parse as parseYaml } from 'yaml';
 import { createAvroCodec, openSchemaRegistry, outcomeFromAvro, type AvroCodec, type ExecutionTrace, type SchemaRegistry } from '../../src/avro/index.js';
-import { followTopic, replayTopic, splitOf, type DatasetManifest } from '../../src/dataset/index.js';
+import { endOffsetsOf, followTopic, replayTopic, splitOf, type DatasetManifest } from '../../src/dataset/index.js';
 import type { KafkaClientConfig, KafkaProducer } from '../../src/kafka/index.js';
 import { executionOf } from '../../src/pipeline/index.js';
 import { renderCompact } from '../../src/render/index.js';
@@ -72,8 +72,9 @@ describe('replayTopic', { timeout: 300_000 }, () => {
     await rm(work, { recursive: true, force: true });
   });
 
-  const replay = (topic: string, name: string, extra: Partial<Parameters<typeof replayTopic>[0]> = {}) =>
-    replayTopic({ client, codec, topic, outDir: join(work, name), ...extra });
+  const replay = (topic: string | string[], name: string, extra: Partial<Parameters<typeof replayTopic>[0]> = {}) =>
+    replayTopic({ client, codec, topics: typeof topic === 'string' ? [topic] : topic, outDir: join(work, name), ...extra });
+  const dataFiles = (files: Record<string, string>) => Object.fromEntries(Object.entries(files).filter(([path]) => path.startsWith('data/')));
 
   it('two replays of the same topic give byte-identical files, each listed with its SHA-256 in the manifest', async () => {
     const first = await replay(spread, 'twice-1', { formats: ['jsonl', 'compact'] });
@@ -86,7 +87,8 @@ describe('replayTopic', { timeout: 300_000 }, () => {
     assert.ok(names.includes('data/train-00000-of-00001.parquet'), names.join(', '));
     assert.ok(names.includes('data/train-00000-of-00001.jsonl.zst') && names.includes('data/train-00000-of-00001.compact.txt.zst'));
     assert.equal(first.manifest.records.written, RUNS);
-    assert.deepEqual(first.manifest.partitions.map((p) => p.end - p.start).reduce((a, b) => a + b), RUNS);
+    assert.deepEqual(first.manifest.topics.map((t) => t.topic), [spread]);
+    assert.deepEqual(first.manifest.topics[0]!.partitions.map((p) => p.end - p.start).reduce((a, b) => a + b), RUNS);
   });
 
   it('DuckDB reads the Parquet shards back with the same rows and values as the Avro events', async () => {
@@ -172,6 +174,24 @@ describe('replayTopic', { timeout: 300_000 }, () => {
     assert.equal(dup.manifest.counts.outcomes['killed'], undefined, 'the newer trace of each run wins');
   });
 
+  it('the same records spread over two topics give the same data files as one topic, and the manifest and card name both topics', async () => {
+    const [a, b] = [uniqueName('traces-two-a'), uniqueName('traces-two-b')];
+    const encoded = await Promise.all(traces.map(async (t) => ({ key: t.runId, value: await codec.encode('ExecutionTrace', t) })));
+    // An older trace of some runs in one topic and their newer one in the other: one row per run id over both topics.
+    const stale = await Promise.all(traces.slice(0, 6).map(async (t) => ({
+      topic: b, key: t.runId, value: await codec.encode('ExecutionTrace', { ...t, outcome: 'killed', steps: [], stepCount: 0, producedAtMs: t.producedAtMs - 1000 }),
+    })));
+    await producer.send([...stale, ...encoded.map((r, i) => ({ topic: i % 3 === 0 ? a : b, ...r })), ...encoded.slice(40, 50).map((r) => ({ topic: a, ...r }))]);
+    const { manifest } = await replay([b, a], 'two-topics', { formats: ['jsonl', 'compact'] });
+    assert.deepEqual(dataFiles(await filesOf(join(work, 'two-topics'))), dataFiles(await filesOf(join(work, 'twice-1'))));
+    assert.deepEqual(manifest.topics.map((t) => t.topic), [a, b].sort(), 'topics by name, whatever order they were given in');
+    const held = (topic: string) => manifest.topics.find((t) => t.topic === topic)!.partitions.reduce((n, p) => n + p.end - p.start, 0);
+    assert.deepEqual([held(a), held(b)], [20 + 10, 40 + 6]);
+    assert.deepEqual(manifest.records, { read: 76, duplicates: 16, filteredOut: 0, skipped: 0, written: RUNS });
+    const card = await readFile(join(work, 'two-topics', 'README.md'), 'utf8');
+    assert.ok(card.includes(`\`${a}\``) && card.includes(`\`${b}\``), 'the card names both topics');
+  });
+
   it('splits never share a problem, and each problem is in the split its hash names', async () => {
     const dir = join(work, 'twice-1');
     const rows = await query(`select problem_id, regexp_extract(filename, '(train|validation|test)-', 1) as split from read_parquet('${dir}/data/*.parquet', filename = true) group by all`);
@@ -204,7 +224,7 @@ describe('replayTopic', { timeout: 300_000 }, () => {
 
   it('a replay stopped mid-read, then started again, reads only what its spill files lack and ends with the same files', async () => {
     const outDir = join(work, 'resumed-read');
-    const options = { client, codec, topic: spread, outDir, formats: ['jsonl' as const], spillBudgetBytes: 2000 };
+    const options = { client, codec, topics: [spread], outDir, formats: ['jsonl' as const], spillBudgetBytes: 2000 };
     const stop = new Error('stopped mid-read');
     await assert.rejects(replayTopic({ ...options, onProgress: (p) => { if (p.phase === 'read') throw stop; } }), (e) => e === stop);
     const spilled = (await readdir(join(outDir, '.replay', 'spill'))).filter((name) => name.endsWith('.run'));
@@ -230,13 +250,16 @@ describe('replayTopic', { timeout: 300_000 }, () => {
     for (const file of resumed.manifest.files) assert.equal(got[file.path], expected[file.path], file.path);
   });
 
-  it('a replay process killed with SIGKILL mid-read, then started again, ends with the same files and no duplicate shard', async () => {
-    const topic = uniqueName('traces-kill');
-    const many = Array.from({ length: 400 }, (_, i) => syntheticTrace(i, 40));
-    await producer.send(await Promise.all(many.map(async (t) => ({ topic, key: t.runId, value: await codec.encode('ExecutionTrace', t) }))));
+  it('a replay of two topics killed with SIGKILL mid-read, then started again, ends with the files of one topic holding the same records', async () => {
+    const [one, x, y] = [uniqueName('traces-kill'), uniqueName('traces-kill-x'), uniqueName('traces-kill-y')];
+    const many = await Promise.all(Array.from({ length: 400 }, async (_, i) => {
+      const t = syntheticTrace(i, 40);
+      return { key: t.runId, value: await codec.encode('ExecutionTrace', t) };
+    }));
+    await producer.send([...many.map((r) => ({ topic: one, ...r })), ...many.map((r, i) => ({ topic: i < 150 ? x : y, ...r }))]);
     const outDir = join(work, 'killed');
     const spillDir = join(outDir, '.replay', 'spill');
-    const args = [MAIN, 'replay', '--out', outDir, '--topic', topic, '--spill-budget-bytes', '1500', '--format', 'jsonl,compact'];
+    const args = [MAIN, 'replay', '--out', outDir, '--topic', `${x},${y}`, '--spill-budget-bytes', '1500', '--format', 'jsonl,compact'];
     const env = { KAFKA_BROKERS: client.bootstrapServers };
     const child = execa(process.execPath, args, { env, reject: false });
     // Every small spill file is synced before the next: the read phase lasts long enough to be caught.
@@ -251,8 +274,12 @@ describe('replayTopic', { timeout: 300_000 }, () => {
     await assert.rejects(readFile(join(outDir, 'manifest.json')), 'no manifest: the killed replay had not finished');
     const resumed = await execa(process.execPath, args, { env, reject: false, all: true });
     assert.equal(resumed.exitCode, 0, resumed.all);
-    await execa(process.execPath, [MAIN, 'replay', '--out', join(work, 'killed-reference'), '--topic', topic, '--format', 'jsonl,compact'], { env });
-    assert.deepEqual(await filesOf(outDir), await filesOf(join(work, 'killed-reference')));
+    await execa(process.execPath, [MAIN, 'replay', '--out', join(work, 'killed-reference'), '--topic', one, '--format', 'jsonl,compact'], { env });
+    assert.deepEqual(dataFiles(await filesOf(outDir)), dataFiles(await filesOf(join(work, 'killed-reference'))));
+    assert.deepEqual(Object.keys(await filesOf(outDir)).filter((path) => !path.startsWith('data/')).sort(), ['README.md', 'manifest.json'], 'no work files are left behind');
+    const manifest = JSON.parse(await readFile(join(outDir, 'manifest.json'), 'utf8')) as DatasetManifest;
+    assert.deepEqual(manifest.topics.map((t) => [t.topic, t.partitions.reduce((n, p) => n + p.end - p.start, 0)]), [[x, 150], [y, 250]]);
+    assert.equal(manifest.records.written, 400);
   });
 
   it('--follow republishes the dataset as traces arrive and continues where it stopped', async () => {
@@ -261,7 +288,7 @@ describe('replayTopic', { timeout: 300_000 }, () => {
     await send(traces.slice(0, 20));
     const stop = new AbortController();
     const written: number[] = [];
-    const following = followTopic({ client, codec, topic, outDir: join(work, 'follow') }, {
+    const following = followTopic({ client, codec, topics: [topic], outDir: join(work, 'follow') }, {
       signal: stop.signal,
       pollIntervalMs: 100,
       onRound: ({ manifest }) => {
@@ -293,18 +320,22 @@ describe('replayTopic', { timeout: 300_000 }, () => {
     assert.match(card, /config_name: "default"/);
   });
 
-  it('reads from saved offsets: a second replay from the first one\'s end offsets holds only what came after', async () => {
-    const topic = uniqueName('traces-grow');
-    const send = (slice: ExecutionTrace[]) => Promise.all(slice.map(async (t) => ({ topic, key: t.runId, value: await codec.encode('ExecutionTrace', t) }))).then((r) => producer.send(r));
-    await send(traces.slice(0, 30));
-    const first = await replay(topic, 'grow-1');
-    await send(traces.slice(30));
-    const second = await replay(topic, 'grow-2', {
-      start: { from: 'offsets', offsets: Object.fromEntries(first.manifest.partitions.map((p) => [String(p.partition), p.end])) },
-    });
+  it('reads from saved offsets: a second replay of two topics from the first one\'s end offsets holds only what came after', async () => {
+    const topics = [uniqueName('traces-grow-a'), uniqueName('traces-grow-b')];
+    const send = (slice: ExecutionTrace[], offset: number) => Promise.all(slice.map(async (t, i) => ({
+      topic: topics[(offset + i) % 2]!, key: t.runId, value: await codec.encode('ExecutionTrace', t),
+    }))).then((r) => producer.send(r));
+    await send(traces.slice(0, 30), 0);
+    const first = await replay(topics, 'grow-1');
+    await send(traces.slice(30), 30);
+    const second = await replay(topics, 'grow-2', { start: { from: 'offsets', offsets: endOffsetsOf(first.manifest) } });
     assert.equal(first.manifest.records.written, 30);
     assert.equal(second.manifest.records.written, RUNS - 30);
     const manifest = JSON.parse(await readFile(join(work, 'grow-2', 'manifest.json'), 'utf8')) as DatasetManifest;
-    assert.deepEqual(manifest.partitions.map((p) => p.start), first.manifest.partitions.map((p) => p.end));
+    const ranges = (m: DatasetManifest, edge: 'start' | 'end') => m.topics.map((t) => [t.topic, t.partitions.map((p) => p[edge])]);
+    assert.deepEqual(ranges(manifest, 'start'), ranges(first.manifest, 'end'));
+    // A manifest written before several topics could be replayed together names one topic.
+    assert.deepEqual(endOffsetsOf({ topic: 't', partitions: [{ partition: 0, start: 0, end: 7 }, { partition: 1, start: 2, end: 3 }] }), { t: { 0: 7, 1: 3 } });
+    assert.throws(() => endOffsetsOf({ files: [] }, 'x.json'), /x\.json is not a dataset manifest/);
   });
 });

@@ -13,15 +13,19 @@ test('spilled runs merge back in run id order in several passes, and one entry p
   try {
     const spill = new SpillWriter(dir, 64); // a few entries per file: many files
     const entries: SpillEntry[] = [];
-    for (const partition of [0, 1, 2]) spill.startPartition(partition, 0);
+    // Partitions of two topics: 'a' 0 and 1, 'b' 0.
+    const partitions = [['a', 0], ['a', 1], ['b', 0]] as const;
+    for (const [topic, partition] of partitions) spill.startPartition(topic, partition, 0);
     for (let i = 0; i < 90; i += 1) {
       const e = entry(`run-${(i * 37) % 45}`, 1000 + i, `v${i}`); // each run id twice, produced at different times
       entries.push(e);
-      await spill.add(i % 3, Math.floor(i / 3), e);
+      await spill.add(partitions[i % 3]![0], partitions[i % 3]![1], Math.floor(i / 3), e);
     }
     await spill.flush();
-    const files = (await readdir(dir)).filter((n) => n.endsWith('.run')).map((n) => join(dir, n));
-    assert.ok(files.length > 8, `${files.length} spill files`);
+    const names = (await readdir(dir)).filter((n) => n.endsWith('.run'));
+    assert.ok(names.length > 8, `${names.length} spill files`);
+    assert.deepEqual(new Set(names.map((n) => n.replace(/-\d+-\d+\.run$/, ''))), new Set(['a@p0', 'a@p1', 'b@p0']), 'files are named by topic and partition');
+    const files = names.map((n) => join(dir, n));
     const merged: SpillEntry[] = [];
     for await (const e of mergeSpills(files, dir, 3)) merged.push(e);
     assert.deepEqual(merged.map((e) => e.value.toString()), [...entries].sort(compareEntries).map((e) => e.value.toString()));
@@ -41,21 +45,24 @@ test('spilled runs merge back in run id order in several passes, and one entry p
   }
 });
 
-test('after a crash, reading resumes at the end of each partition\'s unbroken chain of whole spill files', async () => {
+test('after a crash, reading resumes at the end of each topic partition\'s unbroken chain of whole spill files', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tracestream-spill-'));
   try {
     const spill = new SpillWriter(dir, 1 << 20);
-    spill.startPartition(0, 10);
-    for (let offset = 10; offset < 20; offset += 1) await spill.add(0, offset, entry(`r${offset}`, 1, 'v'));
-    await spill.add(0, 20, { skipped: 'tombstone (no value)' });
+    spill.startPartition('t.x', 0, 10);
+    spill.startPartition('t-y', 0, 3);
+    for (let offset = 10; offset < 20; offset += 1) await spill.add('t.x', 0, offset, entry(`r${offset}`, 1, 'v'));
+    await spill.add('t.x', 0, 20, { skipped: 'tombstone (no value)' });
+    await spill.add('t-y', 0, 3, entry('r3', 1, 'v'));
     await spill.flush();
-    await writeFile(join(dir, 'p0-21-30.run.tmp'), 'half a file'); // what a kill mid-write leaves
-    await writeFile(join(dir, 'p0-40-50.run'), 'a range after a gap'); // not from this replay's chain
-    const { files, ranges, resumeAt } = await spilledRanges(dir, new Map([[0, 10], [1, 5]]));
-    assert.deepEqual(files, [join(dir, 'p0-10-20.run')]);
-    assert.deepEqual(ranges.map((r) => [r.from, r.to, r.entries, r.skipped.length]), [[10, 20, 10, 1]]);
-    assert.deepEqual([...resumeAt], [[0, 21], [1, 5]]);
-    assert.deepEqual((await readdir(dir)).sort(), ['p0-10-20.run']);
+    await writeFile(join(dir, 't.x@p0-21-30.run.tmp'), 'half a file'); // what a kill mid-write leaves
+    await writeFile(join(dir, 't.x@p0-40-50.run'), 'a range after a gap'); // not from this replay's chain
+    const { files, ranges, resumeAt } = await spilledRanges(dir, new Map([['t.x@p0', 10], ['t.x@p1', 5], ['t-y@p0', 3]]));
+    assert.deepEqual(files.sort(), [join(dir, 't-y@p0-3-3.run'), join(dir, 't.x@p0-10-20.run')]);
+    assert.deepEqual(ranges.map((r) => [r.topic, r.partition, r.from, r.to, r.entries, r.skipped.length]).sort(), [['t-y', 0, 3, 3, 1, 0], ['t.x', 0, 10, 20, 10, 1]]);
+    assert.deepEqual([...resumeAt].sort(), [['t-y@p0', 4], ['t.x@p0', 21], ['t.x@p1', 5]]);
+    assert.deepEqual(ranges.find((r) => r.topic === 't.x')!.skipped, [{ topic: 't.x', partition: 0, offset: 20, reason: 'tombstone (no value)' }]);
+    assert.deepEqual((await readdir(dir)).sort(), ['t-y@p0-3-3.run', 't.x@p0-10-20.run']);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { TracestreamError } from '../../errors/index.js';
-import { followTopic, replayTopic, type DatasetFilter, type DatasetManifest, type ReplayOptions, type ReplayProgress } from '../../dataset/index.js';
+import { endOffsetsOf, followTopic, replayTopic, type DatasetFilter, type DatasetManifest, type ReplayOptions, type ReplayProgress } from '../../dataset/index.js';
 import { DEFAULT_TRACE_TOPICS } from '../../pipeline/index.js';
 import { exitWith } from '../command.js';
 import { CLUSTER_SETTINGS, connect, settingsOf, withSettings } from '../options.js';
@@ -22,20 +22,22 @@ interface ReplayFlags {
   maxSteps?: string;
   zstdLevel?: string;
   spillBudgetBytes?: string;
+  rowGroupBytes?: string;
 }
 
 export function replayCommand(): Command {
   const command = new Command('replay')
-    .summary('Rebuild the dataset of a trace topic: Parquet shards per split, dataset card, manifest')
+    .summary('Rebuild the dataset of trace topics: Parquet shards per split, dataset card, manifest')
     .description([
-      'Reads the topic (of --brokers / KAFKA_BROKERS) from the start asked for up to the end offsets of the',
-      'moment it starts, joining no consumer group, and writes DIR/data/{train,validation,test}-NNNNN-of-MMMMM.parquet,',
+      'Reads the topics (of --brokers / KAFKA_BROKERS) from the start asked for up to the end offsets of the',
+      'moment it starts, joining no consumer group, and writes one dataset of them all (one row per run id) to',
+      'DIR/data/{train,validation,test}-NNNNN-of-MMMMM.parquet,',
       'DIR/README.md (dataset card) and DIR/manifest.json. Killed and started again with the same flags it resumes.',
     ].join(' '))
     .requiredOption('--out <dir>', 'the dataset directory')
-    .option('--topic <topic>', 'trace topic to read', DEFAULT_TRACE_TOPICS.traces)
+    .option('--topic <topics>', 'trace topics to read into one dataset (comma-separated)', DEFAULT_TRACE_TOPICS.traces)
     .option('--from <start>', 'beginning, an ISO time, or milliseconds since the epoch', 'beginning')
-    .option('--from-offsets <manifest>', 'continue after an earlier dataset: start at its manifest.json end offsets')
+    .option('--from-offsets <manifest>', 'continue after an earlier dataset: start at its manifest.json end offsets (per topic)')
     .option('--follow', 'keep reading and republish the dataset as traces arrive, until SIGINT/SIGTERM', false)
     .option('--format <formats>', 'also write these beside the Parquet shards: jsonl, compact (comma-separated)')
     .option('--split-ratios <train,validation,test>', 'shares of problems per split (default 0.8,0.1,0.1)')
@@ -45,7 +47,8 @@ export function replayCommand(): Command {
     .option('--truncated <bool>', 'true: only cut traces; false: only whole ones')
     .option('--max-steps <n>', 'keep runs with at most this many executed steps')
     .option('--zstd-level <n>', 'zstd level of every file (1-22, default 9)')
-    .option('--spill-budget-bytes <n>', 'trace bytes held in memory before a sorted run is spilled to disk (default 64 MiB)');
+    .option('--spill-budget-bytes <n>', 'trace bytes held in memory before a sorted run is spilled to disk (default 64 MiB)')
+    .option('--row-group-bytes <n>', 'trace bytes per Parquet row group, what each split holds while writing (default 8 MiB; smaller: less memory, larger files)');
   withSettings(command, CLUSTER_SETTINGS);
   return command.action(exitWith(async (flags: ReplayFlags) => {
     const connection = await connect(settingsOf(command));
@@ -54,7 +57,7 @@ export function replayCommand(): Command {
       const options: ReplayOptions = {
         client: connection.client,
         codec: connection.codec,
-        topic: flags.topic,
+        topics: list(flags.topic),
         outDir: flags.out,
         start: await startOf(flags),
         formats: list(flags.format) as ReplayOptions['formats'],
@@ -63,6 +66,7 @@ export function replayCommand(): Command {
         ...(flags.splitRatios === undefined ? {} : { splitRatios: ratiosOf(flags.splitRatios) }),
         ...(flags.zstdLevel === undefined ? {} : { zstdLevel: number(flags.zstdLevel, 'zstd-level') }),
         ...(flags.spillBudgetBytes === undefined ? {} : { spillBudgetBytes: number(flags.spillBudgetBytes, 'spill-budget-bytes') }),
+        ...(flags.rowGroupBytes === undefined ? {} : { rowGroupBytes: number(flags.rowGroupBytes, 'row-group-bytes') }),
       };
       if (flags.follow) {
         const stop = new AbortController();
@@ -115,8 +119,7 @@ export function replaySummary(out: string, manifest: DatasetManifest): string {
 
 async function startOf(flags: ReplayFlags): Promise<NonNullable<ReplayOptions['start']>> {
   if (flags.fromOffsets !== undefined) {
-    const manifest = JSON.parse(await readFile(flags.fromOffsets, 'utf8')) as Pick<DatasetManifest, 'partitions'>;
-    return { from: 'offsets', offsets: Object.fromEntries(manifest.partitions.map((p) => [String(p.partition), p.end])) };
+    return { from: 'offsets', offsets: endOffsetsOf(JSON.parse(await readFile(flags.fromOffsets, 'utf8')), flags.fromOffsets) };
   }
   if (flags.from === 'beginning') return { from: 'beginning' };
   const timestampMs = /^\d+$/.test(flags.from) ? Number(flags.from) : Date.parse(flags.from);

@@ -55,9 +55,9 @@ export function traceCommand(): Command {
         const { manifest } = await replayTopic({
           client: connection.client,
           codec: connection.codec,
-          topic: DEFAULT_TRACE_TOPICS.traces,
+          topics: [DEFAULT_TRACE_TOPICS.traces],
           outDir: options.out,
-          start: before === undefined ? { from: 'beginning' } : { from: 'offsets', offsets: before },
+          start: before === undefined ? { from: 'beginning' } : { from: 'offsets', offsets: { [DEFAULT_TRACE_TOPICS.traces]: before } },
           filter: {},
           formats: (options.format ?? '').split(',').map((f) => f.trim()).filter((f) => f !== '') as ('jsonl' | 'compact')[],
           onProgress: bars.update,
