@@ -1,31 +1,50 @@
 /**
  * One replay in its own process, so that its peak RSS is its own: bench/replay.ts runs it with
- * `node dist/bench/replay-child.js '<json>'` and reads one JSON line from its stdout.
+ * `node [flags] dist/bench/replay-child.js '<json>'` and reads one JSON line from its stdout: the
+ * time, peak RSS, the peaks of process.memoryUsage() per phase (sampled every 50 ms) and the manifest.
  */
 import { createAvroCodec, openSchemaRegistry } from '../src/avro/index.js';
 import { replayTopic, type DatasetFormat } from '../src/dataset/index.js';
 import { TRACESTREAM_CLIENT_PROPERTIES } from '../src/kafka/index.js';
 
-interface ChildArgs {
+export interface ChildArgs {
   bootstrapServers: string;
-  topic: string;
+  topics: string[];
   outDir: string;
   formats: Exclude<DatasetFormat, 'parquet'>[];
+  rowGroupBytes?: number;
 }
 
 const args = JSON.parse(process.argv[2]!) as ChildArgs;
+type Peaks = { rss: number; heapUsed: number; heapTotal: number; external: number };
+const newPeaks = (): Peaks => ({ rss: 0, heapUsed: 0, heapTotal: 0, external: 0 });
+/** Per phase: reading the topics into the spill, then merging it and writing the files. */
+const peaks = { read: newPeaks(), write: newPeaks() };
+let phase: keyof typeof peaks = 'read';
+const sample = (): void => {
+  const usage = process.memoryUsage();
+  for (const key of Object.keys(peaks[phase]) as (keyof Peaks)[]) peaks[phase][key] = Math.max(peaks[phase][key], usage[key]);
+};
+const sampler = setInterval(sample, 50);
 const registry = await openSchemaRegistry({ brokers: args.bootstrapServers });
 try {
   const started = performance.now();
   const { manifest } = await replayTopic({
     client: { bootstrapServers: args.bootstrapServers, clientId: 'bench-replay', librdkafka: TRACESTREAM_CLIENT_PROPERTIES },
     codec: createAvroCodec(registry),
-    topic: args.topic,
+    topics: args.topics,
     outDir: args.outDir,
     formats: args.formats,
+    onProgress: (progress) => {
+      if (progress.phase !== phase) sample();
+      phase = progress.phase;
+    },
+    ...(args.rowGroupBytes === undefined ? {} : { rowGroupBytes: args.rowGroupBytes }),
   });
   const seconds = (performance.now() - started) / 1000;
-  process.stdout.write(`${JSON.stringify({ seconds, maxRssBytes: process.resourceUsage().maxRSS * 1024, manifest })}\n`);
+  sample();
+  process.stdout.write(`${JSON.stringify({ seconds, maxRssBytes: process.resourceUsage().maxRSS * 1024, peaks, manifest })}\n`);
 } finally {
+  clearInterval(sampler);
   await registry.close();
 }

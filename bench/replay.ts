@@ -2,20 +2,23 @@
  * Replay benchmark on an embedded (in-process) mock cluster holding a corpus' traces:
  * - runs/s and MB/s of `replayTopic` per format (Parquet alone; Parquet + JSON lines + compact text),
  *   and replay time ÷ a bare read of the same topic (no decoding, no writing);
- * - peak RSS of the replay process with the traces once (1x) and four times under other run ids (4x):
- *   it must not grow with the topic;
+ * - peak RSS of the replay process with the traces once (1x: one topic) and four times (4x: four
+ *   topics, each holding the traces under other run ids, replayed together into one dataset): it
+ *   must not grow with the data. The mock cluster keeps about 5 MiB of compressed batches per
+ *   partition (4 per topic), about twice the dev corpus' traces, so 4x needs four topics;
  * - bytes per executed step of each file format, next to the compact text and today's traces.jsonl
  *   (JSON of every trace without timings). Target: the Parquet dataset at most 10 bytes per step.
  *
- *   npm run bench:replay -- CORPUS.jsonl [--limit N] [--copies 4]
- *   npm run bench:replay -- TRACES.jsonl [--corpus CORPUS.jsonl] [--limit N] [--copies 4]
+ *   npm run bench:replay -- CORPUS.jsonl|TRACES.jsonl [--corpus CORPUS.jsonl] [--limit N] [--copies 4]
+ *     [--row-group-bytes N] [--max-old-space-size MiB]
  *
  * Given a corpus (lines with `id`, `source`, `stdin`, as ../shared/corpus/hackerrank-dev.jsonl), it
  * first traces every program through an executor pool (not timed). Given TRACES.jsonl (one
  * ExecutionTrace per line: the decoded events of a trace topic), it uses those; traces without a
  * source get it, with their stdin and origin, from CORPUS.jsonl (default
  * ../shared/corpus/hackerrank-dev.jsonl) by solution id. Speed figures vary with the machine's load;
- * sizes do not.
+ * sizes do not. Each replay runs in its own process (as `tracestream replay` would, no V8 flags
+ * unless --max-old-space-size is given), which samples its memory to say where the peak is.
  */
 import { execFile } from 'node:child_process';
 import { createReadStream, readFileSync } from 'node:fs';
@@ -27,30 +30,43 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { createAvroCodec, openSchemaRegistry, type ExecutionTrace, type SolutionSubmitted } from '../src/avro/index.js';
 import { createExecutorPool } from '../src/executor/index.js';
-import { resolveScanRanges, type DatasetManifest } from '../src/dataset/index.js';
+import { DEFAULT_ROW_GROUP_BYTES, resolveScanRanges, type DatasetManifest } from '../src/dataset/index.js';
 import { openTopicScan } from '../src/dataset/scan.js';
 import { createProducer, EMBEDDED_PARTITION_RETENTION_BYTES, startEmbeddedBroker, TRACESTREAM_CLIENT_PROPERTIES, type KafkaClientConfig, type OutgoingRecord } from '../src/kafka/index.js';
 import { executionOf, readSolutions, toTraceEvent } from '../src/pipeline/index.js';
 import { renderCompact } from '../src/render/index.js';
+import type { ChildArgs } from './replay-child.js';
 
 const CHILD = fileURLToPath(new URL('./replay-child.js', import.meta.url));
 
 interface ChildResult {
   seconds: number;
   maxRssBytes: number;
+  /** Peaks of process.memoryUsage() fields per phase (reading into the spill; merging and writing), sampled every 50 ms. */
+  peaks: Record<'read' | 'write', { rss: number; heapUsed: number; heapTotal: number; external: number }>;
   manifest: DatasetManifest;
 }
+
+const MiB = 2 ** 20;
 
 async function main(argv: readonly string[]): Promise<void> {
   const { positionals, values: flags } = parseArgs({
     args: [...argv], allowPositionals: true,
-    options: { corpus: { type: 'string' }, limit: { type: 'string' }, copies: { type: 'string' } },
+    options: {
+      corpus: { type: 'string' }, limit: { type: 'string' }, copies: { type: 'string' },
+      'row-group-bytes': { type: 'string' }, 'max-old-space-size': { type: 'string' },
+    },
   });
   const inputPath = positionals[0];
-  if (inputPath === undefined) throw new Error('usage: npm run bench:replay -- CORPUS.jsonl|TRACES.jsonl [--corpus CORPUS.jsonl] [--limit N] [--copies 4]');
+  if (inputPath === undefined) {
+    throw new Error('usage: npm run bench:replay -- CORPUS.jsonl|TRACES.jsonl [--corpus CORPUS.jsonl] [--limit N] [--copies 4] [--row-group-bytes N] [--max-old-space-size MiB]');
+  }
   const limit = flags.limit === undefined ? Infinity : Number(flags.limit);
   const copies = flags.copies === undefined ? 4 : Number(flags.copies);
-  const traces = holdsTraces(inputPath)
+  const rowGroupBytes = flags['row-group-bytes'] === undefined ? undefined : Number(flags['row-group-bytes']);
+  const heapMiB = flags['max-old-space-size'] === undefined ? undefined : Number(flags['max-old-space-size']);
+  const topics = Array.from({ length: copies }, (_, copy) => `traces-${copy}`);
+  const traces = await holdsTraces(inputPath)
     ? readTraces(inputPath, loadCorpus(flags.corpus ?? resolve(process.cwd(), '../shared/corpus/hackerrank-dev.jsonl')), limit)
     : traceCorpus(inputPath, limit);
 
@@ -66,6 +82,7 @@ async function main(argv: readonly string[]): Promise<void> {
     let jsonlBytes = 0;
     let compactBytes = 0;
     let avroBytes = 0;
+    let avroBytesAllTopics = 0;
     try {
       let batch: OutgoingRecord[] = [];
       for await (const trace of traces) {
@@ -76,11 +93,13 @@ async function main(argv: readonly string[]): Promise<void> {
         compactBytes += Buffer.byteLength(renderCompact(executionOf(trace), { source: trace.source ?? '' }));
         const value = await codec.encode('ExecutionTrace', trace);
         avroBytes += value.length;
-        batch.push({ topic: 'traces-1x', key: trace.runId, value });
-        for (let copy = 0; copy < copies; copy += 1) {
+        // Copy k (a topic of its own) holds the same programs under other solution and run ids.
+        for (const [copy, topic] of topics.entries()) {
           const solutionId = copy === 0 ? trace.solutionId : `${trace.solutionId}~${copy}`;
           const runId = `${solutionId}#${trace.inputIndex}`;
-          batch.push({ topic: 'traces-4x', key: runId, value: copy === 0 ? value : await codec.encode('ExecutionTrace', { ...trace, solutionId, runId }) });
+          const copied = copy === 0 ? value : await codec.encode('ExecutionTrace', { ...trace, solutionId, runId });
+          avroBytesAllTopics += copied.length;
+          batch.push({ topic, key: runId, value: copied });
         }
         if (batch.length >= 100) {
           await producer.send(batch);
@@ -91,20 +110,26 @@ async function main(argv: readonly string[]): Promise<void> {
     } finally {
       await producer.close();
     }
-    console.log(`${runs} runs, ${steps} executed steps, ${(avroBytes / 1e6).toFixed(1)} MB of Avro traces on the topic (and ${copies}x that under other run ids)`);
+    console.log(`${runs} runs, ${steps} executed steps, ${(avroBytes / 1e6).toFixed(1)} MB of Avro traces in topic ${topics[0]} `
+      + `(and under other run ids in ${topics.slice(1).join(', ') || 'no other topic'})`);
+    const flagsOfChild = heapMiB === undefined ? [] : [`--max-old-space-size=${heapMiB}`];
+    console.log(`replay processes: node ${flagsOfChild.join(' ') || '(no V8 flags: the default heap limit)'}, `
+      + `row groups of ${((rowGroupBytes ?? DEFAULT_ROW_GROUP_BYTES) / MiB).toFixed(1)} MiB of traces`);
 
     // Each figure is printed as soon as it is measured: the 4x replay of a large corpus takes a while.
-    const bare = await bareRead(client, 'traces-1x');
+    const bare = await bareRead(client, topics[0]!);
     console.log(`\nbare read of the topic (no decode, no write): ${bare.seconds.toFixed(2)} s, ${(bare.bytes / 1e6 / bare.seconds).toFixed(1)} MB/s`);
-    const replay = (topic: string, formats: string[], name: string) => runChild({ bootstrapServers: client.bootstrapServers, topic, outDir: join(work, name), formats });
-    const rate = (r: ChildResult) => `${(r.manifest.records.written / r.seconds).toFixed(1)} runs/s, ${(avroBytes / 1e6 / r.seconds).toFixed(1)} MB/s, ${r.seconds.toFixed(1)} s, ${(r.seconds / bare.seconds).toFixed(2)}x a bare read`;
+    const replay = (replayed: string[], formats: ChildArgs['formats'], name: string) => runChild(flagsOfChild, {
+      bootstrapServers: client.bootstrapServers, topics: replayed, outDir: join(work, name), formats, ...(rowGroupBytes === undefined ? {} : { rowGroupBytes }),
+    });
+    const rate = (r: ChildResult, bytes = avroBytes) => `${(r.manifest.records.written / r.seconds).toFixed(1)} runs/s, ${(bytes / 1e6 / r.seconds).toFixed(1)} MB/s, ${r.seconds.toFixed(1)} s`;
     const perStep = (bytes: number) => `${(bytes / steps).toFixed(2)} B/step (${(bytes / 1e6).toFixed(1)} MB)`;
     const bytesOf = (m: DatasetManifest, format: string) => m.files.filter((f) => f.format === format).reduce((n, f) => n + f.bytes, 0);
 
-    const parquet = await replay('traces-1x', [], 'parquet');
-    console.log(`replay, Parquet:                   ${rate(parquet)}, peak RSS ${(parquet.maxRssBytes / 2 ** 20).toFixed(0)} MiB`);
-    const all = await replay('traces-1x', ['jsonl', 'compact'], 'all');
-    console.log(`replay, Parquet + jsonl + compact: ${rate(all)}`);
+    const parquet = await replay(topics.slice(0, 1), [], 'parquet');
+    console.log(`replay, Parquet:                   ${rate(parquet)}, ${(parquet.seconds / bare.seconds).toFixed(2)}x a bare read`);
+    const all = await replay(topics.slice(0, 1), ['jsonl', 'compact'], 'all');
+    console.log(`replay, Parquet + jsonl + compact: ${rate(all)}, ${(all.seconds / bare.seconds).toFixed(2)}x a bare read`);
     console.log(`\nbytes per executed step (${steps} steps):`);
     console.log(`  Parquet dataset (zstd):      ${perStep(bytesOf(parquet.manifest, 'parquet'))}   target <= 10`);
     console.log(`  JSON lines (zstd):           ${perStep(bytesOf(all.manifest, 'jsonl'))}`);
@@ -112,13 +137,18 @@ async function main(argv: readonly string[]): Promise<void> {
     console.log(`  compact text (uncompressed): ${perStep(compactBytes)}`);
     console.log(`  traces.jsonl (uncompressed): ${perStep(jsonlBytes)}`);
     console.log(`  Avro on the topic:           ${perStep(avroBytes)}`);
-    const fourfold = await replay('traces-4x', [], 'parquet-4x');
-    for (const [name, result, expected] of [['1x', parquet, runs], [`${copies}x`, fourfold, runs * copies]] as const) {
-      if (result.manifest.records.read >= expected) continue;
-      console.log(`WARNING: the ${name} topic held only ${result.manifest.records.read} of ${expected} records: the embedded broker keeps about `
-        + `${EMBEDDED_PARTITION_RETENTION_BYTES / 2 ** 20} MiB of compressed batches per partition; use a --limit at which ${copies}x fits`);
+    const fourfold = await replay(topics, [], `parquet-${copies}x`);
+    for (const { topic, partitions } of fourfold.manifest.topics) {
+      const held = partitions.reduce((n, p) => n + p.end - p.start, 0);
+      if (held >= runs) continue;
+      console.log(`WARNING: topic ${topic} held only ${held} of ${runs} records: the embedded broker keeps about `
+        + `${EMBEDDED_PARTITION_RETENTION_BYTES / MiB} MiB of compressed batches per partition; use a smaller --limit`);
     }
-    console.log(`\npeak RSS of the replay process: 1x ${(parquet.maxRssBytes / 2 ** 20).toFixed(0)} MiB, ${copies}x ${(fourfold.maxRssBytes / 2 ** 20).toFixed(0)} MiB (${fourfold.manifest.records.written} runs, ${rate(fourfold)})`);
+    console.log(`\nreplay, Parquet, ${copies} topics together: ${rate(fourfold, avroBytesAllTopics)} (${fourfold.manifest.records.written} runs, `
+      + `${perStep(bytesOf(fourfold.manifest, 'parquet') / copies)} per copy)`);
+    console.log(`peak RSS of the replay process (${flagsOfChild.join(' ') || 'no V8 flags'}):`);
+    console.log(`  1x (1 topic):        ${memory(parquet)}`);
+    console.log(`  ${copies}x (${copies} topics):       ${memory(fourfold)}`);
   } finally {
     await registry.close();
     await broker.close();
@@ -126,10 +156,31 @@ async function main(argv: readonly string[]): Promise<void> {
   }
 }
 
-/** A traces file's lines are ExecutionTraces (they have `steps`); a corpus' are programs. */
-function holdsTraces(path: string): boolean {
-  const first = readFileSync(path, 'utf8').split('\n', 1)[0] ?? '';
-  return first.trim() !== '' && 'steps' in (JSON.parse(first) as object);
+/** A traces file's lines are ExecutionTraces (they have `steps`); a corpus' are programs. Reads the first line only. */
+async function holdsTraces(path: string): Promise<boolean> {
+  const input = createReadStream(path);
+  try {
+    for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+      return line.trim() !== '' && 'steps' in (JSON.parse(line) as object);
+    }
+    return false;
+  } finally {
+    input.destroy();
+  }
+}
+
+/**
+ * Peak RSS, and per phase the peaks of RSS, of the V8 heap (and of it used, garbage included) and of
+ * Buffers and other memory outside the heap that V8 knows of: the rest of RSS is native (librdkafka,
+ * zstd, code).
+ */
+function memory(result: ChildResult): string {
+  const mib = (bytes: number) => (bytes / MiB).toFixed(0);
+  const phase = (name: 'read' | 'write') => {
+    const p = result.peaks[name];
+    return `${name} ${mib(p.rss)} (heap ${mib(p.heapTotal)}, used ${mib(p.heapUsed)}, external ${mib(p.external)})`;
+  };
+  return `peak RSS ${mib(result.maxRssBytes)} MiB; per phase, MiB: ${phase('read')}, ${phase('write')}`;
 }
 
 function loadCorpus(path: string): Map<string, { source: string; stdin: string; origin: Record<string, string> }> {
@@ -187,7 +238,7 @@ async function* readTraces(path: string, corpus: ReturnType<typeof loadCorpus>, 
 
 async function bareRead(client: KafkaClientConfig, topic: string): Promise<{ seconds: number; bytes: number }> {
   const started = performance.now();
-  const scan = await openTopicScan({ client, topic, ranges: await resolveScanRanges(client, topic, { from: 'beginning' }) });
+  const scan = await openTopicScan({ client, ranges: await resolveScanRanges(client, [topic], { from: 'beginning' }) });
   let bytes = 0;
   try {
     for await (const batch of scan.batches()) for (const record of batch) bytes += record.value?.length ?? 0;
@@ -197,8 +248,8 @@ async function bareRead(client: KafkaClientConfig, topic: string): Promise<{ sec
   return { seconds: (performance.now() - started) / 1000, bytes };
 }
 
-async function runChild(args: { bootstrapServers: string; topic: string; outDir: string; formats: string[] }): Promise<ChildResult> {
-  const { stdout } = await promisify(execFile)(process.execPath, [...process.execArgv, CHILD, JSON.stringify(args)], { maxBuffer: 64 * 2 ** 20 });
+async function runChild(nodeFlags: string[], args: ChildArgs): Promise<ChildResult> {
+  const { stdout } = await promisify(execFile)(process.execPath, [...nodeFlags, CHILD, JSON.stringify(args)], { maxBuffer: 64 * MiB });
   return JSON.parse(stdout.trim().split('\n').pop()!) as ChildResult;
 }
 
