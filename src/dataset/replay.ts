@@ -93,8 +93,9 @@ interface ReplayState {
  * writes Parquet shards per split (and JSON lines / compact text when asked), then README.md and
  * manifest.json.
  *
- * Memory does not grow with the topics: traces go to sorted spill files on disk (`spillBudgetBytes`
- * at a time) and are merged back in run id order. Killed and started again with the same options,
+ * Traces go to sorted spill files on disk (`spillBudgetBytes` at a time) and are merged back in run
+ * id order, so the traces are never all in memory (peak RSS still grows somewhat with the data:
+ * README "Benchmarks"). Killed and started again with the same options,
  * it reads only the offsets its spill files do not cover yet and ends with the same files.
  */
 export async function replayTopic(options: ReplayOptions): Promise<ReplayResult> {
