@@ -55,7 +55,7 @@ export interface TrainTopologyOptions {
   maxTokens?: number;
   /** Prometheus registry for the gauges (default: prom-client's global one); false: none. */
   prometheus?: Registry | false;
-  /** The shared topology metrics (records in, dead letters, assigned partitions, lag); default: a private set. */
+  /** The shared topology metrics (records in, dead letters, assigned partitions, consumer lag); default: a private set. */
   metrics?: TopologyMetrics;
   /** Progress lines (start, checkpoints, evaluations). */
   log?: (line: string) => void;
@@ -85,8 +85,11 @@ export async function startTrainTopology(options: TrainTopologyOptions): Promise
   const codec = createAvroCodec(options.registry);
   const modelId = options.trainer.checkpointDir;
   const tokensAtStart = trainer.tokensTrained;
-  // Records in, dead letters, partitions owned and brokers up, for /metrics and /readyz.
-  const probe = new TopologyProbe(options.metrics ?? topologyMetrics(createMetricsRegistry({ processMetrics: false })), topics.traces);
+  // Records in, dead letters, partitions owned, brokers up, and the lag behind each partition's end
+  // from the trainer's own position (it commits no offsets to a group), for /metrics and /readyz.
+  const probe = new TopologyProbe(options.metrics ?? topologyMetrics(createMetricsRegistry({ processMetrics: false })), topics.traces, {
+    position: (topic, partition) => trainer.startOffsets()[topic]?.[String(partition)],
+  });
 
   const topology = await startTopology('train', async (scope) => {
     scope.open('model', Promise.resolve(trainer), (t) => t.dispose());

@@ -8,6 +8,18 @@ export interface AttentionShape {
   headWidth: number;
 }
 
+/** Packed qkv [batch·time, 3·width] as [3·groups, time, headWidth]: q of every (sequence, head), then k, then v. */
+export function headsOf(qkv: tf.Tensor, shape: AttentionShape): tf.Tensor3D {
+  const { batch, time, heads, headWidth } = shape;
+  return qkv.reshape([batch, time, 3, heads, headWidth]).transpose([2, 0, 3, 1, 4]).reshape([3 * batch * heads, time, headWidth]);
+}
+
+/** Heads [groups, time, headWidth] back to [batch·time, width], heads side by side. */
+export function mergeHeads(heads: tf.Tensor, shape: AttentionShape): tf.Tensor2D {
+  const { batch, time, headWidth } = shape;
+  return heads.reshape([batch, shape.heads, time, headWidth]).transpose([0, 2, 1, 3]).reshape([batch * time, shape.heads * headWidth]);
+}
+
 /**
  * Causal multi-head self-attention of packed queries, keys and values: qkv [batch·time, 3·width]
  * (q, k, v side by side, heads side by side within each) to [batch·time, width]. `mask` is the
@@ -24,20 +36,16 @@ export function causalAttention(mode: MatMulMode, qkv: tf.Tensor2D, mask: tf.Ten
   const width = heads * headWidth;
   const groups = batch * heads;
   const scale = 1 / Math.sqrt(headWidth);
-  // [batch·time, 3·width] -> [3·groups, time, headWidth]: q of every (sequence, head), then k, then v.
-  const byGroup = (t: tf.Tensor): tf.Tensor3D => t.reshape([batch, time, 3, heads, headWidth]).transpose([2, 0, 3, 1, 4]).reshape([3 * groups, time, headWidth]);
-  // [groups, time, headWidth] -> [batch·time, width].
-  const merge = (t: tf.Tensor): tf.Tensor2D => t.reshape([batch, heads, time, headWidth]).transpose([0, 2, 1, 3]).reshape([batch * time, width]);
 
   if (mode === 'native') {
-    const [q, k, v] = tf.split(byGroup(qkv), 3, 0) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+    const [q, k, v] = tf.split(headsOf(qkv, shape), 3, 0) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
     const scores = tf.matMul(q, k, false, true).mul(scale).add(mask);
-    return merge(tf.matMul(tf.softmax(scores), v));
+    return mergeHeads(tf.matMul(tf.softmax(scores), v), shape);
   }
 
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
-    const rows = byGroup(input);
+    const rows = headsOf(input, shape);
     // Each group's matrix transposed, for the products that need Kᵀ (and Qᵀ, Vᵀ backward).
     const columns = rows.transpose([0, 2, 1]);
     const scores = tf.stack(Array.from({ length: groups }, (_, g) => plain(group(rows, g), group(columns, groups + g))));
@@ -47,7 +55,7 @@ export function causalAttention(mode: MatMulMode, qkv: tf.Tensor2D, mask: tf.Ten
     const output = tf.stack(weightsOf.map((p, g) => plain(p, group(rows, 2 * groups + g))));
     save([rows, columns, weights, ...weightsOf]);
     return {
-      value: merge(output),
+      value: mergeHeads(output, shape),
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const [q, qT, p, ...pOf] = saved as tf.Tensor3D[];
         const perHead = (dy as tf.Tensor).reshape([batch, time, heads, headWidth]);

@@ -75,7 +75,7 @@ interface RecordFields {
 }
 
 /** The changes and printed text of a compact record, by the grammar in src/trace/compact.ts. */
-export function recordFields(record: string): RecordFields {
+function recordFields(record: string): RecordFields {
   const fields = record.split('\t');
   const changes = new Map<string, string>();
   let stdout: string | null = null;
@@ -95,7 +95,7 @@ export function recordFields(record: string): RecordFields {
 }
 
 /** Scores predictions of records against the truth. */
-export class AccuracyTally {
+class AccuracyTally {
   private records = 0;
   private exact = 0;
   private variableChanges = 0;

@@ -2,19 +2,19 @@
  * The language-model consumer (issue 13): a GPT-style transformer in TensorFlow.js trained online on
  * compact traces, with its backend choice, optimizer, packing, checkpoints, evaluation and metrics.
  */
-export { BYTE_TOKENIZER, tokenizeRun, encodeText, decodeTokens, sourceHeaderBytes, type TokenizerSpec, type TokenizedRun } from './tokenizer.js';
-export { Transformer, modelConfigSchema, parseModelConfig, type ModelConfig, type ModelConfigInput, type EmbeddingMode, type ModelKernels, NATIVE_KERNELS } from './transformer.js';
+export { BYTE_TOKENIZER, tokenizeRun, encodeText, type TokenizerSpec, type TokenizedRun } from './tokenizer.js';
+export { Transformer, type ModelConfig, type ModelConfigInput, type EmbeddingMode, type ModelKernels } from './transformer.js';
 export { AdamW, learningRateAt, optimizerConfigSchema, type OptimizerConfig, type OptimizerConfigInput, type StepReport } from './optimizer.js';
 export { SequencePacker, type PackedBatch, type PackerState } from './packing.js';
-export { trainOnBatch, lossesOf, type StepResult, type TokenLossSums } from './step.js';
+export { trainOnBatch, type StepResult, type TokenLossSums } from './step.js';
 export { greedyContinue, greedyRecords, type GreedyOptions } from './decoding.js';
 export {
-  evaluate, traceRecords, recordFields, AccuracyTally, RecordFrequencies, DEFAULT_EVALUATION_OPTIONS,
+  evaluate, DEFAULT_EVALUATION_OPTIONS,
   type EvaluationRun, type EvaluationResult, type EvaluationOptions, type StateAccuracy, type TraceRecord,
 } from './evaluation.js';
-export { saveCheckpoint, loadCheckpoint, restoreCheckpoint, openModel, type CheckpointMeta, type TrainerState, type LoadedCheckpoint, type PartitionOffsets } from './checkpoint.js';
+export { loadCheckpoint, openModel, type CheckpointMeta, type TrainerState, type LoadedCheckpoint, type PartitionOffsets } from './checkpoint.js';
 export { BACKENDS, chooseBackend, describeBackend, parseBackendName, type BackendName, type ChosenBackend } from './backend.js';
-export { registerModelGauges, appendMetricsHistory, readMetricsHistory, METRICS_HISTORY_FILE, type ModelGauges } from './metrics.js';
-export { OnlineTrainer, trainerOptionsSchema, cutAtRecord, type TrainerOptions, type ConsumedRun, type RunDisposition } from './trainer.js';
+export { registerModelGauges, appendMetricsHistory, readMetricsHistory, type ModelGauges } from './metrics.js';
+export { OnlineTrainer, type TrainerOptions, type ConsumedRun, type RunDisposition } from './trainer.js';
 export { plotTrainingCurves } from './plot.js';
 export { imitate, renderImitation, type Imitation } from './imitate.js';

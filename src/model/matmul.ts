@@ -28,7 +28,7 @@ export function group(a: tf.Tensor, g: number): tf.Tensor2D {
  * `value(inputs)` with the gradient `gradients(dy, inputs, value)` (one per input) in place of
  * the one tf.js would derive: tf.customGrad with its types pinned down in one place.
  */
-export function withGradient<T extends tf.Tensor>(
+function withGradient<T extends tf.Tensor>(
   inputs: tf.Tensor[],
   value: (inputs: tf.Tensor[]) => T,
   gradients: (dy: tf.Tensor, inputs: tf.Tensor[], value: tf.Tensor) => tf.Tensor[],

@@ -5,7 +5,7 @@ import type { ModelMetrics } from '../avro/index.js';
 import { TracestreamError } from '../errors/index.js';
 
 /** The history of evaluations a trainer appends to in its checkpoint folder (what `train plot` draws). */
-export const METRICS_HISTORY_FILE = 'metrics.jsonl';
+const METRICS_HISTORY_FILE = 'metrics.jsonl';
 
 export async function appendMetricsHistory(checkpointDir: string, metrics: ModelMetrics): Promise<void> {
   await appendFile(join(checkpointDir, METRICS_HISTORY_FILE), `${JSON.stringify(metrics)}\n`);

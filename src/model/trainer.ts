@@ -10,7 +10,7 @@ import { trainOnBatch, type StepResult } from './step.js';
 import { BYTE_TOKENIZER, tokenizeRun } from './tokenizer.js';
 import { Transformer, modelConfigSchema } from './transformer.js';
 
-export const trainerOptionsSchema = z.object({
+const trainerOptionsSchema = z.object({
   /** Folder of the checkpoints (and the metrics history); a trainer started on it again resumes. */
   checkpointDir: z.string().min(1),
   /** Used for a new model only: a resumed one keeps the shape it was saved with. */
@@ -259,7 +259,7 @@ export class OnlineTrainer {
 }
 
 /** The text cut to at most `maxBytes` UTF-8 bytes, at the end of a record (so every record kept is whole). */
-export function cutAtRecord(text: string, maxBytes: number): string {
+function cutAtRecord(text: string, maxBytes: number): string {
   const bytes = Buffer.from(text, 'utf8');
   if (bytes.length <= maxBytes) return text;
   const lastNewline = bytes.lastIndexOf(0x0a, maxBytes - 1);

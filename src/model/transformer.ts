@@ -44,7 +44,7 @@ export interface ModelKernels {
 /** tf.js's own ops as they are: the lookup and every matmul form have fast kernels (native TensorFlow). */
 export const NATIVE_KERNELS: ModelKernels = Object.freeze({ embedding: 'gather', matMul: 'native' });
 
-export function parseModelConfig(input: ModelConfigInput): ModelConfig {
+function parseModelConfig(input: ModelConfigInput): ModelConfig {
   const parsed = modelConfigSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -139,34 +139,60 @@ export class Transformer {
     return 6 * matmulParams + 12 * layers * contextTokens * width;
   }
 
-  /** Logits [batch * time, vocab] for int32 tokens [batch, time], time <= contextTokens. */
-  logits(tokens: tf.Tensor2D): tf.Tensor2D {
+  /**
+   * Logits [batch * time, vocab] for int32 tokens [batch, time], time <= contextTokens, positions
+   * from 0. `seeQkv` is shown each block's packed queries, keys and values [batch * time, 3 * width]
+   * (what a KeyValueCache keeps); it runs inside this call's tidy, so what it keeps it must tf.keep.
+   */
+  logits(tokens: tf.Tensor2D, seeQkv?: (layer: number, qkv: tf.Tensor2D) => void): tf.Tensor2D {
     return tf.tidy(() => {
       const [batch, time] = tokens.shape;
-      const { width, heads, contextTokens, vocabSize } = this.config;
+      const { width, heads, contextTokens } = this.config;
       if (time > contextTokens) throw new TracestreamError('INPUT_INVALID', `sequence of ${time} tokens is longer than the model's context (${contextTokens})`);
-      const mode = this.kernels.matMul;
-      const flat = tokens.reshape([batch * time]);
-      const embedded = this.kernels.embedding === 'gather'
-        ? tf.gather(this.tokenTable, flat)
-        : matMul2d(mode, tf.oneHot(flat, vocabSize) as tf.Tensor2D, this.tokenTable as tf.Tensor2D);
-      let x = embedded.reshape([batch, time, width]).add(this.positionTable.slice([0, 0], [time, width])).reshape([batch * time, width]) as tf.Tensor2D;
-      const mask = this.causalMask.slice([0, 0], [time, time]);
+      const embedded = this.embed(tokens.reshape([batch * time]));
+      const x = embedded.reshape([batch, time, width]).add(this.positionTable.slice([0, 0], [time, width])).reshape([batch * time, width]) as tf.Tensor2D;
+      const mask = this.causalMask.slice([0, 0], [time, time]) as tf.Tensor2D;
       const shape = { batch, time, heads, headWidth: width / heads };
-      for (const block of this.blocks) {
-        const normed = layerNorm(x, block.ln1Gain, block.ln1Bias);
-        const qkv = linear(mode, normed, block.qkv as tf.Tensor2D, block.qkvBias as tf.Tensor1D);
-        const attended = causalAttention(mode, qkv, mask as tf.Tensor2D, shape);
-        x = x.add(linear(mode, attended, block.proj as tf.Tensor2D, block.projBias as tf.Tensor1D));
-        const normed2 = layerNorm(x, block.ln2Gain, block.ln2Bias);
-        const hidden = this.config.activation === 'relu'
-          ? linear(mode, normed2, block.up as tf.Tensor2D, block.upBias as tf.Tensor1D, 'relu')
-          : gelu(linear(mode, normed2, block.up as tf.Tensor2D, block.upBias as tf.Tensor1D));
-        x = x.add(linear(mode, hidden, block.down as tf.Tensor2D, block.downBias as tf.Tensor1D));
-      }
-      const final = layerNorm(x, this.finalGain, this.finalBias);
-      return matMulTransposedB(mode, final, this.tokenTable as tf.Tensor2D);
+      return this.blocksAndHead(x, (layer, qkv) => {
+        seeQkv?.(layer, qkv);
+        return causalAttention(this.kernels.matMul, qkv, mask, shape);
+      });
     });
+  }
+
+  /**
+   * Logits [rows, vocab] of one new token per row, tokens[r] at position positions[r], where each
+   * block's attention over the row's earlier positions is `attend`'s (a KeyValueCache): given the
+   * layer and the new tokens' packed queries, keys and values [rows, 3 * width], it returns their
+   * attention output [rows, width]. Per row, the same arithmetic as `logits` at that position.
+   */
+  logitsAt(tokens: tf.Tensor1D, positions: tf.Tensor1D, attend: (layer: number, qkv: tf.Tensor2D) => tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => this.blocksAndHead(this.embed(tokens).add(tf.gather(this.positionTable, positions)) as tf.Tensor2D, attend));
+  }
+
+  /** Token vectors [n, width] of int32 token ids [n]. */
+  private embed(flat: tf.Tensor1D): tf.Tensor2D {
+    return this.kernels.embedding === 'gather'
+      ? tf.gather(this.tokenTable, flat) as tf.Tensor2D
+      : matMul2d(this.kernels.matMul, tf.oneHot(flat, this.config.vocabSize) as tf.Tensor2D, this.tokenTable as tf.Tensor2D);
+  }
+
+  /** The residual stream x [n, width] through every block (attention by `attend`), the final norm and the tied output projection. */
+  private blocksAndHead(input: tf.Tensor2D, attend: (layer: number, qkv: tf.Tensor2D) => tf.Tensor2D): tf.Tensor2D {
+    const mode = this.kernels.matMul;
+    let x = input;
+    this.blocks.forEach((block, layer) => {
+      const normed = layerNorm(x, block.ln1Gain, block.ln1Bias);
+      const qkv = linear(mode, normed, block.qkv as tf.Tensor2D, block.qkvBias as tf.Tensor1D);
+      x = x.add(linear(mode, attend(layer, qkv), block.proj as tf.Tensor2D, block.projBias as tf.Tensor1D));
+      const normed2 = layerNorm(x, block.ln2Gain, block.ln2Bias);
+      const hidden = this.config.activation === 'relu'
+        ? linear(mode, normed2, block.up as tf.Tensor2D, block.upBias as tf.Tensor1D, 'relu')
+        : gelu(linear(mode, normed2, block.up as tf.Tensor2D, block.upBias as tf.Tensor1D));
+      x = x.add(linear(mode, hidden, block.down as tf.Tensor2D, block.downBias as tf.Tensor1D));
+    });
+    const final = layerNorm(x, this.finalGain, this.finalBias);
+    return matMulTransposedB(mode, final, this.tokenTable as tf.Tensor2D);
   }
 
   /** Negative log-likelihood of each target token [batch * time], from tokens [batch, time]. */

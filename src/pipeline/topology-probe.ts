@@ -7,6 +7,25 @@ interface PendingOutputs {
 }
 
 /**
+ * Where a consumer that keeps its input position itself (not as a group's committed offsets, which
+ * librdkafka's lag is measured from) stands in a partition: the next offset it will take, or
+ * undefined when it has taken none yet (it reads the partition from its start).
+ */
+export type PositionOf = (topic: string, partition: number) => number | undefined;
+
+export interface TopologyProbeOptions {
+  /** How often librdkafka reports statistics (lag, brokers up); default 5000. */
+  statisticsIntervalMs?: number;
+  /** For a consumer without group commits (the trainer keeps its offsets in its checkpoint): its lag is the partition's end minus this. */
+  position?: PositionOf;
+}
+
+/** Records from `position` to the partition's end; undefined while either is unknown. */
+function lagBehindEnd(position: number | undefined, end: number | undefined): number | undefined {
+  return position === undefined || end === undefined ? undefined : Math.max(0, end - position);
+}
+
+/**
  * What a topology tells its telemetry, in the order things happen to an input record: consumed,
  * outputs made, outputs delivered. It keeps the metrics and answers readiness from the consumer's
  * own callbacks (assignments, librdkafka statistics), so `/readyz` never waits on the broker.
@@ -29,10 +48,12 @@ export class TopologyProbe {
   #brokersUp: number | undefined;
   /** Why the cluster counts as unreachable (the consumer's probes fail); undefined while it answers. */
   #unreachable: string | undefined;
+  readonly #position: PositionOf | undefined;
 
-  constructor(metrics: TopologyMetrics, inputTopic: string, options: { statisticsIntervalMs?: number } = {}) {
+  constructor(metrics: TopologyMetrics, inputTopic: string, options: TopologyProbeOptions = {}) {
     this.#metrics = metrics;
     this.#inputTopic = inputTopic;
+    this.#position = options.position;
     this.observer = {
       statisticsIntervalMs: options.statisticsIntervalMs ?? 5_000,
       assignment: (owned, change) => {
@@ -108,7 +129,8 @@ export class TopologyProbe {
     // Partitions given up since the last report must not keep their old lag.
     lag.reset();
     for (const p of stats.partitions) {
-      if (p.lag !== undefined) lag.set({ topic: p.topic, partition: String(p.partition) }, p.lag);
+      const behind = this.#position === undefined ? p.lag : lagBehindEnd(this.#position(p.topic, p.partition) ?? p.startOffset, p.endOffset);
+      if (behind !== undefined) lag.set({ topic: p.topic, partition: String(p.partition) }, behind);
     }
   }
 }

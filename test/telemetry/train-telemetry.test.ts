@@ -1,17 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { createAvroCodec, openSchemaRegistry, type ExecutionTrace, type SchemaRegistry } from '../../src/avro/index.js';
-import { splitOf } from '../../src/dataset/splits.js';
-import { eventually, startCli, telemetryUrl } from '../helpers/cli-process.js';
+import { describe, it } from 'node:test';
+import { eventually, telemetryUrl } from '../helpers/cli-process.js';
 import { parsePrometheusText, type Exposition } from '../helpers/prometheus.js';
-import { useKafkaFixture, type KafkaFixture } from '../kafka/support.js';
-import { counterTrace } from '../model/fixtures.js';
-
-const TINY = ['--backend', 'cpu', '--layers', '1', '--width', '16', '--heads', '2', '--context', '32', '--batch', '2',
-  '--eval-runs', '2', '--eval-records', '4', '--checkpoint-every-tokens', '128'];
+import { useTrainFixture, type TrainFixture } from '../model/train-fixture.js';
 
 async function scrape(url: string): Promise<Exposition> {
   const response = await fetch(`${url}/metrics`);
@@ -20,31 +11,16 @@ async function scrape(url: string): Promise<Exposition> {
 }
 
 describe('train serves /healthz, /readyz and /metrics on the telemetry port', () => {
-  let fixture!: KafkaFixture;
-  useKafkaFixture((f) => {
+  let fixture!: TrainFixture;
+  useTrainFixture('telemetry', (f) => {
     fixture = f;
   });
-  let dir: string | undefined;
-  let registry: SchemaRegistry | undefined;
-  after(async () => {
-    await registry?.close();
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-  });
 
-  it('is ready once the partitions of traces are assigned; tokens trained, step loss, checkpoints, lag, records in and dead letters move as traces flow; SIGTERM checkpoints and exits 0', { timeout: 600_000 }, async () => {
-    dir = await mkdtemp(join(tmpdir(), 'tracestream-train-telemetry-'));
-    registry = await openSchemaRegistry({ schemaRegistryUrl: undefined, brokers: fixture.broker.bootstrapServers });
-    const codec = createAvroCodec(registry);
-    const ids = Array.from({ length: 200 }, (_, i) => `telemetry-${i}`);
-    const trainProblems = ids.filter((p) => splitOf(p) === 'train').slice(0, 10);
-    const validation = ids.find((p) => splitOf(p) === 'validation')!;
-    const send = async (traces: readonly ExecutionTrace[]): Promise<void> => {
-      await fixture.producer.send(await Promise.all(traces.map(async (t) => ({ topic: 'traces', partition: 0, key: t.runId, value: await codec.encode('ExecutionTrace', t) }))));
-    };
+  it('is ready once the partitions of traces are assigned; tokens trained, step loss, checkpoints, training lag, records in and dead letters move as traces flow, and the consumer lag of every partition is reported; SIGTERM checkpoints and exits 0', { timeout: 600_000 }, async () => {
     // Held-out runs only at first: consumed (records in) but nothing to train on yet.
-    await send(Array.from({ length: 4 }, (_, k) => counterTrace(2 + k, validation, `v${k}#0`)));
+    await fixture.send(fixture.heldOutTraces(4));
 
-    const train = startCli(['train', '--checkpoint', dir, '--brokers', fixture.broker.bootstrapServers, '--telemetry-port', '0', '--telemetry-host', '127.0.0.1', ...TINY]);
+    const train = fixture.startTrain(['--telemetry-port', '0', '--telemetry-host', '127.0.0.1']);
     try {
       const url = await telemetryUrl(train);
       assert.equal((await fetch(`${url}/healthz`)).status, 200, 'alive while the backend and checkpoint load');
@@ -66,8 +42,8 @@ describe('train serves /healthz, /readyz and /metrics on the telemetry port', ()
       assert.equal(heldOut.value('tracestream_model_checkpoints_total'), 0);
       assert.equal(heldOut.value('tracestream_assigned_partitions'), 4, 'every partition of traces (the mock cluster makes 4)');
 
-      await send(Array.from({ length: 60 }, (_, k) => counterTrace(1 + (k % 4), trainProblems[k % 10]!, `s${k}#0`)));
-      await fixture.producer.send([{ topic: 'traces', partition: 0, key: Buffer.from('garbage'), value: Buffer.from('not an Avro event') }]);
+      await fixture.send(fixture.trainingTraces(60));
+      await fixture.kafka.producer.send([{ topic: 'traces', partition: 0, key: Buffer.from('garbage'), value: Buffer.from('not an Avro event') }]);
       const trained = await eventually('tokens trained, a checkpoint and the dead letter show', 300_000, async () => {
         const exposition = await scrape(url);
         return exposition.value('tracestream_records_in_total', { topic: 'traces' }) === 65
@@ -83,6 +59,17 @@ describe('train serves /healthz, /readyz and /metrics on the telemetry port', ()
       assert.equal(trained.types.get('tracestream_model_train_lag_seconds'), 'gauge');
       assert.ok(trained.samples.some((s) => s.name === 'tracestream_model_train_lag_seconds' && s.value >= 0), 'the lag of the runs trained on is set');
       assert.equal(trained.value('tracestream_in_flight_records'), 0);
+      // The trainer commits no offsets to a group, so librdkafka's own lag stays unknown: the gauge
+      // comes from the trainer's position and each partition's end, every 5 s (statistics).
+      assert.equal(trained.types.get('tracestream_consumer_lag_records'), 'gauge');
+      let lags: [string, number][] = [];
+      await eventually('the consumer lag of each of the 4 partitions of traces is 0 (every record consumed)', 30_000, async () => {
+        lags = (await scrape(url)).samples.filter((s) => s.name === 'tracestream_consumer_lag_records' && s.labels['topic'] === 'traces')
+          .map((s): [string, number] => [s.labels['partition']!, s.value]).sort();
+        return JSON.stringify(lags) === JSON.stringify([['0', 0], ['1', 0], ['2', 0], ['3', 0]]) ? true : undefined;
+      }).catch((error: unknown) => {
+        throw new Error(`${String(error)}; last samples (partition, lag): ${JSON.stringify(lags)}`);
+      });
 
       train.child.kill('SIGTERM');
       assert.equal(await train.exited, 0, `train checkpoints and exits 0 on SIGTERM; output:\n${train.output()}`);

@@ -1,43 +1,25 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { startTrainTopology } from '../../topologies/train.js';
-import { createAvroCodec, openSchemaRegistry, type ExecutionTrace, type SchemaRegistry } from '../../src/avro/index.js';
-import { splitOf } from '../../src/dataset/splits.js';
 import { readMetricsHistory } from '../../src/model/index.js';
 import { eventually } from '../helpers/cli-process.js';
-import { useKafkaFixture, type KafkaFixture } from '../kafka/support.js';
 import { counterTrace } from '../model/fixtures.js';
+import { useTrainFixture, type TrainFixture } from '../model/train-fixture.js';
 
 describe('the train topology while traces arrive', () => {
-  let fixture!: KafkaFixture;
-  useKafkaFixture((f) => {
+  let fixture!: TrainFixture;
+  useTrainFixture('lag', (f) => {
     fixture = f;
-  });
-  let dir: string | undefined;
-  let registry: SchemaRegistry | undefined;
-  after(async () => {
-    await registry?.close();
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
   it('trains on a trace produced while it runs and reports that trace\'s lag from production to training (trainLagMs)', { timeout: 600_000 }, async () => {
-    dir = await mkdtemp(join(tmpdir(), 'tracestream-train-lag-'));
-    registry = await openSchemaRegistry({ schemaRegistryUrl: undefined, brokers: fixture.broker.bootstrapServers });
-    const codec = createAvroCodec(registry);
-    const ids = Array.from({ length: 200 }, (_, i) => `lag-${i}`);
-    const trainProblems = ids.filter((p) => splitOf(p) === 'train').slice(0, 6);
-    const validation = ids.find((p) => splitOf(p) === 'validation')!;
-    const send = async (traces: readonly ExecutionTrace[]): Promise<void> => {
-      await fixture.producer.send(await Promise.all(traces.map(async (t) => ({ topic: 'traces', partition: 0, key: t.runId, value: await codec.encode('ExecutionTrace', t) }))));
-    };
+    const { dir, registry } = fixture;
+    const trainProblems = fixture.trainProblems.slice(0, 6);
     // Only a held-out run before the start: the topic exists, and nothing in it is trained on.
-    await send([counterTrace(3, validation, 'held-out#0')]);
+    await fixture.send([counterTrace(3, fixture.validationProblem, 'held-out#0')]);
     const lines: string[] = [];
     const topology = await startTrainTopology({
-      client: fixture.client, registry, embedded: true, backends: ['cpu'], prometheus: false,
+      client: fixture.kafka.client, registry, embedded: true, backends: ['cpu'], prometheus: false,
       log: (line) => lines.push(line),
       trainer: {
         checkpointDir: dir,
@@ -52,7 +34,7 @@ describe('the train topology while traces arrive', () => {
       assert.equal(topology.trainer.lastLagMs, null, 'no lag before anything is trained on');
 
       const producedAtMs = Date.now();
-      await send(Array.from({ length: 8 }, (_, k) => counterTrace(2 + (k % 3), trainProblems[k % trainProblems.length]!, `live-${k}#0`, producedAtMs)));
+      await fixture.send(Array.from({ length: 8 }, (_, k) => counterTrace(2 + (k % 3), trainProblems[k % trainProblems.length]!, `live-${k}#0`, producedAtMs)));
       const lagMs = await eventually('a run produced after the start is trained on', 300_000, async () => topology.trainer.lastLagMs ?? undefined);
       assert.ok(Number.isFinite(lagMs) && lagMs >= 0, `lag ${lagMs} ms`);
       assert.ok(topology.trainer.tokensTrained > 0);

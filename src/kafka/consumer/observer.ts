@@ -7,6 +7,13 @@ export interface PartitionLag {
   partition: number;
   /** Records between the committed offset and the last stable offset; undefined until both are known. */
   lag: number | undefined;
+  /**
+   * The partition's end a read_committed consumer (every one of ours) reads up to: its last stable
+   * offset, the high watermark when no transaction is open. Undefined until a fetch reported it.
+   */
+  endOffset: number | undefined;
+  /** The partition's first offset (its low watermark); undefined until known. */
+  startOffset: number | undefined;
 }
 
 /** What librdkafka's periodic statistics say about a consumer, reduced to what health needs. */
@@ -53,14 +60,18 @@ export function attachObserver(consumer: NativeConsumer, observer: ConsumerObser
 const statsSchema = z.object({
   brokers: z.record(z.string(), z.object({ state: z.string() })).default({}),
   topics: z.record(z.string(), z.object({
-    partitions: z.record(z.string(), z.object({ partition: z.number(), consumer_lag: z.number(), fetch_state: z.string().optional() })),
+    partitions: z.record(z.string(), z.object({
+      partition: z.number(), consumer_lag: z.number(), fetch_state: z.string().optional(),
+      ls_offset: z.number().optional(), lo_offset: z.number().optional(),
+    })),
   })).default({}),
 });
 
 /**
  * Reads librdkafka's statistics JSON (see its STATISTICS.md): broker states, and per partition the
- * consumer lag (-1 there when not known yet). The internal partition -1 and partitions the consumer
- * does not fetch (fetch_state "none") are left out. Undefined for a document it cannot read.
+ * consumer lag and the last stable and low watermark offsets (-1 there when not known yet). The
+ * internal partition -1 and partitions the consumer does not fetch (fetch_state "none") are left
+ * out. Undefined for a document it cannot read.
  */
 export function parseConsumerStatistics(json: string): ConsumerStatistics | undefined {
   let parsed: z.output<typeof statsSchema>;
@@ -76,7 +87,8 @@ export function parseConsumerStatistics(json: string): ConsumerStatistics | unde
   for (const [topic, { partitions: parts }] of Object.entries(parsed.topics)) {
     for (const p of Object.values(parts)) {
       if (p.partition < 0 || p.fetch_state === 'none') continue;
-      partitions.push({ topic, partition: p.partition, lag: p.consumer_lag < 0 ? undefined : p.consumer_lag });
+      const known = (offset: number | undefined): number | undefined => (offset === undefined || offset < 0 ? undefined : offset);
+      partitions.push({ topic, partition: p.partition, lag: known(p.consumer_lag), endOffset: known(p.ls_offset), startOffset: known(p.lo_offset) });
     }
   }
   return { brokersUp: brokers.filter((b) => b.state === 'UP').length, brokersKnown: brokers.length, partitions };
