@@ -1,6 +1,6 @@
 /**
- * CPU time of this process and of its child processes, from /proc (Linux): on a shared machine a
- * mode's CPU per program moves far less with the load than its wall time does.
+ * CPU time of this process and of its child processes, from /proc (Linux): on a shared machine the
+ * wall time of a mode says how the machine was shared out as much as what the mode costs.
  */
 import { readdir, readFile } from 'node:fs/promises';
 

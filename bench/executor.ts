@@ -120,9 +120,9 @@ function printThroughput(count: number, rounds: number, seconds: Partial<Record<
     if (seconds[mode] === undefined) continue;
     console.log(`${label[mode]}: ${rate(mode).toFixed(1)} programs/s (${median(seconds[mode]!).toFixed(1)} s, median of ${rounds} rounds; rounds ${perRound(mode)})`);
   }
-  // CPU per program, a figure the machine's load moves less than the rates: this process (the
-  // pool's Node side: run dirs, reading and checking traces) and its children (zygotes and runs, or
-  // the fresh interpreters).
+  // CPU per program, which the load does not share out between the modes as it does wall time
+  // (though a busy VM makes every page fault dearer): this process (the pool's Node side: run dirs,
+  // reading and checking traces) and its children (zygotes and runs, or the fresh interpreters).
   const perProgram = (mode: Mode, part: keyof CpuUse) => median(cpu[mode]!.map((use) => (1000 * use[part]) / count));
   const cpuLine = MODES.filter((mode) => cpu[mode] !== undefined).map((mode) =>
     `${mode} ${(perProgram(mode, 'ownSeconds') + perProgram(mode, 'childrenSeconds')).toFixed(1)} (bench process ${perProgram(mode, 'ownSeconds').toFixed(1)}, `
