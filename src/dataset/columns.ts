@@ -17,10 +17,19 @@ export interface Column {
   name: string;
   type: ColumnType;
   doc: string;
+  /**
+   * Whether each row group's footer entry carries the column's min and max (what readers prune row
+   * groups by); read on top-level columns, and it holds for all their fields. Off for free text of unbounded size: its bounds help no query, and the writer holds
+   * every row group's bounds (whole values) in memory until the shard closes, so a shard of many
+   * row groups would keep many of its largest sources, inputs and traces alive.
+   */
+  minMax: boolean;
 }
 
 const string = (nullable = false): ColumnType => ({ kind: 'string', nullable });
-const col = (name: string, type: ColumnType, doc: string): Column => ({ name, type, doc });
+const col = (name: string, type: ColumnType, doc: string): Column => ({ name, type, doc, minMax: true });
+/** A column of free text (or holding some): no min/max statistics, see `Column.minMax`. */
+const text = (name: string, type: ColumnType, doc: string): Column => ({ name, type, doc, minMax: false });
 
 const EXCEPTION_FIELDS: readonly Column[] = [
   col('type', string(), 'Qualified type name, e.g. ValueError.'),
@@ -33,17 +42,17 @@ export const DATASET_COLUMNS: readonly Column[] = [
   col('problem_id', string(), 'Its problem; the split is decided by this id alone.'),
   col('input_index', { kind: 'int32' }, 'Which of the solution\'s inputs this run read.'),
   col('content_hash', string(), 'SHA-256 of source + NUL + stdin (hex): equal for identical runs.'),
-  col('source', string(), 'The program.'),
-  col('stdin', string(), 'Its standard input.'),
-  col('origin', { kind: 'json' }, 'Where the program came from (repo, path, commit, url, ...), a JSON object.'),
+  text('source', string(), 'The program.'),
+  text('stdin', string(), 'Its standard input.'),
+  text('origin', { kind: 'json' }, 'Where the program came from (repo, path, commit, url, ...), a JSON object.'),
   col('outcome', string(), 'ok, error, timeout, memory, output-limit, step-limit, syntax-error or killed.'),
-  col('reason', string(), 'One line saying why the run ended so.'),
+  text('reason', string(), 'One line saying why the run ended so.'),
   col('exit_code', { kind: 'int32', nullable: true }, 'Exit status; null when a signal ended the process.'),
   col('signal', string(true), 'The signal that ended the process, if any.'),
-  col('stdout', string(), 'What the program printed.'),
-  col('stderr_tail', string(), 'The last bytes of standard error.'),
-  col('output_file', string(true), 'What it wrote to $OUTPUT_PATH (HackerRank\'s template), if anything.'),
-  col('exception', { kind: 'struct', fields: EXCEPTION_FIELDS, nullable: true }, 'The uncaught exception that ended the run, if any.'),
+  text('stdout', string(), 'What the program printed.'),
+  text('stderr_tail', string(), 'The last bytes of standard error.'),
+  text('output_file', string(true), 'What it wrote to $OUTPUT_PATH (HackerRank\'s template), if anything.'),
+  text('exception', { kind: 'struct', fields: EXCEPTION_FIELDS, nullable: true }, 'The uncaught exception that ended the run, if any.'),
   col('step_count', { kind: 'int64' }, 'Steps the tracer saw; more than the length of steps when truncated.'),
   col('truncated', { kind: 'bool' }, 'Steps are missing from the end (a limit stopped recording).'),
   col('tracer_version', string(), 'Version of the line tracer.'),
@@ -61,7 +70,7 @@ export const DATASET_COLUMNS: readonly Column[] = [
       col('repr_chars', { kind: 'int32' }, 'Longest repr kept.'),
     ],
   }, 'The resource limits the run was held to.'),
-  col('steps', {
+  text('steps', {
     kind: 'list',
     element: {
       kind: 'struct',
@@ -88,7 +97,7 @@ export const DATASET_COLUMNS: readonly Column[] = [
       ],
     },
   }, 'Every recorded step, in order.'),
-  col('compact', string(), 'The run in the compact trace format (docs/compact-format.md), source header included.'),
+  text('compact', string(), 'The run in the compact trace format (docs/compact-format.md), source header included.'),
 ];
 
 /** Whether values of `type` hold an int64 somewhere (Parquet writers want those as bigint). */

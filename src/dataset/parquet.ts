@@ -21,9 +21,10 @@ export interface ParquetShardOptions {
 }
 
 const SCHEMA = parquetSchema();
-/** Per column, how a row's value becomes what the writer takes: int64s as bigint, the rest as is. */
+/** Per column, how a row's value becomes what the writer takes (int64s as bigint, the rest as is), and whether it gets min/max statistics. */
 const CONVERTERS = DATASET_COLUMNS.map((column) => ({
   name: column.name,
+  statistics: column.minMax,
   convert: holdsInt64(column.type) ? (value: unknown) => withBigInts(column.type, value) : undefined,
 }));
 
@@ -40,8 +41,9 @@ export function openParquetShard(path: string, options: ParquetShardOptions): Pa
     async writeRowGroup(rows) {
       if (rows.length === 0) return;
       await writer.write({
-        columnData: CONVERTERS.map(({ name, convert }) => ({
+        columnData: CONVERTERS.map(({ name, convert, statistics }) => ({
           name,
+          statistics,
           data: rows.map((row) => (convert === undefined ? row[name as keyof DatasetRow] : convert(row[name as keyof DatasetRow]))),
         })),
         rowGroupSize: rows.length,

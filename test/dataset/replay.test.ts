@@ -116,6 +116,21 @@ describe('replayTopic', { timeout: 300_000 }, () => {
     }
   });
 
+  it('row groups carry min/max statistics for ids, outcomes and counts, none for free text (source, stdin, stdout, steps, compact)', async () => {
+    const dir = join(work, 'twice-1');
+    const chunks = await query(`select path_in_schema, stats_min_value, stats_max_value from parquet_metadata('${dir}/data/train-*.parquet')`);
+    const bounded = (column: string) => {
+      const mine = chunks.filter((c) => String(c['path_in_schema']).split(', ')[0] === column);
+      assert.ok(mine.length > 0, `${column} is in the footer`);
+      return mine.every((c) => c['stats_min_value'] !== null && c['stats_max_value'] !== null);
+    };
+    for (const column of ['run_id', 'problem_id', 'outcome', 'step_count', 'tracer_version']) assert.ok(bounded(column), `${column} has min/max`);
+    for (const column of ['source', 'stdin', 'stdout', 'steps', 'compact']) {
+      const withStats = chunks.filter((c) => String(c['path_in_schema']).split(', ')[0] === column && (c['stats_min_value'] !== null || c['stats_max_value'] !== null));
+      assert.deepEqual(withStats, [], `${column} has no min/max`);
+    }
+  });
+
   it('the dataset card is YAML front matter whose configs name every shard and whose features and split sizes match what DuckDB reads', async () => {
     const dir = join(work, 'twice-1');
     const card = await readFile(join(dir, 'README.md'), 'utf8');
