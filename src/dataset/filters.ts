@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { OUTCOMES } from '../runs/index.js';
-import type { DatasetRow } from './row.js';
+import type { RowSummary } from './row.js';
 
 /**
  * Which runs go into a dataset. Every condition given must hold; none given keeps every run. Filters
@@ -20,7 +20,7 @@ export const datasetFilterSchema = z.object({
 export type DatasetFilter = z.infer<typeof datasetFilterSchema>;
 
 /** A predicate for `filter`, with the lists turned into sets once. */
-export function rowFilter(filter: DatasetFilter): (row: DatasetRow) => boolean {
+export function rowFilter(filter: DatasetFilter): (row: RowSummary) => boolean {
   const outcomes = filter.outcomes && new Set<string>(filter.outcomes);
   const problems = filter.problems && new Set(filter.problems);
   const tracers = filter.tracerVersions && new Set(filter.tracerVersions);

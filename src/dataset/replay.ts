@@ -10,7 +10,7 @@ import { datasetFilterSchema, rowFilter } from './filters.js';
 import { DEDUPE_RULE, MAX_LISTED_SKIPPED, SPLIT_RULE, type DatasetManifest, type TopicRanges } from './manifest.js';
 import { firstPerRunId, mergeSpills } from './merge.js';
 import { publishDataset, writeAtomically } from './publish.js';
-import { toDatasetRow } from './row.js';
+import { rowSummaryOf, toDatasetRow } from './row.js';
 import { openTopicScan, resolveScanRanges, type TopicPartitionRange } from './scan.js';
 import { SplitWriter, type StagedShard } from './shards.js';
 import { SpillWriter, partitionKey, spilledRanges, type SkippedRecord } from './spill.js';
@@ -230,9 +230,10 @@ async function spillEntryOf(codec: AvroCodec, value: Buffer | null): Promise<{ r
 
 /** Merges the spill in run id order, keeps one trace per run, filters, and writes each split's shards. */
 async function writeSplits(config: ReplayConfig, files: readonly string[], stagingDir: string, total: number) {
+  const rowOf = async (trace: Buffer) => toDatasetRow(await config.codec.decode(trace, 'ExecutionTrace'));
   const writers = Object.fromEntries(SPLITS.map((split) => [split, new SplitWriter(stagingDir, split, ['parquet', ...config.formats], {
     shardBytes: config.shardBytes, rowGroupBytes: config.rowGroupBytes, zstdLevel: config.zstdLevel,
-  })])) as Record<(typeof SPLITS)[number], SplitWriter>;
+  }, rowOf)])) as Record<(typeof SPLITS)[number], SplitWriter>;
   const keep = rowFilter(config.filter);
   const stats = new DatasetStats();
   let duplicates = 0;
@@ -242,13 +243,14 @@ async function writeSplits(config: ReplayConfig, files: readonly string[], stagi
   let seen = 0;
   for await (const entry of firstPerRunId(mergeSpills(files, stagingDir), () => { duplicates += 1; })) {
     seen += 1;
-    const row = toDatasetRow(await config.codec.decode(entry.value, 'ExecutionTrace'));
-    if (!keep(row)) {
+    // Filters, splits and counts read the summary; the row itself is built when its row group is written.
+    const summary = rowSummaryOf(await config.codec.decode(entry.value, 'ExecutionTrace'));
+    if (!keep(summary)) {
       filteredOut += 1;
     } else {
-      const split = splitOf(row.problem_id, config.splitRatios);
-      await writers[split].add(row, entry.value.length);
-      stats.add(row, split, readWireHeader(entry.value).schemaId);
+      const split = splitOf(summary.problem_id, config.splitRatios);
+      await writers[split].add(entry.value, summary.step_count);
+      stats.add(summary, split, readWireHeader(entry.value).schemaId);
       rows += 1;
       bytes += entry.value.length;
     }

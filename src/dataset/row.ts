@@ -90,7 +90,7 @@ export function toDatasetRow(trace: ExecutionTrace): DatasetRow {
     content_hash: trace.contentHash,
     source: trace.source ?? '',
     stdin: trace.stdin,
-    origin: JSON.stringify(Object.fromEntries(Object.entries(trace.origin).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))),
+    origin: originJson(trace),
     outcome: outcomeFromAvro(trace.outcome),
     reason: trace.reason,
     exit_code: trace.exitCode,
@@ -103,16 +103,7 @@ export function toDatasetRow(trace: ExecutionTrace): DatasetRow {
     truncated: trace.traceTruncated,
     tracer_version: trace.tracerVersion,
     python_version: trace.pythonVersion,
-    limits: {
-      wall_time_ms: trace.limits.wallTimeMs,
-      cpu_time_ms: trace.limits.cpuTimeMs,
-      address_space_bytes: trace.limits.addressSpaceBytes,
-      output_bytes: trace.limits.outputBytes,
-      max_steps: trace.limits.maxSteps,
-      trace_bytes: trace.limits.traceBytes,
-      open_files: trace.limits.openFiles,
-      repr_chars: trace.limits.reprChars,
-    },
+    limits: limitsOf(trace),
     steps: trace.steps.map((step) => ({
       index: step.index,
       event: step.event,
@@ -126,6 +117,40 @@ export function toDatasetRow(trace: ExecutionTrace): DatasetRow {
     })),
     // Traces from producers older than the source field have none: no header then, rather than an empty one.
     compact: renderCompact(executionOf(trace), trace.source === null || trace.source === '' ? {} : { source: trace.source }),
+  };
+}
+
+/** What a dataset's filters, splits and counts read of a row: everything but the heavy fields. */
+export type RowSummary = Pick<DatasetRow, 'problem_id' | 'outcome' | 'step_count' | 'truncated' | 'tracer_version' | 'python_version' | 'limits' | 'origin'>;
+
+/** The summary of a trace's row, without building its steps and compact text. */
+export function rowSummaryOf(trace: ExecutionTrace): RowSummary {
+  return {
+    problem_id: trace.problemId,
+    outcome: outcomeFromAvro(trace.outcome),
+    step_count: trace.stepCount,
+    truncated: trace.traceTruncated,
+    tracer_version: trace.tracerVersion,
+    python_version: trace.pythonVersion,
+    limits: limitsOf(trace),
+    origin: originJson(trace),
+  };
+}
+
+function originJson(trace: ExecutionTrace): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(trace.origin).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
+}
+
+function limitsOf(trace: ExecutionTrace): DatasetLimits {
+  return {
+    wall_time_ms: trace.limits.wallTimeMs,
+    cpu_time_ms: trace.limits.cpuTimeMs,
+    address_space_bytes: trace.limits.addressSpaceBytes,
+    output_bytes: trace.limits.outputBytes,
+    max_steps: trace.limits.maxSteps,
+    trace_bytes: trace.limits.traceBytes,
+    open_files: trace.limits.openFiles,
+    repr_chars: trace.limits.reprChars,
   };
 }
 

@@ -33,17 +33,22 @@ export interface StagedShard {
   steps: number;
 }
 
+/** A row of the dataset from its trace as it was on the topic (Avro). */
+export type RowDecoder = (trace: Buffer) => Promise<DatasetRow>;
+
 /**
  * Writes one split's rows, in the order given, into numbered shards in `dir`: shard boundaries and
- * row groups are decided by the rows' sizes alone, so the same rows always give the same files.
- * Memory: one row group of rows (`rowGroupBytes` of traces) and the compressors' windows.
+ * row groups are decided by the traces' sizes alone, so the same traces always give the same files.
+ * A row group is held as its traces' Avro bytes, the most compact form at hand, and decoded into
+ * rows only when it is written (a decoded row takes about ten times its Avro size): memory is one
+ * row group of traces per split, one decoded row group at a time, and the compressors' windows.
  */
 export class SplitWriter {
   private readonly staged: StagedShard[] = [];
   private shard: OpenShard | undefined;
   private shardIndex = 0;
   private shardBytes = 0;
-  private group: DatasetRow[] = [];
+  private group: Buffer[] = [];
   private groupBytes = 0;
 
   constructor(
@@ -51,17 +56,17 @@ export class SplitWriter {
     private readonly split: Split,
     private readonly formats: readonly DatasetFormat[],
     private readonly limits: ShardLimits,
+    private readonly rowOf: RowDecoder,
   ) {}
 
-  /** Adds a row; `traceBytes` is the size of its trace on the topic, which paces shards and row groups. */
-  async add(row: DatasetRow, traceBytes: number): Promise<void> {
+  /** Adds a run by its trace on the topic (Avro), whose size paces shards and row groups. */
+  async add(trace: Buffer, stepCount: number): Promise<void> {
     this.shard ??= this.openShard();
-    this.group.push(row);
-    this.groupBytes += traceBytes;
-    this.shardBytes += traceBytes;
+    this.group.push(trace);
+    this.groupBytes += trace.length;
+    this.shardBytes += trace.length;
     this.shard.rows += 1;
-    this.shard.steps += row.step_count;
-    await this.shard.writeText(row);
+    this.shard.steps += stepCount;
     if (this.groupBytes >= this.limits.rowGroupBytes) await this.flushGroup();
     if (this.shardBytes >= this.limits.shardBytes) await this.closeShard();
   }
@@ -74,9 +79,16 @@ export class SplitWriter {
 
   private async flushGroup(): Promise<void> {
     if (this.shard === undefined || this.group.length === 0) return;
-    await this.shard.parquet.writeRowGroup(this.group);
+    const traces = this.group;
     this.group = [];
     this.groupBytes = 0;
+    const rows: DatasetRow[] = [];
+    for (const trace of traces) {
+      const row = await this.rowOf(trace);
+      await this.shard.writeText(row);
+      rows.push(row);
+    }
+    await this.shard.parquet.writeRowGroup(rows);
   }
 
   private async closeShard(): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Split } from './splits.js';
-import type { DatasetRow } from './row.js';
+import type { RowSummary } from './row.js';
 
 /** Distinct values counted before the rest is lumped together, so the counters stay bounded. */
 const MAX_DISTINCT = 1000;
@@ -17,7 +17,7 @@ export class DatasetStats {
   readonly originRepos = new BoundedCounter();
   readonly schemaIds = new BoundedCounter();
 
-  add(row: DatasetRow, split: Split, schemaId: number): void {
+  add(row: RowSummary, split: Split, schemaId: number): void {
     this.splits[split].runs += 1;
     this.splits[split].steps += row.step_count;
     this.outcomes.add(row.outcome);
