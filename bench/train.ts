@@ -3,7 +3,7 @@
  *
  *   npm run bench:train -- PATH.jsonl [--limit N] [--backends tensorflow-gpu,tensorflow,wasm,cpu]
  *       [--layers N --width N --heads N --context N --batch N] [--steps N] [--tokens N | --minutes M]
- *       [--learning-rate X] [--eval-runs N] [--eval-records N]
+ *       [--learning-rate X] [--warmup-steps N] [--eval-runs N] [--eval-records N]
  *
  * For every backend that loads here: its peak matmul FLOP/s (measured first, square float32
  * matmuls), the model's tokens/s for forward + backward + AdamW update, its FLOPs per token, and the
@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { createExecutorPool } from '../src/executor/index.js';
 import {
   AdamW, BACKENDS, DEFAULT_EVALUATION_OPTIONS, OnlineTrainer, SequencePacker, Transformer, chooseBackend, describeBackend, parseBackendName, tokenizeRun, trainOnBatch,
-  type EvaluationResult, type ModelConfigInput, type StateAccuracy,
+  type EvaluationResult, type ModelConfigInput, type StateAccuracy, type StepResult,
 } from '../src/model/index.js';
 import { renderCompact } from '../src/render/index.js';
 import { splitOf } from '../src/dataset/index.js';
@@ -45,7 +45,7 @@ interface RunText {
 async function main(argv: readonly string[]): Promise<void> {
   const { positionals, values: flags } = parseArgs({
     args: [...argv], allowPositionals: true,
-    options: Object.fromEntries(['limit', 'backends', 'layers', 'width', 'heads', 'context', 'batch', 'steps', 'tokens', 'minutes', 'learning-rate', 'eval-runs', 'eval-records']
+    options: Object.fromEntries(['limit', 'backends', 'layers', 'width', 'heads', 'context', 'batch', 'steps', 'tokens', 'minutes', 'learning-rate', 'warmup-steps', 'eval-runs', 'eval-records']
       .map((name) => [name, { type: 'string' as const }])),
   });
   const path = positionals[0];
@@ -98,15 +98,21 @@ async function main(argv: readonly string[]): Promise<void> {
       checkpointDir: dir, model: shape, batchRows,
       maxEvaluationRuns: num('eval-runs', 48),
       evaluation: { ...DEFAULT_EVALUATION_OPTIONS, maxRecords: num('eval-records', DEFAULT_EVALUATION_OPTIONS.maxRecords) },
-      ...(flags['learning-rate'] === undefined ? {} : { optimizer: { peakLearningRate: Number(flags['learning-rate']) } }),
+      optimizer: {
+        ...(flags['learning-rate'] === undefined ? {} : { peakLearningRate: Number(flags['learning-rate']) }),
+        ...(flags['warmup-steps'] === undefined ? {} : { warmupSteps: Number(flags['warmup-steps']) }),
+      },
     }, picked);
     // The held-out runs first: the evaluation set is the corpus' validation problems, however few
     // of the training runs the budget reaches (the trainer keeps them apart by splitOf).
     const heldOut = runs.filter((r) => splitOf(r.problemId) !== 'train');
-    const training = runs.filter((r) => splitOf(r.problemId) === 'train');
+    // In a fixed shuffled order: the corpus lists each repository's solutions together, so in its
+    // own order a step's batch would hold a few programs of one author, and the model would chase them.
+    const training = shuffled(runs.filter((r) => splitOf(r.problemId) === 'train'), 1);
     heldOut.forEach((run, i) => trainer.offer({ ...run, producedAtMs: Date.now(), topic: 'bench-held-out', partition: 0, offset: i }));
     console.log(`${heldOut.length} held-out runs offered (the trainer keeps up to ${trainer.config.maxEvaluationRuns}, ${trainer.config.evaluationRunsPerProblem} per problem), ${training.length} training runs`);
     const started = Date.now();
+    const curve = new TrainingCurve(started, budgetMs === Infinity ? 60_000 : Math.max(10_000, budgetMs / 10));
     let next = 0;
     let pass = 0;
     while (trainer.tokensTrained < budgetTokens && Date.now() - started < budgetMs) {
@@ -120,9 +126,11 @@ async function main(argv: readonly string[]): Promise<void> {
           pass += 1;
         }
       } else {
-        trainer.trainStep();
+        const step = trainer.trainStep();
+        if (step !== null) curve.add(step, trainer.step, trainer.tokensTrained);
       }
     }
+    curve.print();
     const seconds = (Date.now() - started) / 1000;
     console.log(`trained ${trainer.tokensTrained} tokens in ${seconds.toFixed(0)} s (${trainer.step} steps, ${seconds > 0 ? (trainer.tokensTrained / seconds).toFixed(0) : '-'} tokens/s, ${pass} full passes over the training runs); load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     const evaluationStarted = Date.now();
@@ -134,6 +142,56 @@ async function main(argv: readonly string[]): Promise<void> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The training loss as it goes, printed every `everyMs`: the mean over the steps since the last
+ * line, on trace and on source tokens, with the learning rate; set beside the held-out loss at
+ * the end it tells too little learning (both high) from too few programs (a large gap).
+ */
+class TrainingCurve {
+  private nextAt: number;
+  private window = { steps: 0, traceNll: 0, traceTokens: 0, sourceNll: 0, sourceTokens: 0 };
+  private lines: string[] = [];
+
+  constructor(private readonly started: number, private readonly everyMs: number) {
+    this.nextAt = started + everyMs;
+  }
+
+  add(step: StepResult, steps: number, tokens: number): void {
+    const w = this.window;
+    w.steps += 1;
+    w.traceNll += step.traceNll;
+    w.traceTokens += step.traceTokens;
+    w.sourceNll += step.sourceNll;
+    w.sourceTokens += step.sourceTokens;
+    const now = Date.now();
+    if (now < this.nextAt) return;
+    const mean = (nll: number, n: number) => (n === 0 ? '-' : (nll / n).toFixed(3));
+    this.lines.push(`  ${((now - this.started) / 1000).toFixed(0).padStart(5)} s  step ${String(steps).padStart(6)}  ${String(tokens).padStart(9)} tokens  `
+      + `training loss: trace ${mean(w.traceNll, w.traceTokens)}, source ${mean(w.sourceNll, w.sourceTokens)} (mean of ${w.steps} steps)  learning rate ${step.learningRate.toExponential(2)}`);
+    this.window = { steps: 0, traceNll: 0, traceTokens: 0, sourceNll: 0, sourceTokens: 0 };
+    this.nextAt = now + this.everyMs;
+  }
+
+  print(): void {
+    if (this.lines.length > 0) console.log(`training curve (nats/token):\n${this.lines.join('\n')}`);
+  }
+}
+
+/** A copy of `items` in a random order fixed by `seed` (Fisher-Yates with a small linear congruential generator). */
+function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const out = [...items];
+  let state = seed >>> 0;
+  const next = () => {
+    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
+    return state / 2 ** 32;
+  };
+  for (let i = out.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(next() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
 }
 
 /** Runs the corpus under the tracer (no Kafka) and renders each run as training text. */
