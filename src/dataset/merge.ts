@@ -2,8 +2,13 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SpillReader, compareEntries, writeSpillFile, type SpillEntry } from './spill.js';
 
-/** Spill files merged at once; more are merged in passes, so open files and read buffers stay bounded. */
-const MERGE_FAN_IN = 64;
+/**
+ * Spill files merged at once; more are merged in passes, so open files and read buffers stay
+ * bounded. Each reader holds its current entry and a buffer at least as large (traces of up to
+ * 2 MiB), so the fan-in times the largest trace is what the merge can hold: 16 keeps that near what
+ * one topic's replay holds, at the price of a pass more for topics of over 16 spill files.
+ */
+const MERGE_FAN_IN = 16;
 
 /**
  * The entries of sorted spill files in one sorted stream (k-way merge over a binary heap). Each
