@@ -11,9 +11,9 @@ import { DEDUPE_RULE, MAX_LISTED_SKIPPED, SPLIT_RULE, type DatasetManifest, type
 import { firstPerRunId, mergeSpills } from './merge.js';
 import { publishDataset, writeAtomically } from './publish.js';
 import { rowSummaryOf, toDatasetRow } from './row.js';
-import { openTopicScan, resolveScanRanges, type TopicPartitionRange } from './scan.js';
+import { openTopicScan, partitionKey, resolveScanRanges, type TopicPartitionRange } from './scan.js';
 import { SplitWriter, type StagedShard } from './shards.js';
-import { SpillWriter, partitionKey, spilledRanges, type SkippedRecord } from './spill.js';
+import { SpillWriter, spilledRanges, type SkippedRecord } from './spill.js';
 import { DEFAULT_SPLIT_RATIOS, SPLITS, splitOf, validateSplitRatios } from './splits.js';
 import { DatasetStats } from './stats.js';
 

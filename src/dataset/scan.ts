@@ -22,6 +22,14 @@ export interface PartitionRange {
   end: number;
 }
 
+/**
+ * Names a topic's partition (map keys, spill file names): `@` is outside the characters of topic
+ * names ([a-zA-Z0-9._-]), so the name splits back unambiguously.
+ */
+export function partitionKey(topic: string, partition: number): string {
+  return `${topic}@p${partition}`;
+}
+
 /** A `PartitionRange` of a named topic: what a scan of several topics covers. */
 export interface TopicPartitionRange extends PartitionRange {
   topic: string;
@@ -175,7 +183,7 @@ async function partitionsOf(consumer: NativeConsumer, topic: string, waitMs: num
 export async function openTopicScan(options: TopicScanOptions): Promise<TopicScan> {
   const batchSize = options.batchSize ?? 500;
   const pending = options.ranges.filter((range) => range.start < range.end);
-  const ends = new Map(pending.map((range) => [keyOf(range.topic, range.partition), range.end]));
+  const ends = new Map(pending.map((range) => [partitionKey(range.topic, range.partition), range.end]));
   const topics = [...new Set(options.ranges.map((range) => range.topic))].join(', ');
   const { consumer, close } = await connectScanner(options.client);
   consumer.setDefaultConsumeTimeout(options.pollTimeoutMs ?? 100);
@@ -198,7 +206,7 @@ export async function openTopicScan(options: TopicScanOptions): Promise<TopicSca
       });
       const batch: ScannedRecord[] = [];
       for (const message of messages) {
-        const key = keyOf(message.topic, message.partition);
+        const key = partitionKey(message.topic, message.partition);
         const end = ends.get(key);
         if (end === undefined || message.offset >= end) continue;
         batch.push({
@@ -208,7 +216,7 @@ export async function openTopicScan(options: TopicScanOptions): Promise<TopicSca
         if (message.offset >= end - 1) ends.delete(key);
       }
       for (const eof of eofs.splice(0)) {
-        const key = keyOf(eof.topic, eof.partition);
+        const key = partitionKey(eof.topic, eof.partition);
         if (eof.offset >= (ends.get(key) ?? Infinity)) ends.delete(key);
       }
       if (batch.length > 0) yield batch;
@@ -222,9 +230,4 @@ export async function openTopicScan(options: TopicScanOptions): Promise<TopicSca
       await close();
     },
   };
-}
-
-/** A topic name never holds a space, so this names a topic's partition unambiguously. */
-function keyOf(topic: string, partition: number): string {
-  return `${topic} ${partition}`;
 }

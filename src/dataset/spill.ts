@@ -1,5 +1,6 @@
 import { open, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { partitionKey } from './scan.js';
 
 /** A trace as replay keeps it between reading the topic and writing the dataset. */
 export interface SpillEntry {
@@ -38,14 +39,6 @@ export interface SpillRange {
  */
 export function compareEntries(a: SpillEntry, b: SpillEntry): number {
   return Buffer.compare(a.runId, b.runId) || b.producedAtMs - a.producedAtMs || Buffer.compare(b.value, a.value);
-}
-
-/**
- * Names a topic's partition in spill file names: `@` is outside the characters of topic names
- * ([a-zA-Z0-9._-]), so the name splits back unambiguously.
- */
-export function partitionKey(topic: string, partition: number): string {
-  return `${topic}@p${partition}`;
 }
 
 const RANGE_FILE = /^([a-zA-Z0-9._-]+@p\d+)-(\d+)-(\d+)\.run$/;
@@ -167,7 +160,7 @@ export async function writeSpillFile(path: string, entries: Iterable<SpillEntry>
   await rename(temporary, path);
 }
 
-/** An open spill file, read entry by entry through a bounded buffer (64 KiB: a merge holds one per file, up to 64). */
+/** An open spill file, read entry by entry through a bounded buffer (64 KiB: a merge holds one per file it reads at once). */
 export class SpillReader {
   private buffer = Buffer.alloc(0);
   private position = 0;
