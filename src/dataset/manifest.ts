@@ -1,6 +1,6 @@
 import { TracestreamError } from '../errors/index.js';
 import type { DatasetFilter } from './filters.js';
-import type { PartitionRange } from './scan.js';
+import { offsetsByTopic, type PartitionRange } from './scan.js';
 import type { DatasetFormat } from './shards.js';
 import type { SkippedRecord } from './spill.js';
 import type { Split, SplitRatios } from './splits.js';
@@ -83,5 +83,5 @@ export function endOffsetsOf(manifest: unknown, name = 'the manifest'): Record<s
   if (topics === undefined) {
     throw new TracestreamError('CONFIG_INVALID', `${name} is not a dataset manifest: it lists no topics with their partitions' offsets`);
   }
-  return Object.fromEntries(topics.map(({ topic, partitions }) => [topic, Object.fromEntries(partitions.map((p) => [String(p.partition), p.end]))]));
+  return offsetsByTopic(topics.flatMap(({ topic, partitions }) => partitions.map((range) => ({ topic, ...range }))), 'end');
 }

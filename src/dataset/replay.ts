@@ -11,7 +11,7 @@ import { DEDUPE_RULE, MAX_LISTED_SKIPPED, SPLIT_RULE, type DatasetManifest, type
 import { firstPerRunId, mergeSpills } from './merge.js';
 import { publishDataset, writeAtomically } from './publish.js';
 import { rowSummaryOf, toDatasetRow } from './row.js';
-import { openTopicScan, partitionKey, resolveScanRanges, type TopicPartitionRange } from './scan.js';
+import { offsetsByTopic, openTopicScan, partitionKey, resolveScanRanges, type TopicPartitionRange } from './scan.js';
 import { SplitWriter, type StagedShard } from './shards.js';
 import { SpillWriter, spilledRanges, type SkippedRecord } from './spill.js';
 import { DEFAULT_SPLIT_RATIOS, SPLITS, splitOf, validateSplitRatios } from './splits.js';
@@ -166,9 +166,7 @@ async function loadOrStartState(config: ReplayConfig, work: string): Promise<Rep
     }
     if (!config.follow) return saved;
     // Following: the same starts, and the ends of now (partitions added since start at their beginning).
-    const starts: Record<string, Record<string, number>> = {};
-    for (const r of saved.ranges) (starts[r.topic] ??= {})[String(r.partition)] = r.start;
-    const next = { fingerprint, ranges: await resolveScanRanges(config.client, config.topics, { from: 'offsets', offsets: starts }) };
+    const next = { fingerprint, ranges: await resolveScanRanges(config.client, config.topics, { from: 'offsets', offsets: offsetsByTopic(saved.ranges, 'start') }) };
     await writeAtomically(path, `${JSON.stringify(next, null, 2)}\n`);
     return next;
   }

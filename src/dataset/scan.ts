@@ -154,14 +154,20 @@ async function rangesOf(consumer: NativeConsumer, topic: string, start: ScanStar
   });
 }
 
+/** Offsets by topic, then partition (the shape of `ScanStart`'s saved offsets): each range's `start` or `end`. */
+export function offsetsByTopic(ranges: readonly TopicPartitionRange[], which: 'start' | 'end'): Record<string, Record<string, number>> {
+  const offsets: Record<string, Record<string, number>> = {};
+  for (const range of ranges) (offsets[range.topic] ??= {})[String(range.partition)] = range[which];
+  return offsets;
+}
+
 /**
  * Each partition's end offset now, or undefined when `topic` does not exist yet: where a job that is
  * about to produce traces starts reading its own (see `tracestream trace --out`).
  */
 export async function endOffsetsNow(client: KafkaClientConfig, topic: string): Promise<Record<string, number> | undefined> {
   try {
-    const ranges = await resolveScanRanges(client, [topic], { from: 'beginning' }, 0);
-    return Object.fromEntries(ranges.map((range) => [String(range.partition), range.end]));
+    return offsetsByTopic(await resolveScanRanges(client, [topic], { from: 'beginning' }, 0), 'end')[topic];
   } catch (error) {
     if (error instanceof TracestreamError && error.code === 'INPUT_INVALID') return undefined;
     throw error;
