@@ -67,10 +67,10 @@ export function causalAttention(mode: MatMulMode, qkv: tf.Tensor2D, mask: tf.Ten
     const k = groups.map(({ b, h }) => pieces[b * 3 * heads + heads + h]!);
     const v = groups.map(({ b, h }) => pieces[b * 3 * heads + 2 * heads + h]!);
     const weights = groups.map((_, g) => tf.softmax(plain(q[g]!, k[g]!.transpose()).mul(scale).add(mask)) as tf.Tensor2D);
-    const output = stacked(weights.map((p, g) => plain(p, v[g]!)), time, headWidth);
+    const output = tf.stack(weights.map((p, g) => plain(p, v[g]!)));
     save([...q, ...k, ...v, ...weights]);
     return {
-      value: output.transpose([0, 2, 1, 3]).reshape([batch * time, width]),
+      value: mergeHeads(output, shape),
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const n = groups.length;
         const [qs, ks, vs, ps] = [0, 1, 2, 3].map((i) => saved.slice(i * n, (i + 1) * n) as tf.Tensor2D[]) as [tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[]];
