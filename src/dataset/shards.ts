@@ -91,6 +91,7 @@ export class SplitWriter {
       rows.push(row);
     }
     await this.shard.parquet.writeRowGroup(rows);
+    // `rows` is still in scope here: emptied, so that the collection frees the decoded rows.
     rows.length = 0;
     collectGarbage();
   }
