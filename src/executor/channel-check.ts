@@ -17,7 +17,7 @@ export interface ObservedEnd {
 /**
  * Cross-checks the channel against what the pool saw: the end record must state the exit status
  * the process really had (mod 256, as the kernel reports it) and no signal may have ended a process
- * that wrote one; the text credited to steps must be, in order, text the program really printed; a step's line
+ * that wrote one; the text credited to steps must be, in the order the tracer says it was printed, text the program really printed; a step's line
  * must be a line of the source.
  * A program that writes a fake end record and leaves by a raw exit, or invents steps that print,
  * fails one of these. Returns what is wrong, or null; a channel the parser already found corrupt
@@ -42,21 +42,21 @@ export function verifyChannel(channel: TraceChannelResult, observed: ObservedEnd
 }
 
 /**
- * Each step's stdout must follow the previous one's in the captured stdout. The tracer decodes each
- * step's bytes on their own (a character split between two steps becomes U+FFFD on both sides), so
- * the text between replacement characters is matched piece by piece, each after the last.
+ * The printed pieces (in the order the tracer says they were printed) must follow each other in
+ * the captured stdout. The tracer decodes each piece's bytes on their own (a character split
+ * between two pieces becomes U+FFFD on both sides), so the text between replacement characters is
+ * matched piece by piece, each after the last.
  */
 function checkStepOutput(channel: TraceChannelResult, observed: ObservedEnd): string | null {
   let at = 0;
-  for (const step of channel.steps) {
-    if (step.stdout.length === 0) continue;
-    for (const piece of step.stdout.split('\uFFFD')) {
+  for (const printed of channel.printed) {
+    for (const piece of printed.split('\uFFFD')) {
       if (piece.length === 0) continue;
       const found = observed.stdout.indexOf(piece, at);
       if (found === -1) {
         // A capture cut at the output limit cannot show what came after the cut.
         if (!observed.stdoutComplete) return null;
-        return `step ${step.index} credits stdout the program never printed`;
+        return `steps credit stdout the program never printed (${JSON.stringify(printed.slice(0, 40))})`;
       }
       at = found + piece.length;
     }

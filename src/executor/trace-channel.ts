@@ -25,6 +25,12 @@ export interface TraceChannelResult {
   corruption: string | null;
   tracerVersion: string | null;
   pythonVersion: string | null;
+  /**
+   * The text credited to steps, in the order the program printed it: each piece is an `out`
+   * record's or a step record's stdout, in channel order (see python/tracer.py). A step's stdout
+   * is its pieces joined.
+   */
+  printed: string[];
 }
 
 const EVENTS: ReadonlySet<string> = new Set<StepEvent>(['call', 'line', 'return', 'exception']);
@@ -35,7 +41,7 @@ const END_STATUSES: ReadonlySet<string> = new Set<ChildEnd['status']>([
 
 /**
  * Reads what the tracer wrote on its channel: one JSON value per line — `{"start"}`, `{"frame"}`,
- * full and short step arrays, `{"truncated"}`, `{"end"}` (see python/tracer.py). The channel is
+ * full and short step arrays, `{"out"}`, `{"truncated"}`, `{"end"}` (see python/tracer.py). The channel is
  * untrusted input (the program can write to its fd): every field is checked against what the
  * tracer writes and what the events can carry (integers in range, one end record and nothing after
  * it, unique step indices below the end's step count). The first record that fails sets
@@ -44,9 +50,10 @@ const END_STATUSES: ReadonlySet<string> = new Set<ChildEnd['status']>([
  */
 export function parseTraceChannel(bytes: Buffer): TraceChannelResult {
   const reading: Reading = {
-    result: { steps: [], end: null, truncation: null, corruption: null, tracerVersion: null, pythonVersion: null },
+    result: { steps: [], end: null, truncation: null, corruption: null, tracerVersion: null, pythonVersion: null, printed: [] },
     frames: new Map(),
     indices: new Set(),
+    printedBefore: new Map(),
     started: false,
   };
   const { result } = reading;
@@ -89,6 +96,8 @@ interface Reading {
   result: TraceChannelResult;
   frames: Frames;
   indices: Set<number>;
+  /** `out` records' text of steps whose own record has not come yet. */
+  printedBefore: Map<number, string>;
   started: boolean;
 }
 
@@ -102,7 +111,7 @@ function checkAgainstEnd(end: ChildEnd, reading: Reading): string | null {
   if (reading.result.steps.length > end.stepCount) {
     return `${reading.result.steps.length} steps recorded but the end record counts ${end.stepCount}`;
   }
-  for (const index of reading.indices) {
+  for (const index of [...reading.indices, ...reading.printedBefore.keys()]) {
     if (index >= end.stepCount) return `step ${index} is past the end record's step count ${end.stepCount}`;
   }
   return null;
@@ -146,6 +155,12 @@ function readRecord(record: unknown, reading: Reading): string | null {
     if (typeof step === 'string') return step;
     if (reading.indices.has(step.index)) return `step ${step.index} recorded twice`;
     reading.indices.add(step.index);
+    if (step.stdout !== '') result.printed.push(step.stdout);
+    const before = reading.printedBefore.get(step.index);
+    if (before !== undefined) {
+      step.stdout = before + step.stdout;
+      reading.printedBefore.delete(step.index);
+    }
     result.steps.push(step);
     return null;
   }
@@ -159,6 +174,16 @@ function readRecord(record: unknown, reading: Reading): string | null {
     if (!isCount(id) || !isCount(depth, MAX_INT) || typeof fn !== 'string') return 'a frame record with a bad id, depth or function';
     if (reading.frames.has(id)) return `frame ${id} declared twice`;
     reading.frames.set(id, { depth, function: fn });
+    return null;
+  }
+  if ('out' in record) {
+    const out = record.out;
+    if (!Array.isArray(out) || out.length !== 2) return 'an out record that is not [index, stdout]';
+    const [index, stdout] = out as unknown[];
+    if (!isCount(index) || typeof stdout !== 'string' || stdout === '') return 'an out record with a bad index or stdout';
+    if (reading.indices.has(index)) return `an out record for step ${index} after its step record`;
+    reading.printedBefore.set(index, (reading.printedBefore.get(index) ?? '') + stdout);
+    result.printed.push(stdout);
     return null;
   }
   if ('start' in record) {

@@ -161,6 +161,30 @@ test('stdin is the request stdin; output is attributed to the printing step', as
   assert.equal(e.steps.find((s) => s.stdout !== '')?.line, 4);
 });
 
+test('a line that prints what a printing function returns, or prints around a printing call, ends ok with each text on its own step', async () => {
+  const e = await run(py`
+    def swaps(n):
+        print('swap', n)
+        return n * 2
+    print(swaps(3))
+    class Loud:
+        def __str__(self):
+            print('inside')
+            return 'loud'
+    print('a', Loud())
+    print('b', end=' '); swaps(4); print('c')
+  `);
+  assert.equal(e.outcome, 'ok', e.reason);
+  // print() writes 'a ' before it calls __str__, which prints on a step of its own.
+  assert.equal(e.stdout, 'swap 3\n6\na inside\nloud\nb swap 4\nc\n');
+  const printedOn = (line: number) => e.steps.filter((s) => s.line === line && s.stdout !== '').map((s) => s.stdout);
+  assert.deepEqual(printedOn(2), ['swap 3\n', 'swap 4\n']);
+  assert.deepEqual(printedOn(4), ['6\n']);
+  assert.deepEqual(printedOn(7), ['inside\n']);
+  assert.deepEqual(printedOn(9), ['a loud\n']);
+  assert.deepEqual(printedOn(10), ['b c\n']);
+});
+
 test('a file written to OUTPUT_PATH (HackerRank style) comes back as outputFile', async () => {
   const e = await run(py`
     import os

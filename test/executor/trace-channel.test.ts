@@ -107,6 +107,36 @@ test('steps crediting stdout the program never printed are corrupt; text split b
   assert.equal(verifyChannel(split, observed({ stdout: 'a\u00e9b\n' })), null);
 });
 
+test('a step that prints after its callee printed is checked in the order of printing, not of step indices', () => {
+  // `print(f())` where f prints: the line's step (0) opened first, but its text was printed last.
+  const result = parseTraceChannel(channel(
+    START, '[1,"line",5,1,"f",[],null,null,"inner\\n"]', '[0,"line",7,0,"<module>",[],null,null,"3\\n"]', end('ok', 0, 2),
+  ));
+  assert.equal(verifyChannel(result, observed({ stdout: 'inner\n3\n' })), null);
+  assert.match(verifyChannel(result, observed({ stdout: '3\ninner\n' })) ?? '', /never printed/);
+});
+
+test('out records: what a step printed before another step printed comes first in its stdout and in the order checked', () => {
+  // `print("a", end=""); f(); print("b")` on one line, f printing "x".
+  const result = parseTraceChannel(channel(
+    START, '{"out":[0,"a"]}', '[1,"line",5,1,"f",[],null,null,"x"]', '[0,"line",7,0,"<module>",[],null,null,"b"]', end('ok', 0, 2),
+  ));
+  assert.equal(result.corruption, null);
+  assert.deepEqual(result.steps.map((s) => s.stdout), ['ab', 'x']);
+  assert.deepEqual(result.printed, ['a', 'x', 'b']);
+  assert.equal(verifyChannel(result, observed({ stdout: 'axb' })), null);
+  assert.match(verifyChannel(result, observed({ stdout: 'abx' })) ?? '', /never printed/);
+});
+
+test('an out record after its step\'s record, or for a step past the end\'s count, is corrupt', () => {
+  const late = parseTraceChannel(channel(START, '[0,"line",1,0,"<module>",[],null,null,""]', '{"out":[0,"a"]}', end('ok', 0, 1)));
+  assert.match(late.corruption ?? '', /out record for step 0 after its step record/);
+  const past = parseTraceChannel(channel(START, '{"out":[4,"a"]}', end('ok', 0, 1)));
+  assert.match(past.corruption ?? '', /step 4 is past the end record's step count 1/);
+  const empty = parseTraceChannel(channel(START, '{"out":[0,""]}', end('ok', 0, 1)));
+  assert.match(empty.corruption ?? '', /bad index or stdout/);
+});
+
 test('a run killed before its end record may have credited stdout it never flushed: not corruption', () => {
   const result = parseTraceChannel(channel(START, '[0,"line",1,0,"<module>",[],null,null,"buffered\\n"]'));
   assert.equal(verifyChannel(result, observed({ exitCode: null, signal: 'SIGKILL', stdout: '' })), null);

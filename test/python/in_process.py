@@ -72,9 +72,10 @@ def _steps(text):
 
 
 def read_channel(text):
-    """(steps, end record or None) of a trace channel's text: short records expanded, steps sorted
-    by index (they are written as they finish)."""
-    frames, steps, end = {}, [], None
+    """(steps, end record or None) of a trace channel's text: short records expanded, what a step
+    printed before another step printed ("out" records) put back in front of its stdout, steps
+    sorted by index (they are written as they finish)."""
+    frames, steps, end, printed = {}, [], None, {}
     for line in text.splitlines():
         record = json.loads(line)
         if isinstance(record, list):
@@ -82,7 +83,12 @@ def read_channel(text):
                 index, number, frame_id, changes = record
                 depth, function = frames[frame_id]
                 record = [index, "line", number, depth, function, changes, None, None, ""]
+            if record[0] in printed:
+                record[8] = printed.pop(record[0]) + record[8]
             steps.append(record)
+        elif "out" in record:
+            index, stdout = record["out"]
+            printed[index] = printed.get(index, "") + stdout
         elif "frame" in record:
             frame_id, depth, function = record["frame"]
             frames[frame_id] = (depth, function)

@@ -17,10 +17,15 @@ Records go to the trace channel as JSON lines (see trace-channel.ts for the read
   {"frame": [frame id, depth, function]}          declares a frame id for short records
   [index, event, line, depth, function, changes, value, exception, stdout]
   [index, line, frame id, changes]                 a line step that printed nothing
+  {"out": [index, stdout]}                         what an open step printed before another step printed
   {"truncated": reason}
   {"end": {...}}
 with changes = [[name, "n"|"m"|"d", repr-or-null], ...] and exception = [type, message] or null.
-Steps are written when they finish, so the reader sorts them by index.
+Steps are written when they finish, so the reader sorts them by index. A step's stdout is the
+text of its "out" records, then its own: when the printing moves from one open step to another
+(`print(x, end=""); f()` on one line, or an object's __str__ that prints), what the first has
+printed so far is written then, so the channel holds everything printed in the order it was
+printed and the parent can check it against the real stdout (channel-check.ts).
 
 The parts: this module's Tracer (frames' start, records, flushing, limits, attach and detach);
 tracer_frame (a frame's snapshot and the per-line hook); tracer_reprs (bounded reprs);
@@ -32,7 +37,7 @@ import sys
 
 from tracer_frame import FLUSH_EVERY_STEPS, SHORT_RECORD, FrameTrace, StopTracing
 from tracer_monitoring import Monitoring
-from tracer_reprs import ReprBudget
+from tracer_reprs import ReprBudget, encode as _encode
 
 TRACER_VERSION = "1.0.0"
 
@@ -59,6 +64,8 @@ class Tracer:
         self.short_steps = []
         self.frames_declared = 0
         self.current = None
+        # The frame whose open step was credited last: printing by another step writes its text so far.
+        self.output_owner = None
         self.active = False
         self.truncated = None
         self.lost_events = 0
@@ -96,10 +103,22 @@ class Tracer:
         frame_trace = self.current
         if frame_trace is None or frame_trace.step_index < 0:
             return
+        owner = self.output_owner
+        if owner is not frame_trace:
+            if owner is not None and owner.step_output is not None and owner.step_index >= 0:
+                self._write_output_so_far(owner)
+            self.output_owner = frame_trace
         if frame_trace.step_output is None:
             frame_trace.step_output = [data]
         else:
             frame_trace.step_output.append(data)
+
+    def _write_output_so_far(self, frame_trace):
+        text = b"".join(frame_trace.step_output).decode("utf-8", "replace")
+        frame_trace.step_output = None
+        self.pending.append('{"out":[%d,%s]}' % (frame_trace.step_index, _encode(text)))
+        if len(self.pending) >= FLUSH_EVERY_STEPS:
+            self.flush()
 
     def declare_frame(self, depth, function_json):
         """A frame id for short records: `{"frame": [id, depth, function]}` precedes every use."""
