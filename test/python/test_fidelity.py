@@ -5,6 +5,7 @@ bounded, reproducible and never fail.
     python3 -m unittest discover -s test/python
 """
 
+import random
 import sys
 import unittest
 
@@ -12,6 +13,7 @@ from test_tracer import BACKENDS, TRACER_DIR, lines_and_changes, run
 
 sys.path.insert(0, TRACER_DIR)
 import tracer as tracing  # noqa: E402
+import tracer_reprs  # noqa: E402
 
 
 def credited(source, **job):
@@ -85,6 +87,27 @@ SIDE_EFFECTS = {
         "import itertools\nit = itertools.count(5)\nfor x in it:\n    if x > 5:\n        break\n",
         3, [("it", "m", "count(6)"), ("x", "n", "5")],
     ),
+    "an item store through one name changes its alias": (
+        "xs = [1, 2]\nys = xs\nys[0] = 5\nz = 0\n",
+        3, [("xs", "m", "[5, 2]"), ("ys", "m", "[5, 2]")],
+    ),
+    "an item store into a row changes the matrix that holds it": (
+        "grid = [[0, 0], [0, 0]]\nrow = grid[1]\nrow[0] = 7\nz = 0\n",
+        3, [("grid", "m", "[[0, 0], [7, 0]]"), ("row", "m", "[7, 0]")],
+    ),
+    "an augmented item store into a list held by a dict": (
+        "d = {'a': [0]}\nbox = d['a']\nbox[0] += 1\nz = 0\n",
+        3, [("box", "m", "[1]"), ("d", "m", "{'a': [1]}")],
+    ),
+    "an item store into a list an object of the program shows": (
+        "class Holder:\n    def __init__(self):\n        self.items = [0]\n    def __repr__(self):\n        return 'H%r' % self.items\n"
+        "h = Holder()\nitems = h.items\nitems[0] = 9\nz = 0\n",
+        8, [("h", "m", "H[9]"), ("items", "m", "[9]")],
+    ),
+    "a slice store and an item deletion change every name that shows the list": (
+        "xs = [1, 2, 3]\nys = [xs]\nxs[0:2] = ys[0][1:]\ndel xs[0]\nz = 0\n",
+        3, [("xs", "m", "[2, 3, 3]"), ("ys", "m", "[[2, 3, 3]]")],
+    ),
 }
 
 # Programs the differential compares; the side-effect programs above are among them.
@@ -104,6 +127,14 @@ DIFFERENTIAL = [source for source, _, _ in SIDE_EFFECTS.values()] + [
     "try:\n    x = [1][5]\nexcept IndexError as e:\n    msg = str(e)\nfinally:\n    done = True\n",
     "import threading\nxs = []\nstop = threading.Event()\ndef fill():\n    while not stop.is_set() and len(xs) < 3:\n        xs.append(0)\n"
     "t = threading.Thread(target=fill)\nt.start()\nt.join()\nfor i in range(3):\n    y = i + 1\n",
+    "counts = {}\nsame = counts\nfor ch in 'abcab':\n    if ch in counts:\n        counts[ch] += 1\n    else:\n        counts[ch] = 1\n"
+    "del counts['a']\n",
+    "a, b = 'abcbdab', 'bdcaba'\nprev = [0, 0, 0, 0, 0, 0, 0]\ncur = prev[:]\nrows = [prev, cur]\nfor i in range(1, 8):\n"
+    "    for j in range(1, 7):\n        if a[i - 1] == b[j - 1]:\n            cur[j] = prev[j - 1] + 1\n"
+    "        elif prev[j] > cur[j - 1]:\n            cur[j] = prev[j]\n        else:\n            cur[j] = cur[j - 1]\n"
+    "    prev, cur = cur, prev\n    rows[i % 2][0] = i\n",
+    "xs = [0, 0, 0]\nxs.append(xs)\nxs[0] = 5\nholder = {'k': xs}\nxs[1] = 6\nholder['k'][2] = 7\n",
+    "big = list(range(300))\nlate = [0]\nboth = [big, late]\nlate[0] = 1\nboth[1][0] = 2\nbig[250] = -1\nbig[0] = -1\n",
     "import itertools\nit = iter([1, 2, 3])\nfor v in it:\n    w = v\ncount = itertools.count()\nfirst = next(count)\nfor k in count:\n    if k > 2:\n        break\n",
 ]
 
@@ -135,6 +166,18 @@ class FidelityTest(unittest.TestCase):
         )
         self.assertEqual(whole_frame_steps(source), [])
 
+    def test_item_stores_into_builtin_lists_and_dicts_compare_only_the_names_that_show_them(self):
+        source = (
+            "xs = [0, 0, 0]\nys = xs\nd = {}\nfor i in range(3):\n    xs[i] = i\n    d[i] = xs[i]\n    xs[i] += 1\n"
+            "del d[0]\n"
+        )
+        self.assertEqual(whole_frame_steps(source), [])
+
+    def test_an_item_store_into_a_dict_subclass_compares_the_whole_frame(self):
+        # defaultdict's __setitem__ is dict's, but a subclass of the program's could run anything.
+        source = "from collections import defaultdict\nd = defaultdict(int)\nd[1] = 5\ny = 0\n"
+        self.assertEqual(whole_frame_steps(source), [1, 2, 3])
+
     def test_lines_that_may_run_foreign_code_compare_the_whole_frame(self):
         source = "from collections import defaultdict\nd = defaultdict(int)\nx = d[1]\ny = x + 1\nxs = [d]\nz = xs[0][2]\n"
         # Line 5 only builds a list: its one change is xs.
@@ -149,6 +192,27 @@ class ReprTest(unittest.TestCase):
         self.assertTrue(xs[0][2].startswith("[0, 1, 2, ") and xs[0][2].endswith("…(1000000 items)]"), xs)
         self.assertTrue(d[0][2].endswith("…(10000 items)}"), d)
         self.assertLess(len(xs[0][2]), 100)
+
+    def test_lists_of_small_ints_built_by_c_code_read_as_the_per_item_loop_builds_them(self):
+        budget = tracer_reprs.ReprBudget(200)
+        flat = tracer_reprs._flat_sequence
+        rng = random.Random(9)
+        for _ in range(3000):
+            magnitude = rng.choice([1, 9, 1000, 10 ** 14, 10 ** 15, 10 ** 20])
+            items = [rng.randint(-magnitude, magnitude) for _ in range(rng.choice([8, 9, 40, 66, 67, 68, 200]))]
+            if rng.random() < 0.2:
+                items = [rng.random() < 0.5 for _ in items]
+            if rng.random() < 0.1:
+                items[rng.randrange(len(items))] = rng.choice(["a, b", 1.5, None, [1, 2]])
+            value = items if rng.random() < 0.5 else tuple(items)
+            limit = rng.choice([16, 30, 100, 199, 200, 1000])
+            fast = budget._bounded(value, limit, set())
+            tracer_reprs._flat_sequence = lambda *arguments: None
+            try:
+                slow = budget._bounded(value, limit, set())
+            finally:
+                tracer_reprs._flat_sequence = flat
+            self.assertEqual(fast, slow, (limit, value))
 
     def test_memory_addresses_are_stripped(self):
         steps, _ = credited("class C:\n    pass\nc = C()\nf = lambda: 0\n")

@@ -19,7 +19,12 @@ the instructions that can run between the line event at `offset` and the frame's
 - A loop header's FOR_ITER advances an iterator made earlier: it is safe when that iterator is a
   builtin one over a container (checked when the step that made it opened, or by its type when it
   is a variable, as a comprehension's `.0`).
-- Anything else (calls other than a few builtins on inert arguments, stores into objects, `with`,
+- Storing or deleting an item (`row[j] = x`, `counts[k] += 1`, `del d[k]`) of an exact list or
+  dict, by an inert key, runs no foreign code but changes an object that other variables may show
+  too (an alias, a matrix holding the row). The plan names the object as a TARGET; the tracer then
+  also compares every variable whose last repr reached it (FrameTrace.verdict). A repr shows only
+  what it reached, so a variable that did not reach it cannot show the change.
+- Anything else (calls other than a few builtins on inert arguments, attribute stores, `with`,
   attribute loads on objects, ...) makes the plan None: the whole frame is compared.
 
 While the program runs threads of its own, every line compares the whole frame: another thread can
@@ -38,7 +43,7 @@ import builtins
 import sys
 
 from line_plan_checks import (
-    BINOP, BUILTIN, CONST, CONTAINER, INERT, INERT_TYPES, INT_OPS, ITEM, ITERATOR, LOCAL, LOOP, TUPLE, VAR,
+    BINOP, BUILTIN, CONST, CONTAINER, INERT, INERT_TYPES, INT_OPS, ITEM, ITERATOR, LOCAL, LOOP, TARGET, TUPLE, VAR,
 )
 from line_plan_opcodes import (
     DELETES, ENDS, LOADS, NO_EFFECT, NONE_JUMPS, NULL_AFTER_GLOBAL, STORES, TRUTH_JUMPS, UNARY, UNCONDITIONAL_JUMPS,
@@ -58,6 +63,7 @@ _UNKNOWN = "unknown"  # made in this step, type unknown
 _BOTTOM = "bottom"  # was on the stack before the step began
 _NULL = "null"
 _ITER = "iter"  # a builtin iterator made in this step from a checked value
+_SLICE = "slice"  # a slice built in the step: inert as a key, but storing through it iterates the value
 
 
 class Plan:
@@ -102,6 +108,8 @@ class _Walk:
             return
         if type(value) is tuple and value[0] in (VAR, ITEM):
             self.requirements.add((kind, value, None))
+            return
+        if value == _SLICE:
             return
         if type(value) is tuple and value[0] == BINOP:
             return  # its operands were required inert when it was made; so is its result
@@ -330,7 +338,18 @@ class _Walk:
         if name == "BUILD_SLICE":
             for _ in range(arg):
                 self.need(pop(), INERT)
-            stack.append(_INERT)  # indexing with a slice of ints runs no foreign code
+            stack.append(_SLICE)  # indexing with a slice of ints runs no foreign code
+            return then(following)
+        if name in ("STORE_SUBSCR", "DELETE_SUBSCR"):
+            key, container = pop(), pop()
+            self.need(key, INERT)
+            if name == "STORE_SUBSCR":
+                value = pop()
+                if key == _SLICE:
+                    self.need(value, CONTAINER)  # a slice store iterates the value
+            if not (type(container) is tuple and container[0] in (VAR, ITEM)):
+                raise _Unsafe()
+            self.requirements.add((TARGET, container, None))
             return then(following)
         if name == "BUILD_STRING":
             for _ in range(arg):

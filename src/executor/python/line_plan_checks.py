@@ -8,8 +8,9 @@ in, the tagged paths that name a value (a variable, an item of one, an int compu
 and the checks themselves.
 """
 
-# Requirement kinds, checked by FrameTrace.verdict.
-INERT, CONTAINER, ITERATOR, BUILTIN, LOOP = range(5)
+# Requirement kinds, checked by FrameTrace.verdict. TARGET: the object an item is stored into or
+# deleted from, which must be an exact list or dict (their item stores run no foreign code).
+INERT, CONTAINER, ITERATOR, BUILTIN, LOOP, TARGET = range(6)
 # Where a requirement's name is looked up: the frame's variables; its globals then builtins; or
 # the variables, then globals, then builtins (LOAD_NAME).
 LOCAL, GLOBAL, NAME = range(3)
@@ -84,4 +85,6 @@ def check(kind, value, extra):
         return type(value) in CONTAINER_TYPES or is_inert(value)
     if kind == ITERATOR:
         return type(value) in ITERATOR_TYPES
+    if kind == TARGET:
+        return type(value) is list or type(value) is dict
     return value is extra  # BUILTIN

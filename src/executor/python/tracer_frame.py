@@ -6,6 +6,9 @@ numbered in the order they started, as snoop prints them) and closed at the fram
 when the changes it made are visible. Changes come from comparing the snapshot: immutable values
 by identity first (an unchanged `int` costs no repr at all), and only the names the step's line
 plan (line_plan) says it can change, where the plan's requirements hold; else the whole frame.
+A snapshot entry is (value, or _MUTABLE for a value compared by repr; its repr; for a mutable
+value, the ids of the containers its repr reached, or None when it cannot be known), so a step
+that stores into a container compares just the variables that show it.
 
 Everything the per-line hook reads is bound here at module level, once: this is the tracer's hot loop.
 """
@@ -40,8 +43,9 @@ _SMALL_INT = 10 ** 18  # needs no bound on its repr
 _HIDDEN_NAMES = frozenset(["__module__", "__qualname__"])
 
 _plans = {}
-_INERT, _LOCAL, _GLOBAL, _LOOP, _VAR = (
-    line_plan_checks.INERT, line_plan_checks.LOCAL, line_plan_checks.GLOBAL, line_plan_checks.LOOP, line_plan_checks.VAR)
+_INERT, _LOCAL, _GLOBAL, _LOOP, _TARGET, _VAR = (
+    line_plan_checks.INERT, line_plan_checks.LOCAL, line_plan_checks.GLOBAL, line_plan_checks.LOOP, line_plan_checks.TARGET,
+    line_plan_checks.VAR)
 _INERT_TYPES = line_plan_checks.INERT_TYPES
 
 
@@ -209,6 +213,7 @@ class FrameTrace:
         names = plan.names
         # Another thread of the program may change this frame's objects while the line runs.
         if names is not None and not self.tracer.full_frame and _other_threads() == 0:
+            targets = None
             for kind, path, extra in plan.requirements:
                 if kind == _LOOP:
                     if extra in self.safe_loops:
@@ -229,16 +234,42 @@ class FrameTrace:
                     if type(value) in _INERT_TYPES or line_plan_checks.is_inert(value):
                         continue
                     break
+                if kind == _TARGET:
+                    if type(value) is list or type(value) is dict:
+                        if targets is None:
+                            targets = [id(value)]
+                        else:
+                            targets.append(id(value))
+                        continue
+                    break
                 if not line_plan_checks.check(kind, value, extra):
                     break
             else:
                 if plan.may_enter:
                     self.safe_loops.difference_update(plan.may_enter)
                     self.safe_loops.update(plan.enters)
+                if targets is not None:
+                    return names + self._showing(targets, names)
                 return names
         if plan.may_enter:
             self.safe_loops.difference_update(plan.may_enter)
         return None
+
+    def _showing(self, targets, names):
+        """The variables besides `names` whose last repr reached one of the containers `targets`
+        (ids), or that may show anything: the ones a store into those containers can change."""
+        showing = []
+        for name, entry in self.snapshot.items():
+            if entry[0] is _MUTABLE and name not in names:
+                reached = entry[2]
+                if reached is None:
+                    showing.append(name)
+                else:
+                    for target in targets:
+                        if target in reached:
+                            showing.append(name)
+                            break
+        return tuple(showing)
 
     def close_step(self, frame, variables=None):
         index = self.step_index
@@ -295,10 +326,10 @@ class FrameTrace:
                     text = repr(value)
                 else:
                     if previous is None and name in _HIDDEN_NAMES:
-                        snapshot[name] = (value, "")
+                        snapshot[name] = (value, "", ())
                         continue
                     text = self.tracer.budget.repr(value)
-                snapshot[name] = (value if kind in _IMMUTABLE else _MUTABLE, text)
+                snapshot[name] = (value, text, ()) if kind in _IMMUTABLE else (_MUTABLE, text, self.tracer.budget.reached)
                 if previous is None:
                     change = "[%s,\"n\",%s]" % (_encode(name), _encode(text))
                 elif text == previous[1]:
@@ -330,18 +361,18 @@ class FrameTrace:
                     continue
                 text = budget.repr(value)
                 if text == previous[1]:
-                    if type(value) in _IMMUTABLE:
-                        snapshot[name] = (value, text)
+                    # A mutable value's repr may be the same while it now reaches other containers.
+                    snapshot[name] = (value, text, ()) if type(value) in _IMMUTABLE else (_MUTABLE, text, budget.reached)
                     continue
                 changes.append("[%s,\"m\",%s]" % (_encode(name), _encode(text)))
             else:
                 added += 1
                 if name in _HIDDEN_NAMES:
-                    snapshot[name] = (value, "")
+                    snapshot[name] = (value, "", ())
                     continue
                 text = budget.repr(value)
                 changes.append("[%s,\"n\",%s]" % (_encode(name), _encode(text)))
-            snapshot[name] = (value if type(value) in _IMMUTABLE else _MUTABLE, text)
+            snapshot[name] = (value, text, ()) if type(value) in _IMMUTABLE else (_MUTABLE, text, budget.reached)
         if seen < len(snapshot) - added:
             gone = [n for n in snapshot if n not in variables]
             for name in gone:
@@ -356,10 +387,10 @@ class FrameTrace:
         changes = []
         for name, value in variables.items():
             if name[0] == ".":  # a comprehension's hidden iterator: the same object all along
-                self.snapshot[name] = (value, "")
+                self.snapshot[name] = (value, "", ())
                 continue
             text = budget.repr(value)
-            self.snapshot[name] = (value if type(value) in _IMMUTABLE else _MUTABLE, text)
+            self.snapshot[name] = (value, text, ()) if type(value) in _IMMUTABLE else (_MUTABLE, text, budget.reached)
             if not silently:
                 changes.append("[%s,\"n\",%s]" % (_encode(name), _encode(text)))
         return "[" + ",".join(changes) + "]"

@@ -10,6 +10,10 @@ import re
 import signal
 
 _MAX_CONTAINER_ITEMS_SCANNED = 10_000
+# Ints this small print in at most 16 characters, the least budget an item gets, so no item is cut.
+_FLAT_INT_BOUND = 10 ** 15
+# Below this many items the per-item loop is as quick as the flat path.
+_FLAT_MIN_ITEMS = 8
 _MAX_MESSAGE_CHARS = 1000
 encode = json.encoder.encode_basestring  # the C encoder: a JSON string literal, non-ASCII kept
 
@@ -36,12 +40,16 @@ _REPR_CPU_SECONDS = 0.2
 
 
 class ReprBudget:
-    """Builds reprs no longer than `limit` characters (plus a marker saying how much was left out)."""
+    """Builds reprs no longer than `limit` characters (plus a marker saying how much was left out).
+    After each repr, `reached` holds the ids of the builtin containers it visited (the only
+    objects whose change can change its text), or is None when it ran a repr of another type
+    (which may show anything)."""
 
-    __slots__ = ("limit", "quiet", "in_foreign")
+    __slots__ = ("limit", "quiet", "in_foreign", "reached")
 
     def __init__(self, limit):
         self.limit = max(16, limit)
+        self.reached = None
         # Set while a program's own __repr__ runs, so what it prints is not taken as program output.
         self.quiet = False
         # Set while a __repr__ of a type other than the builtins runs under its CPU-time budget.
@@ -54,6 +62,7 @@ class ReprBudget:
 
     def repr(self, value):
         self.quiet = True
+        self.reached = set()
         try:
             return self._bounded(value, self.limit, set())
         finally:
@@ -82,6 +91,7 @@ class ReprBudget:
         return text
 
     def _foreign(self, value, kind, budget):
+        self.reached = None
         try:
             size = len(value) if hasattr(kind, "__len__") and not isinstance(value, type) else None
         except BaseException:
@@ -108,6 +118,8 @@ class ReprBudget:
         key = id(value)
         if key in active:
             return "[...]" if kind is list else "(...)"
+        if self.reached is not None:
+            self.reached.add(key)
         if kind is list:
             opening, closing = "[", "]"
         elif kind is tuple:
@@ -116,6 +128,10 @@ class ReprBudget:
             return "set()" if kind is set else "frozenset()"
         else:
             opening, closing = ("{", "}") if kind is set else ("frozenset({", "})")
+        if (kind is list or kind is tuple) and len(value) >= _FLAT_MIN_ITEMS:
+            text = _flat_sequence(value, kind, budget)
+            if text is not None:
+                return text
         active.add(key)
         try:
             parts = []
@@ -135,6 +151,8 @@ class ReprBudget:
         key = id(value)
         if key in active:
             return "{...}"
+        if self.reached is not None:
+            self.reached.add(key)
         active.add(key)
         try:
             parts = []
@@ -150,6 +168,32 @@ class ReprBudget:
             return "{" + ", ".join(parts) + "}"
         finally:
             active.discard(key)
+
+
+def _flat_sequence(value, kind, budget):
+    """ReprBudget._sequence's text of a list or tuple whose first items are all ints below
+    _FLAT_INT_BOUND or bools (a DP row, a list of counts), built by C code. None when the items are
+    of any other kind (the caller takes the per-item loop).
+
+    Such items are never cut and never hold ", ", so the repr of the head is the loop's text up to
+    where the loop stops. The loop counts two characters for the brackets and item + separator
+    for each item, so item i fits when the ", " after it starts at most at budget - 3."""
+    # Each item takes at least three characters with its separator: no more than this many fit.
+    head = value[:budget // 3 + 2]
+    kinds = set(map(type, head))
+    if not kinds <= _FLAT_KINDS or max(head) >= _FLAT_INT_BOUND or min(head) <= -_FLAT_INT_BOUND:
+        return None
+    text = repr(list(head))
+    opening, closing = ("[", "]") if kind is list else ("(", ")")
+    if len(head) == len(value) and len(text) + 2 <= budget:
+        return opening + text[1:-1] + closing
+    cut = text.rfind(", ", 1, budget - 1)
+    if cut == -1:
+        cut = text.find(", ")  # the first item is kept whatever its length
+    return opening + text[1:cut] + ", …(%d items)" % len(value) + closing
+
+
+_FLAT_KINDS = frozenset([int, bool])
 
 
 def exception_info(error):
