@@ -104,6 +104,14 @@ SIDE_EFFECTS = {
         "h = Holder()\nitems = h.items\nitems[0] = 9\nz = 0\n",
         8, [("h", "m", "H[9]"), ("items", "m", "[9]")],
     ),
+    "append, add and pop change the container's other names": (
+        "xs = [1]\nboth = [xs]\nseen = {1}\nalso = [seen]\nxs.append(xs.pop() + 1); seen.add(2)\nz = 0\n",
+        5, [("also", "m", "[{1, 2}]"), ("both", "m", "[[2]]"), ("seen", "m", "{1, 2}"), ("xs", "m", "[2]")],
+    ),
+    "a method of the same name on another type compares the whole frame": (
+        "from collections import deque\nq = deque([1])\nqs = [q]\nq.append(2)\nz = 0\n",
+        4, [("q", "m", "deque([1, 2])"), ("qs", "m", "[deque([1, 2])]")],
+    ),
     "a slice store and an item deletion change every name that shows the list": (
         "xs = [1, 2, 3]\nys = [xs]\nxs[0:2] = ys[0][1:]\ndel xs[0]\nz = 0\n",
         3, [("xs", "m", "[2, 3, 3]"), ("ys", "m", "[[2, 3, 3]]")],
@@ -134,6 +142,8 @@ DIFFERENTIAL = [source for source, _, _ in SIDE_EFFECTS.values()] + [
     "        elif prev[j] > cur[j - 1]:\n            cur[j] = prev[j]\n        else:\n            cur[j] = cur[j - 1]\n"
     "    prev, cur = cur, prev\n    rows[i % 2][0] = i\n",
     "xs = [0, 0, 0]\nxs.append(xs)\nxs[0] = 5\nholder = {'k': xs}\nxs[1] = 6\nholder['k'][2] = 7\n",
+    "from math import sqrt\nps = [2]\ngrid = [ps, ps]\nfor n in range(3, 40, 2):\n    if all(n % p for p in ps):\n"
+    "        ps.append(n)\n    r = int(sqrt(n))\ns = set()\nfor p in ps:\n    s.add(p % 7)\nwhile ps:\n    top = ps.pop()\n",
     "big = list(range(300))\nlate = [0]\nboth = [big, late]\nlate[0] = 1\nboth[1][0] = 2\nbig[250] = -1\nbig[0] = -1\n",
     "import itertools\nit = iter([1, 2, 3])\nfor v in it:\n    w = v\ncount = itertools.count()\nfirst = next(count)\nfor k in count:\n    if k > 2:\n        break\n",
 ]
@@ -173,6 +183,13 @@ class FidelityTest(unittest.TestCase):
         )
         self.assertEqual(whole_frame_steps(source), [])
 
+    def test_appends_adds_pops_and_math_functions_on_builtin_values_compare_only_their_names(self):
+        source = (
+            "from math import sqrt, gcd\nxs = []\nseen = {0}\nd = {1: 2}\nfor i in range(1, int(sqrt(50)) + 1):\n"
+            "    xs.append(i * i)\n    seen.add(gcd(i, 6))\nlast = xs.pop()\nv = d.pop(1)\n"
+        )
+        self.assertEqual(whole_frame_steps(source), [1])
+
     def test_an_item_store_into_a_dict_subclass_compares_the_whole_frame(self):
         # defaultdict's __setitem__ is dict's, but a subclass of the program's could run anything.
         source = "from collections import defaultdict\nd = defaultdict(int)\nd[1] = 5\ny = 0\n"
@@ -193,15 +210,17 @@ class ReprTest(unittest.TestCase):
         self.assertTrue(d[0][2].endswith("…(10000 items)}"), d)
         self.assertLess(len(xs[0][2]), 100)
 
-    def test_lists_of_small_ints_built_by_c_code_read_as_the_per_item_loop_builds_them(self):
+    def test_lists_of_small_ints_bools_and_none_built_by_c_code_read_as_the_per_item_loop_builds_them(self):
         budget = tracer_reprs.ReprBudget(200)
         flat = tracer_reprs._flat_sequence
         rng = random.Random(9)
         for _ in range(3000):
-            magnitude = rng.choice([1, 9, 1000, 10 ** 14, 10 ** 15, 10 ** 20])
+            magnitude = rng.choice([1, 9, 1000, 10 ** 14, 10 ** 15, 10 ** 16, 10 ** 20, 10 ** 80])
             items = [rng.randint(-magnitude, magnitude) for _ in range(rng.choice([8, 9, 40, 66, 67, 68, 200]))]
             if rng.random() < 0.2:
                 items = [rng.random() < 0.5 for _ in items]
+            if rng.random() < 0.2:
+                items = [None if rng.random() < 0.5 else item for item in items]
             if rng.random() < 0.1:
                 items[rng.randrange(len(items))] = rng.choice(["a, b", 1.5, None, [1, 2]])
             value = items if rng.random() < 0.5 else tuple(items)

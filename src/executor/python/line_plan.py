@@ -20,7 +20,8 @@ the instructions that can run between the line event at `offset` and the frame's
   builtin one over a container (checked when the step that made it opened, or by its type when it
   is a variable, as a comprehension's `.0`).
 - Storing or deleting an item (`row[j] = x`, `counts[k] += 1`, `del d[k]`) of an exact list or
-  dict, by an inert key, runs no foreign code but changes an object that other variables may show
+  dict by an inert key, or `xs.append(x)`, `seen.add(k)`, `xs.pop()` on an exact list, set or dict
+  (_CONTAINER_METHODS), runs no foreign code but changes an object that other variables may show
   too (an alias, a matrix holding the row). The plan names the object as a TARGET; the tracer then
   also compares every variable whose last repr reached it (FrameTrace.verdict). A repr shows only
   what it reached, so a variable that did not reach it cannot show the change.
@@ -40,6 +41,7 @@ tracer checks them too), the opcode tables and per-code facts line_plan_opcodes.
 """
 
 import builtins
+import math
 import sys
 
 from line_plan_checks import (
@@ -50,11 +52,26 @@ from line_plan_opcodes import (
     line_of, reachable, stored_names,
 )
 
-# Builtins that run no foreign code on inert arguments (len: on a container too), and give inert values.
+# Builtins that run no foreign code on inert arguments (len: on a container too), and give inert
+# values; and the math module's functions of numbers, by the names `from math import ...` gives them.
 _PURE_BUILTINS = {
     name: getattr(builtins, name)
     for name in ("range", "len", "abs", "int", "float", "str", "bool", "min", "max", "divmod", "ord", "chr")
 }
+_PURE_BUILTINS.update({
+    name: getattr(math, name)
+    for name in ("sqrt", "isqrt", "floor", "ceil", "gcd", "log", "log2", "log10", "exp", "factorial", "comb", "fabs")
+})
+# Methods of exact builtin containers that run no foreign code: name -> (the types they are
+# checked for, what each argument must be (None: anything, as a stored reference), most arguments,
+# what they return). They change the container, so it is a TARGET like an item store.
+_LIST, _SET, _DICT = frozenset([list]), frozenset([set]), frozenset([list, set, dict])
+_CONTAINER_METHODS = {
+    "append": (_LIST, None, 1, "inert"),
+    "add": (_SET, INERT, 1, "inert"),
+    "pop": (_DICT, INERT, 1, "unknown"),
+}
+_STORE_TARGETS = frozenset([list, dict])
 _MAX_STATES = 256
 
 # Abstract values on the simulated stack, besides the tagged ones of line_plan_checks.
@@ -62,6 +79,7 @@ _INERT = "inert"
 _UNKNOWN = "unknown"  # made in this step, type unknown
 _BOTTOM = "bottom"  # was on the stack before the step began
 _NULL = "null"
+_METHOD = "method"  # (_METHOD, container, name): a method of a _CONTAINER_METHODS name, loaded in the step
 _ITER = "iter"  # a builtin iterator made in this step from a checked value
 _SLICE = "slice"  # a slice built in the step: inert as a key, but storing through it iterates the value
 
@@ -349,7 +367,14 @@ class _Walk:
                     self.need(value, CONTAINER)  # a slice store iterates the value
             if not (type(container) is tuple and container[0] in (VAR, ITEM)):
                 raise _Unsafe()
-            self.requirements.add((TARGET, container, None))
+            self.requirements.add((TARGET, container, _STORE_TARGETS))
+            return then(following)
+        if name == "LOAD_METHOD" or (name == "LOAD_ATTR" and sys.version_info >= (3, 12) and arg & 1):
+            container = pop()
+            if instruction.argval not in _CONTAINER_METHODS or not (type(container) is tuple and container[0] in (VAR, ITEM)):
+                raise _Unsafe()
+            stack.append(_NULL)  # where the method and its self go, the call below needs one NULL-or-self slot
+            stack.append((_METHOD, container, instruction.argval))
             return then(following)
         if name == "BUILD_STRING":
             for _ in range(arg):
@@ -383,6 +408,16 @@ class _Walk:
         if _NULL not in pair:
             raise _Unsafe()
         callee = pair[0] if pair[1] == _NULL else pair[1]
+        if type(callee) is tuple and callee[0] == _METHOD:
+            types, argument_kind, most, result = _CONTAINER_METHODS[callee[2]]
+            if len(arguments) > most:
+                raise _Unsafe()
+            if argument_kind is not None:
+                for argument in arguments:
+                    self.need(argument, argument_kind)
+            self.requirements.add((TARGET, callee[1], types))
+            stack.append(_INERT if result == "inert" else _UNKNOWN)
+            return then(following)
         if not (type(callee) is tuple and callee[0] == VAR and callee[1] != LOCAL and callee[2] in _PURE_BUILTINS):
             raise _Unsafe()
         self.requirements.add((BUILTIN, callee, _PURE_BUILTINS[callee[2]]))

@@ -9,7 +9,8 @@ and the checks themselves.
 """
 
 # Requirement kinds, checked by FrameTrace.verdict. TARGET: the object an item is stored into or
-# deleted from, which must be an exact list or dict (their item stores run no foreign code).
+# deleted from, or whose method changes it, which must be of one of the exact builtin types given
+# (their item stores and those methods run no foreign code).
 INERT, CONTAINER, ITERATOR, BUILTIN, LOOP, TARGET = range(6)
 # Where a requirement's name is looked up: the frame's variables; its globals then builtins; or
 # the variables, then globals, then builtins (LOAD_NAME).
@@ -86,5 +87,5 @@ def check(kind, value, extra):
     if kind == ITERATOR:
         return type(value) in ITERATOR_TYPES
     if kind == TARGET:
-        return type(value) is list or type(value) is dict
+        return type(value) in extra
     return value is extra  # BUILTIN

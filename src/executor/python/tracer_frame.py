@@ -235,7 +235,7 @@ class FrameTrace:
                         continue
                     break
                 if kind == _TARGET:
-                    if type(value) is list or type(value) is dict:
+                    if type(value) in extra:
                         if targets is None:
                             targets = [id(value)]
                         else:

@@ -10,8 +10,10 @@ import re
 import signal
 
 _MAX_CONTAINER_ITEMS_SCANNED = 10_000
-# Ints this small print in at most 16 characters, the least budget an item gets, so no item is cut.
+# An item's repr longer than 16 characters (the least budget an item gets) could be cut: ints this
+# small never are; among Nones, an item's length is read off the text.
 _FLAT_INT_BOUND = 10 ** 15
+_LONG_ITEM = re.compile(r"[^ ,]{17}")
 # Below this many items the per-item loop is as quick as the flat path.
 _FLAT_MIN_ITEMS = 8
 _MAX_MESSAGE_CHARS = 1000
@@ -171,9 +173,9 @@ class ReprBudget:
 
 
 def _flat_sequence(value, kind, budget):
-    """ReprBudget._sequence's text of a list or tuple whose first items are all ints below
-    _FLAT_INT_BOUND or bools (a DP row, a list of counts), built by C code. None when the items are
-    of any other kind (the caller takes the per-item loop).
+    """ReprBudget._sequence's text of a list or tuple whose first items are all ints, bools or None
+    (a DP row, a list of counts), built by C code. None when the items are of any other kind or one
+    it keeps prints longer than 16 characters (the caller takes the per-item loop).
 
     Such items are never cut and never hold ", ", so the repr of the head is the loop's text up to
     where the loop stops. The loop counts two characters for the brackets and item + separator
@@ -181,19 +183,31 @@ def _flat_sequence(value, kind, budget):
     # Each item takes at least three characters with its separator: no more than this many fit.
     head = value[:budget // 3 + 2]
     kinds = set(map(type, head))
-    if not kinds <= _FLAT_KINDS or max(head) >= _FLAT_INT_BOUND or min(head) <= -_FLAT_INT_BOUND:
+    if not kinds <= _FLAT_KINDS:
         return None
+    # Ints alone are bounded by value; ints among Nones by their length in the text.
+    has_none = _NONE_TYPE in kinds
+    if not has_none and (max(head) >= _FLAT_INT_BOUND or min(head) <= -_FLAT_INT_BOUND):
+        return None
+    check_text = has_none and len(kinds) > 1
     text = repr(list(head))
     opening, closing = ("[", "]") if kind is list else ("(", ")")
     if len(head) == len(value) and len(text) + 2 <= budget:
-        return opening + text[1:-1] + closing
-    cut = text.rfind(", ", 1, budget - 1)
-    if cut == -1:
-        cut = text.find(", ")  # the first item is kept whatever its length
-    return opening + text[1:cut] + ", …(%d items)" % len(value) + closing
+        cut = len(text) - 1
+        marker = ""
+    else:
+        cut = text.rfind(", ", 1, budget - 1)
+        if cut == -1:
+            cut = text.find(", ")  # the first item is kept whatever its length
+        marker = ", …(%d items)" % len(value)
+    # The item after the cut counts too: the loop would shorten a long one, and it might then fit.
+    if check_text and _LONG_ITEM.search(text, 1, cut + 19):
+        return None
+    return opening + text[1:cut] + marker + closing
 
 
-_FLAT_KINDS = frozenset([int, bool])
+_NONE_TYPE = type(None)
+_FLAT_KINDS = frozenset([int, bool, _NONE_TYPE])
 
 
 def exception_info(error):
