@@ -40,38 +40,17 @@ This module is the simulation; the requirement kinds and their checks are line_p
 tracer checks them too), the opcode tables and per-code facts line_plan_opcodes.
 """
 
-import builtins
-import math
 import sys
 
 from line_plan_checks import (
-    BINOP, BUILTIN, CONST, CONTAINER, INERT, INERT_TYPES, INT_OPS, ITEM, ITERATOR, LOCAL, LOOP, TARGET, TUPLE, VAR,
+    BINOP, BUILTIN, CONST, CONTAINER, INERT, INERT_TYPES, INT_OPS, ITEM, ITERATOR, LOCAL, LOOP, PURE_BUILTINS, TARGET, TUPLE,
+    VAR,
 )
 from line_plan_opcodes import (
     DELETES, ENDS, LOADS, NO_EFFECT, NONE_JUMPS, NULL_AFTER_GLOBAL, STORES, TRUTH_JUMPS, UNARY, UNCONDITIONAL_JUMPS,
     line_of, reachable, stored_names,
 )
 
-# Builtins that run no foreign code on inert arguments (len: on a container too), and give inert
-# values; and the math module's functions of numbers, by the names `from math import ...` gives them.
-_PURE_BUILTINS = {
-    name: getattr(builtins, name)
-    for name in ("range", "len", "abs", "int", "float", "str", "bool", "min", "max", "divmod", "ord", "chr")
-}
-_PURE_BUILTINS.update({
-    name: getattr(math, name)
-    for name in ("sqrt", "isqrt", "floor", "ceil", "gcd", "log", "log2", "log10", "exp", "factorial", "comb", "fabs")
-})
-# Methods of exact builtin containers that run no foreign code: name -> (the types they are
-# checked for, what each argument must be (None: anything, as a stored reference), most arguments,
-# what they return). They change the container, so it is a TARGET like an item store.
-_LIST, _SET, _DICT = frozenset([list]), frozenset([set]), frozenset([list, set, dict])
-_CONTAINER_METHODS = {
-    "append": (_LIST, None, 1, "inert"),
-    "add": (_SET, INERT, 1, "inert"),
-    "pop": (_DICT, INERT, 1, "unknown"),
-}
-_STORE_TARGETS = frozenset([list, dict])
 _MAX_STATES = 256
 
 # Abstract values on the simulated stack, besides the tagged ones of line_plan_checks.
@@ -82,6 +61,17 @@ _NULL = "null"
 _METHOD = "method"  # (_METHOD, container, name): a method of a _CONTAINER_METHODS name, loaded in the step
 _ITER = "iter"  # a builtin iterator made in this step from a checked value
 _SLICE = "slice"  # a slice built in the step: inert as a key, but storing through it iterates the value
+
+# Methods of exact builtin containers that run no foreign code: name -> (the types they are
+# checked for, what each argument must be (None: anything, as a stored reference), most arguments,
+# what they return). They change the container, so it is a TARGET like an item store.
+_LIST, _SET, _LIST_SET_DICT = frozenset([list]), frozenset([set]), frozenset([list, set, dict])
+_CONTAINER_METHODS = {
+    "append": (_LIST, None, 1, _INERT),
+    "add": (_SET, INERT, 1, _INERT),
+    "pop": (_LIST_SET_DICT, INERT, 1, _UNKNOWN),
+}
+_STORE_TARGETS = frozenset([list, dict])
 
 
 class Plan:
@@ -402,7 +392,7 @@ class _Walk:
         raise _Unsafe()
 
     def call(self, instruction, stack, pop, then, following):
-        """A call runs code, except a builtin of _PURE_BUILTINS on inert arguments."""
+        """A call runs code, except a builtin of PURE_BUILTINS on inert arguments."""
         arguments = [pop() for _ in range(instruction.arg)]
         pair = (pop(), pop())
         if _NULL not in pair:
@@ -416,11 +406,11 @@ class _Walk:
                 for argument in arguments:
                     self.need(argument, argument_kind)
             self.requirements.add((TARGET, callee[1], types))
-            stack.append(_INERT if result == "inert" else _UNKNOWN)
+            stack.append(result)
             return then(following)
-        if not (type(callee) is tuple and callee[0] == VAR and callee[1] != LOCAL and callee[2] in _PURE_BUILTINS):
+        if not (type(callee) is tuple and callee[0] == VAR and callee[1] != LOCAL and callee[2] in PURE_BUILTINS):
             raise _Unsafe()
-        self.requirements.add((BUILTIN, callee, _PURE_BUILTINS[callee[2]]))
+        self.requirements.add((BUILTIN, callee, PURE_BUILTINS[callee[2]]))
         for argument in arguments:
             self.need(argument, CONTAINER if callee[2] == "len" else INERT)
         stack.append(_INERT)

@@ -5,8 +5,11 @@ that a value is inert, an exact builtin container, a builtin iterator, or a give
 tracer (FrameTrace.verdict) checks them against the values at the line event, before the line
 runs. This module is what both sides share: the requirement kinds, the scopes a name is looked up
 in, the tagged paths that name a value (a variable, an item of one, an int computed from them),
-and the checks themselves.
+the builtins a line may call, and the checks themselves.
 """
+
+import builtins
+import math
 
 # Requirement kinds, checked by FrameTrace.verdict. TARGET: the object an item is stored into or
 # deleted from, or whose method changes it, which must be of one of the exact builtin types given
@@ -22,6 +25,16 @@ ITERATOR_TYPES = frozenset(type(iter(value)) for value in (
     [], (), "", "\u20ac", b"", {}, set(), range(1), range(1 << 70), {}.values(), {}.items(), reversed([]),
 ))
 _MAX_INERT_TUPLE = 16
+# Builtins that run no foreign code on inert arguments (len: on a container too), and give inert
+# values; and the math module's functions of numbers, by the names `from math import ...` gives them.
+PURE_BUILTINS = {
+    name: getattr(builtins, name)
+    for name in ("range", "len", "abs", "int", "float", "str", "bool", "min", "max", "divmod", "ord", "chr")
+}
+PURE_BUILTINS.update({
+    name: getattr(math, name)
+    for name in ("sqrt", "isqrt", "floor", "ceil", "gcd", "log", "log2", "log10", "exp", "factorial", "comb", "fabs")
+})
 
 # Tagged abstract values, the paths requirements name: (VAR, scope, name) a variable's value at the
 # line event; (CONST, value); (ITEM, container, index) an item of a checked container; (TUPLE, items)

@@ -329,7 +329,7 @@ class FrameTrace:
                         snapshot[name] = (value, "", ())
                         continue
                     text = self.tracer.budget.repr(value)
-                snapshot[name] = (value, text, ()) if kind in _IMMUTABLE else (_MUTABLE, text, self.tracer.budget.reached)
+                snapshot[name] = _entry(value, text, self.tracer.budget)
                 if previous is None:
                     change = "[%s,\"n\",%s]" % (_encode(name), _encode(text))
                 elif text == previous[1]:
@@ -362,7 +362,7 @@ class FrameTrace:
                 text = budget.repr(value)
                 if text == previous[1]:
                     # A mutable value's repr may be the same while it now reaches other containers.
-                    snapshot[name] = (value, text, ()) if type(value) in _IMMUTABLE else (_MUTABLE, text, budget.reached)
+                    snapshot[name] = _entry(value, text, budget)
                     continue
                 changes.append("[%s,\"m\",%s]" % (_encode(name), _encode(text)))
             else:
@@ -372,7 +372,7 @@ class FrameTrace:
                     continue
                 text = budget.repr(value)
                 changes.append("[%s,\"n\",%s]" % (_encode(name), _encode(text)))
-            snapshot[name] = (value, text, ()) if type(value) in _IMMUTABLE else (_MUTABLE, text, budget.reached)
+            snapshot[name] = _entry(value, text, budget)
         if seen < len(snapshot) - added:
             gone = [n for n in snapshot if n not in variables]
             for name in gone:
@@ -390,10 +390,15 @@ class FrameTrace:
                 self.snapshot[name] = (value, "", ())
                 continue
             text = budget.repr(value)
-            self.snapshot[name] = (value, text, ()) if type(value) in _IMMUTABLE else (_MUTABLE, text, budget.reached)
+            self.snapshot[name] = _entry(value, text, budget)
             if not silently:
                 changes.append("[%s,\"n\",%s]" % (_encode(name), _encode(text)))
         return "[" + ",".join(changes) + "]"
+
+
+def _entry(value, text, budget):
+    """The snapshot entry of `value`, whose repr `budget` has just made as `text`."""
+    return (value, text, ()) if type(value) in _IMMUTABLE else (_MUTABLE, text, budget.reached)
 
 
 def _lookup(frame, variables, scope, name):

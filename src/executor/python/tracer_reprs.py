@@ -13,6 +13,8 @@ _MAX_CONTAINER_ITEMS_SCANNED = 10_000
 # An item's repr longer than 16 characters (the least budget an item gets) could be cut: ints this
 # small never are; among Nones, an item's length is read off the text.
 _FLAT_INT_BOUND = 10 ** 15
+_NONE_TYPE = type(None)
+_FLAT_KINDS = frozenset([int, bool, _NONE_TYPE])
 _LONG_ITEM = re.compile(r"[^ ,]{17}")
 # Below this many items the per-item loop is as quick as the flat path.
 _FLAT_MIN_ITEMS = 8
@@ -204,10 +206,6 @@ def _flat_sequence(value, kind, budget):
     if check_text and _LONG_ITEM.search(text, 1, cut + 19):
         return None
     return opening + text[1:cut] + marker + closing
-
-
-_NONE_TYPE = type(None)
-_FLAT_KINDS = frozenset([int, bool, _NONE_TYPE])
 
 
 def exception_info(error):
