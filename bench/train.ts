@@ -2,8 +2,8 @@
  * Training benchmark of the language-model consumer.
  *
  *   npm run bench:train -- PATH.jsonl [--limit N] [--backends tensorflow-gpu,tensorflow,wasm,cpu]
- *       [--layers N --width N --heads N --context N --batch N] [--steps N] [--tokens N | --minutes M]
- *       [--learning-rate X] [--warmup-steps N] [--eval-runs N] [--eval-records N]
+ *       [--layers N --width N --heads N --context N --positions learned|alibi --batch N] [--steps N] [--tokens N | --minutes M]
+ *       [--learning-rate X] [--warmup-steps N] [--decay-steps N] [--eval-runs N] [--eval-records N]
  *
  * For every backend that loads here: its peak matmul FLOP/s (measured first, square float32
  * matmuls), the model's tokens/s for forward + backward + AdamW update, its FLOPs per token, and the
@@ -45,7 +45,7 @@ interface RunText {
 async function main(argv: readonly string[]): Promise<void> {
   const { positionals, values: flags } = parseArgs({
     args: [...argv], allowPositionals: true,
-    options: Object.fromEntries(['limit', 'backends', 'layers', 'width', 'heads', 'context', 'batch', 'steps', 'tokens', 'minutes', 'learning-rate', 'warmup-steps', 'eval-runs', 'eval-records']
+    options: Object.fromEntries(['limit', 'backends', 'layers', 'width', 'heads', 'context', 'positions', 'batch', 'steps', 'tokens', 'minutes', 'learning-rate', 'warmup-steps', 'decay-steps', 'eval-runs', 'eval-records']
       .map((name) => [name, { type: 'string' as const }])),
   });
   const path = positionals[0];
@@ -54,6 +54,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const limit = num('limit', 400);
   const shape: ModelConfigInput = {
     layers: num('layers', 4), width: num('width', 256), heads: num('heads', 4), contextTokens: num('context', 256),
+    ...(flags['positions'] === undefined ? {} : { positions: flags['positions'] as 'learned' | 'alibi' }),
   };
   const batchRows = num('batch', 8);
   const timedSteps = num('steps', 5);
@@ -101,6 +102,7 @@ async function main(argv: readonly string[]): Promise<void> {
       optimizer: {
         ...(flags['learning-rate'] === undefined ? {} : { peakLearningRate: Number(flags['learning-rate']) }),
         ...(flags['warmup-steps'] === undefined ? {} : { warmupSteps: Number(flags['warmup-steps']) }),
+        ...(flags['decay-steps'] === undefined ? {} : { decaySteps: Number(flags['decay-steps']) }),
       },
     }, picked);
     // The held-out runs first: the evaluation set is the corpus' validation problems, however few

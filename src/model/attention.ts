@@ -36,8 +36,8 @@ function piecesOf(t: tf.Tensor4D): tf.Tensor2D[] {
 
 /**
  * Causal multi-head self-attention of packed queries, keys and values: qkv [batch·time, 3·width]
- * (q, k, v side by side, heads side by side within each) to [batch·time, width]. `mask` is the
- * additive causal mask [time, time].
+ * (q, k, v side by side, heads side by side within each) to [batch·time, width]. `masks` are the
+ * additive masks [time, time]: one per head, or one for every head.
  *
  * On `native` it is tf.js's ops with their derived gradient. On `plain-2d` (WASM, see MatMulMode)
  * it is one op with a hand-written gradient, made of plain 2-D products per sequence and head
@@ -46,15 +46,16 @@ function piecesOf(t: tf.Tensor4D): tf.Tensor2D[] {
  * rank 5 about 40x slower). Forward S = QKᵀ·scale + mask, P = softmax(S), O = PV; backward
  * dVᵀ = dOᵀ·P, dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P))·scale, dQ = dS·K, dKᵀ = Qᵀ·dS.
  */
-export function causalAttention(mode: MatMulMode, qkv: tf.Tensor2D, mask: tf.Tensor2D, shape: AttentionShape): tf.Tensor2D {
+export function causalAttention(mode: MatMulMode, qkv: tf.Tensor2D, masks: readonly tf.Tensor2D[], shape: AttentionShape): tf.Tensor2D {
   const { batch, time, heads, headWidth } = shape;
   const width = heads * headWidth;
   const scale = 1 / Math.sqrt(headWidth);
 
   if (mode === 'native') {
     const [q, k, v] = tf.split(headsOf(qkv, shape), 3, 0) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
-    const scores = tf.matMul(q, k, false, true).mul(scale).add(mask);
-    return mergeHeads(tf.matMul(tf.softmax(scores), v), shape);
+    // [batch·heads, time, time] seen as [batch, heads, time, time], so that a mask per head broadcasts over the batch.
+    const scores = tf.matMul(q, k, false, true).mul(scale).reshape([batch, heads, time, time]).add(tf.stack(masks as tf.Tensor2D[]));
+    return mergeHeads(tf.matMul(tf.softmax(scores.reshape([batch * heads, time, time])), v), shape);
   }
 
   /** Group g = (sequence b, head h) in every per-group list; qkv's pieces are per b: q heads, k heads, v heads. */
@@ -66,7 +67,7 @@ export function causalAttention(mode: MatMulMode, qkv: tf.Tensor2D, mask: tf.Ten
     const q = groups.map(({ b, h }) => pieces[b * 3 * heads + h]!);
     const k = groups.map(({ b, h }) => pieces[b * 3 * heads + heads + h]!);
     const v = groups.map(({ b, h }) => pieces[b * 3 * heads + 2 * heads + h]!);
-    const weights = groups.map((_, g) => tf.softmax(plain(q[g]!, k[g]!.transpose()).mul(scale).add(mask)) as tf.Tensor2D);
+    const weights = groups.map(({ h }, g) => tf.softmax(plain(q[g]!, k[g]!.transpose()).mul(scale).add(masks[h % masks.length]!)) as tf.Tensor2D);
     const output = tf.stack(weights.map((p, g) => plain(p, v[g]!)));
     save([...q, ...k, ...v, ...weights]);
     return {

@@ -6,7 +6,7 @@ import { TracestreamError, describeError } from '../errors/index.js';
 import type { EvaluationRun } from './evaluation.js';
 import type { OptimizerConfig } from './optimizer.js';
 import { AdamW } from './optimizer.js';
-import type { PackerState } from './packing.js';
+import type { BatchPackerState } from './packing.js';
 import { checkTokenizerSpec, type TokenizerSpec } from './tokenizer.js';
 import { Transformer, type ModelKernels, type ModelConfig } from './transformer.js';
 
@@ -29,7 +29,7 @@ export interface CheckpointMeta {
 
 /** The trainer's consumed-but-untrained state (`state.json`), so a resumed run loses and repeats nothing. */
 export interface TrainerState {
-  packer: PackerState;
+  packer: BatchPackerState;
   evaluationRuns: EvaluationRun[];
   recordFrequencies: [string, number][];
 }
@@ -139,6 +139,8 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint | nu
   try {
     const meta = JSON.parse(await readFile(join(path, 'meta.json'), 'utf8')) as CheckpointMeta;
     if (meta.format !== 1) throw new Error(`unknown checkpoint format ${String(meta.format)}`);
+    // Checkpoints written before ALiBi became the default name no `positions`: theirs were learned.
+    meta.model = { ...meta.model, positions: meta.model.positions ?? 'learned' };
     checkTokenizerSpec(meta.tokenizer);
     const state = JSON.parse(await readFile(join(path, 'state.json'), 'utf8')) as TrainerState;
     const sizes = meta.variables.map((v) => v.shape.reduce((a, b) => a * b, 1));

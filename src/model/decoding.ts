@@ -15,8 +15,9 @@ export interface GreedyOptions {
 
 /**
  * Positions a decoding window leaves free when it starts again: a quarter of the context, or the
- * tokens wanted when fewer. Positions are learned and absolute, so a cached window cannot slide by
- * one token (every key would change); it grows until it holds `context` tokens, then starts again
+ * tokens wanted when fewer. With learned absolute positions a cached window cannot slide by one
+ * token (every key would change; ALiBi's keys would not, but both use one rule, so that decoding
+ * sees the same windows whatever the model); it grows until it holds `context` tokens, then starts again
  * with the text's last `context − room` tokens (one full pass), so every token is predicted from
  * at least that many tokens back, and a full pass is paid once per `room` tokens.
  */

@@ -5,7 +5,7 @@
 export { BYTE_TOKENIZER, tokenizeRun, encodeText, type TokenizerSpec, type TokenizedRun } from './tokenizer.js';
 export { Transformer, type ModelConfig, type ModelConfigInput, type EmbeddingMode, type ModelKernels } from './transformer.js';
 export { AdamW, learningRateAt, optimizerConfigSchema, type OptimizerConfig, type OptimizerConfigInput, type StepReport } from './optimizer.js';
-export { SequencePacker, type PackedBatch, type PackerState } from './packing.js';
+export { BatchPacker, SequencePacker, type BatchPackerState, type PackedBatch, type PackerState } from './packing.js';
 export { trainOnBatch, type StepResult, type TokenLossSums } from './step.js';
 export { greedyContinue, greedyRecords, type GreedyOptions } from './decoding.js';
 export {

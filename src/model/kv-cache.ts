@@ -1,10 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { TracestreamError } from '../errors/index.js';
 import { headsOf, mergeHeads, type AttentionShape } from './attention.js';
-import type { Transformer } from './transformer.js';
-
-/** Additive mask of a key the query may not see: exp() of it is exactly 0, as in the causal mask. */
-const HIDDEN = -1e9;
+import { attentionBias, type Transformer } from './transformer.js';
 
 /**
  * The keys and values every attention layer of `model` computed for a batch of sequences being
@@ -98,21 +95,23 @@ export class KeyValueCache {
     const full = this.lengths.findIndex((l) => l >= context);
     if (full >= 0) throw new TracestreamError('INPUT_INVALID', `row ${full}'s window holds ${context} positions, the model's context: fill it again before stepping`);
     const groups = rows * heads;
-    // Per (row, head): the keys the new token may see (its own and those before it), and where its key and value go.
-    const visible = new Float32Array(groups * context);
+    // Per (row, head): the new token's mask over the keys (what a full pass's mask has in its row), and where its key and value go.
+    const slopes = this.model.alibiSlopes();
+    const mask = new Float32Array(groups * context);
     const slot = new Float32Array(groups * context);
     this.lengths.forEach((position, row) => {
-      for (const g of this.groupsOf(row)) {
-        visible.fill(HIDDEN, g * context + position + 1, (g + 1) * context);
+      this.groupsOf(row).forEach((g, head) => {
+        const slope = slopes === null ? 0 : slopes[head]!;
+        for (let key = 0; key < context; key += 1) mask[g * context + key] = attentionBias(slope, position, key);
         slot[g * context + position] = 1;
-      }
+      });
     });
     const shape: AttentionShape = { batch: rows, time: 1, heads, headWidth };
     const scale = 1 / Math.sqrt(headWidth);
     const keysT: tf.Tensor3D[] = [];
     const values: tf.Tensor3D[] = [];
     const argmax = tf.tidy(() => {
-      const mask = tf.tensor3d(visible, [groups, 1, context]);
+      const masks = tf.tensor3d(mask, [groups, 1, context]);
       const keySlot = tf.tensor3d(slot, [groups, 1, context]);
       const valueSlot = keySlot.reshape([groups, context, 1]) as tf.Tensor3D;
       const logits = this.model.logitsAt(tf.tensor1d(Int32Array.from(tokens), 'int32'), tf.tensor1d(this.lengths, 'int32'), (layer, qkv) => {
@@ -122,7 +121,7 @@ export class KeyValueCache {
         keysT[layer] = layerKeysT;
         values[layer] = layerValues;
         // The order of a full pass's attention: scores, scaled, masked, softmax, weighted sum.
-        const weights = tf.softmax(tf.matMul(q, layerKeysT).mul(scale).add(mask));
+        const weights = tf.softmax(tf.matMul(q, layerKeysT).mul(scale).add(masks));
         return mergeHeads(tf.matMul(weights, layerValues), shape);
       });
       return logits.argMax(1);

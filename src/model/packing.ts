@@ -109,3 +109,70 @@ export class SequencePacker {
     this.runEnds.length = 0;
   }
 }
+
+/** What a checkpoint keeps of a BatchPacker: each lane's pending tokens. */
+export interface BatchPackerState {
+  lanes: PackerState[];
+}
+
+/**
+ * Packs runs into batches whose rows come from different runs: one SequencePacker (lane) per row,
+ * each run going whole into the lane that holds fewest tokens, and a batch is the next sequence of
+ * every lane. Packed into one lane, a batch of 8 × 512 tokens is 4,096 tokens of one or two
+ * programs, and a long trace fills several batches in a row: the model would chase each program
+ * for several steps. Every lane keeps SequencePacker's rule: each token is a target exactly once.
+ */
+export class BatchPacker {
+  private readonly lanes: SequencePacker[];
+
+  /** `rows` lanes of `sequenceTokens` sequences; each holds a run of up to `maxRunTokens` tokens whenever it lacks a sequence. */
+  constructor(readonly rows: number, readonly sequenceTokens: number, maxRunTokens: number) {
+    this.lanes = Array.from({ length: rows }, () => new SequencePacker(sequenceTokens, sequenceTokens + 1 + maxRunTokens));
+  }
+
+  get pendingTokens(): number {
+    return this.lanes.reduce((sum, lane) => sum + lane.pendingTokens, 0);
+  }
+
+  /** True when every lane holds a sequence: take() can make a batch. */
+  canTake(): boolean {
+    return this.lanes.every((lane) => lane.canTake(1));
+  }
+
+  /** Puts a run into the lane with the fewest tokens (the first such lane), where it must fit. */
+  push(run: TokenizedRun, producedAtMs = Date.now()): void {
+    const emptiest = this.lanes.reduce((best, lane) => (lane.pendingTokens < best.pendingTokens ? lane : best));
+    emptiest.push(run, producedAtMs);
+  }
+
+  take(): PackedBatch {
+    if (!this.canTake()) throw new TracestreamError('INPUT_INVALID', `a lane of the packer lacks a sequence of ${this.sequenceTokens + 1} tokens`);
+    const parts = this.lanes.map((lane) => lane.take(1));
+    const size = this.rows * this.sequenceTokens;
+    const batch: PackedBatch = {
+      rows: this.rows, time: this.sequenceTokens,
+      inputs: new Int32Array(size), targets: new Int32Array(size), targetIsTrace: new Uint8Array(size),
+      completedRunsProducedAtMs: parts.flatMap((part) => part.completedRunsProducedAtMs),
+    };
+    parts.forEach((part, row) => {
+      const at = row * this.sequenceTokens;
+      batch.inputs.set(part.inputs, at);
+      batch.targets.set(part.targets, at);
+      batch.targetIsTrace.set(part.targetIsTrace, at);
+    });
+    return batch;
+  }
+
+  state(): BatchPackerState {
+    return { lanes: this.lanes.map((lane) => lane.state()) };
+  }
+
+  /** Restores every lane; the state must come from a packer of as many lanes (rows per batch). */
+  restore(state: BatchPackerState): void {
+    if (!Array.isArray(state.lanes) || state.lanes.length !== this.rows) {
+      const saved = Array.isArray(state.lanes) ? `${state.lanes.length} lanes (batches of ${state.lanes.length} rows)` : 'no packing lanes (it was written before batches were packed by lanes; train into a new folder)';
+      throw new TracestreamError('CHECKPOINT_INVALID', `the checkpoint's packer holds ${saved}; resume with a batch of that many rows (this trainer has ${this.rows})`);
+    }
+    state.lanes.forEach((lane, i) => this.lanes[i]!.restore(lane));
+  }
+}

@@ -5,7 +5,7 @@ import type { ChosenBackend } from './backend.js';
 import { loadCheckpoint, restoreCheckpoint, saveCheckpoint, type PartitionOffsets } from './checkpoint.js';
 import { DEFAULT_EVALUATION_OPTIONS, RecordFrequencies, evaluate, type EvaluationOptions, type EvaluationResult, type EvaluationRun } from './evaluation.js';
 import { AdamW, optimizerConfigSchema } from './optimizer.js';
-import { SequencePacker } from './packing.js';
+import { BatchPacker } from './packing.js';
 import { trainOnBatch, type StepResult } from './step.js';
 import { BYTE_TOKENIZER, tokenizeRun } from './tokenizer.js';
 import { Transformer, modelConfigSchema } from './transformer.js';
@@ -81,7 +81,7 @@ export class OnlineTrainer {
   tokensTrained = 0;
   lastLagMs: number | null = null;
   private readonly offsets: PartitionOffsets = {};
-  private readonly packer: SequencePacker;
+  private readonly packer: BatchPacker;
   private readonly frequencies = new RecordFrequencies();
   private readonly evaluationRuns: EvaluationRun[] = [];
   private readonly recentRunIds = new Set<string>();
@@ -99,7 +99,8 @@ export class OnlineTrainer {
   ) {
     this.config = config;
     const time = model.config.contextTokens;
-    this.packer = new SequencePacker(time, config.batchRows * time + 1 + config.maxTokensPerRun + 1);
+    // A cut run is at most maxTokensPerRun bytes of text and its end-of-text token.
+    this.packer = new BatchPacker(config.batchRows, time, config.maxTokensPerRun + 1);
   }
 
   /** A trainer resumed from the checkpoint in `checkpointDir`, or a new one when there is none. */
@@ -132,7 +133,7 @@ export class OnlineTrainer {
 
   /** True while the packer has room for another run; otherwise `step` first. */
   get wantsRuns(): boolean {
-    return !this.packer.canTake(this.config.batchRows);
+    return !this.packer.canTake();
   }
 
   /** Takes a consumed run: into training or the evaluation set by its problem's split. */
@@ -170,8 +171,8 @@ export class OnlineTrainer {
 
   /** Trains on one packed batch when the packer holds one; null otherwise. */
   trainStep(): StepResult | null {
-    if (!this.packer.canTake(this.config.batchRows)) return null;
-    const batch = this.packer.take(this.config.batchRows);
+    if (!this.packer.canTake()) return null;
+    const batch = this.packer.take();
     const started = performance.now();
     const result = trainOnBatch(this.model, this.optimizer, batch);
     const now = Date.now();

@@ -22,6 +22,13 @@ export const modelConfigSchema = z.object({
    * cost as much as the small matmuls they follow.
    */
   activation: z.enum(['relu', 'gelu']).default('relu'),
+  /**
+   * How the model knows where a token is. `learned`: a position table added to the token vectors
+   * (GPT-2). `alibi`: no table; each head's attention score is lowered in proportion to the
+   * distance back (Press et al., 2022), so attending to the token just before, the start of what
+   * copies an earlier occurrence, needs nothing learned about positions.
+   */
+  positions: z.enum(['learned', 'alibi']).default('alibi'),
   seed: z.number().int().nonnegative().default(1),
 }).refine((c) => c.width % c.heads === 0, { message: 'width must be a multiple of heads', path: ['width'] });
 
@@ -76,12 +83,13 @@ export class Transformer {
   /** The checkpoint's name of each variable, in the same order. */
   readonly variableNames: string[] = [];
   private readonly tokenTable: tf.Variable;
-  private readonly positionTable: tf.Variable;
+  /** Absent with ALiBi positions. */
+  private readonly positionTable: tf.Variable | null;
   private readonly blocks: Block[] = [];
   private readonly finalGain: tf.Variable;
   private readonly finalBias: tf.Variable;
-  /** Additive causal mask for the longest context: 0 on and below the diagonal, -1e9 above. */
-  private readonly causalMask: tf.Tensor2D;
+  /** Additive attention mask per head (one shared by all heads with learned positions) for the longest context; see attentionBias. */
+  private readonly masks: tf.Tensor2D[];
 
   constructor(config: ModelConfigInput, kernels: ModelKernels = NATIVE_KERNELS) {
     this.config = parseModelConfig(config);
@@ -94,7 +102,7 @@ export class Transformer {
     // GPT-2's initialisation: N(0, 0.02), residual projections scaled down by sqrt(2 * layers).
     const residualStd = 0.02 / Math.sqrt(2 * layers);
     this.tokenTable = normal('token_embedding', [vocabSize, width], 0.02);
-    this.positionTable = normal('position_embedding', [contextTokens, width], 0.01);
+    this.positionTable = this.config.positions === 'learned' ? normal('position_embedding', [contextTokens, width], 0.01) : null;
     for (let l = 0; l < layers; l += 1) {
       this.blocks.push({
         ln1Gain: filled(`block${l}.ln1.gain`, [width], 1), ln1Bias: filled(`block${l}.ln1.bias`, [width], 0),
@@ -107,7 +115,13 @@ export class Transformer {
     }
     this.finalGain = filled('final_ln.gain', [width], 1);
     this.finalBias = filled('final_ln.bias', [width], 0);
-    this.causalMask = tf.tidy(() => tf.linalg.bandPart(tf.ones([contextTokens, contextTokens]), -1, 0).sub(1).mul(1e9)) as tf.Tensor2D;
+    this.masks = (this.alibiSlopes() ?? [0]).map((slope) => {
+      const mask = new Float32Array(contextTokens * contextTokens);
+      for (let query = 0; query < contextTokens; query += 1) {
+        for (let key = 0; key < contextTokens; key += 1) mask[query * contextTokens + key] = attentionBias(slope, query, key);
+      }
+      return tf.tensor2d(mask, [contextTokens, contextTokens]);
+    });
   }
 
   private add(name: string, initial: tf.Tensor): tf.Variable {
@@ -121,6 +135,13 @@ export class Transformer {
 
   private static created = 0;
   private readonly instance = (Transformer.created += 1);
+
+  /** Per head, how much its scores drop per token of distance (ALiBi's geometric slopes); null with learned positions. */
+  alibiSlopes(): number[] | null {
+    if (this.config.positions !== 'alibi') return null;
+    const { heads } = this.config;
+    return Array.from({ length: heads }, (_, h) => 2 ** (-8 * (h + 1) / heads));
+  }
 
   /** Trainable parameters. */
   get parameterCount(): number {
@@ -150,12 +171,14 @@ export class Transformer {
       const { width, heads, contextTokens } = this.config;
       if (time > contextTokens) throw new TracestreamError('INPUT_INVALID', `sequence of ${time} tokens is longer than the model's context (${contextTokens})`);
       const embedded = this.embed(tokens.reshape([batch * time]));
-      const x = embedded.reshape([batch, time, width]).add(this.positionTable.slice([0, 0], [time, width])).reshape([batch * time, width]) as tf.Tensor2D;
-      const mask = this.causalMask.slice([0, 0], [time, time]) as tf.Tensor2D;
+      const x = this.positionTable === null
+        ? embedded
+        : embedded.reshape([batch, time, width]).add(this.positionTable.slice([0, 0], [time, width])).reshape([batch * time, width]) as tf.Tensor2D;
+      const masks = this.masks.map((mask) => mask.slice([0, 0], [time, time]) as tf.Tensor2D);
       const shape = { batch, time, heads, headWidth: width / heads };
       return this.blocksAndHead(x, (layer, qkv) => {
         seeQkv?.(layer, qkv);
-        return causalAttention(this.kernels.matMul, qkv, mask, shape);
+        return causalAttention(this.kernels.matMul, qkv, masks, shape);
       });
     });
   }
@@ -167,7 +190,10 @@ export class Transformer {
    * attention output [rows, width]. Per row, the same arithmetic as `logits` at that position.
    */
   logitsAt(tokens: tf.Tensor1D, positions: tf.Tensor1D, attend: (layer: number, qkv: tf.Tensor2D) => tf.Tensor2D): tf.Tensor2D {
-    return tf.tidy(() => this.blocksAndHead(this.embed(tokens).add(tf.gather(this.positionTable, positions)) as tf.Tensor2D, attend));
+    return tf.tidy(() => {
+      const embedded = this.embed(tokens);
+      return this.blocksAndHead(this.positionTable === null ? embedded : embedded.add(tf.gather(this.positionTable, positions)) as tf.Tensor2D, attend);
+    });
   }
 
   /** Token vectors [n, width] of int32 token ids [n]. */
@@ -206,8 +232,17 @@ export class Transformer {
 
   dispose(): void {
     for (const v of this.variables) v.dispose();
-    this.causalMask.dispose();
+    tf.dispose(this.masks);
   }
+}
+
+/**
+ * The additive attention mask of a query at `query` for the key at `key`: -1e9 for a later key
+ * (exp() of it is exactly 0), otherwise -slope × distance. A float32 of the same expression
+ * wherever it is made (full pass or key/value cache), so both see the same bits.
+ */
+export function attentionBias(slope: number, query: number, key: number): number {
+  return key > query ? -1e9 : -slope * (query - key);
 }
 
 function layerNorm(x: tf.Tensor2D, gain: tf.Tensor, bias: tf.Tensor): tf.Tensor2D {

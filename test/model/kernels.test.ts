@@ -8,8 +8,8 @@ before(async () => {
   await chooseBackend(['cpu']);
 });
 
-test('the plain-2d kernels (WASM) give the same loss and gradients as tf.js\'s own ops', () => {
-  const shape = { contextTokens: 16, layers: 2, width: 32, heads: 4, seed: 5 };
+for (const positions of ['learned', 'alibi'] as const) test(`the plain-2d kernels (WASM) give the same loss and gradients as tf.js's own ops (${positions} positions)`, () => {
+  const shape = { contextTokens: 16, layers: 2, width: 32, heads: 4, seed: 5, positions };
   const native = new Transformer(shape, { embedding: 'one-hot', matMul: 'native' });
   const plain = new Transformer(shape, { embedding: 'one-hot', matMul: 'plain-2d' });
   const tokens = tf.tensor2d(Array.from({ length: 48 }, (_, i) => (i * 7) % 257), [3, 16], 'int32');

@@ -34,11 +34,12 @@ function uncachedGreedy(model: Transformer, prompt: readonly number[], start: nu
   return generated;
 }
 
-const SHAPE = { contextTokens: CONTEXT, layers: 2, width: 32, heads: 4, seed: 11 };
+const POSITIONS = ['learned', 'alibi'] as const;
+const shapeOf = (positions: (typeof POSITIONS)[number]) => ({ contextTokens: CONTEXT, layers: 2, width: 32, heads: 4, seed: 11, positions });
 
 /** A tiny model trained 60 steps on counting loops, so that what it decodes varies (an untrained one repeats a token). */
-function tinyTrainedModel(): Transformer {
-  const model = new Transformer(SHAPE, { embedding: 'one-hot', matMul: 'native' });
+function tinyTrainedModel(positions: (typeof POSITIONS)[number]): Transformer {
+  const model = new Transformer(shapeOf(positions), { embedding: 'one-hot', matMul: 'native' });
   const optimizer = new AdamW(model.variables, { peakLearningRate: 1e-2, warmupSteps: 2, schedule: 'constant' });
   const packer = new SequencePacker(CONTEXT, 4096);
   for (let step = 0; step < 60; step += 1) {
@@ -49,25 +50,25 @@ function tinyTrainedModel(): Transformer {
   return model;
 }
 
-let trained: Transformer;
+const trained = new Map<(typeof POSITIONS)[number], Transformer>();
 before(async () => {
   await chooseBackend(['cpu']);
-  trained = tinyTrainedModel();
+  for (const positions of POSITIONS) trained.set(positions, tinyTrainedModel(positions));
 });
-after(() => trained.dispose());
+after(() => trained.forEach((model) => model.dispose()));
 
 const text = Array.from(encodeText(counterText(6)));
 // Shorter and longer than the context; 0 starts from end-of-text.
 const promptLengths = [0, 5, 17, 30, 61, 90];
 
-// The kernels of the JS CPU backend, of WASM, and of native TensorFlow, all run on the CPU backend.
-for (const kernels of [{ embedding: 'one-hot', matMul: 'native' }, { embedding: 'one-hot', matMul: 'plain-2d' }, { embedding: 'gather', matMul: 'native' }] as const) {
-  describe(`decoding with a key/value cache (${kernels.embedding} embedding, ${kernels.matMul} matmuls, CPU backend)`, () => {
+// The kernels of the JS CPU backend, of WASM, and of native TensorFlow, all run on the CPU backend; positions learned or ALiBi.
+for (const positions of POSITIONS) for (const kernels of [{ embedding: 'one-hot', matMul: 'native' }, { embedding: 'one-hot', matMul: 'plain-2d' }, { embedding: 'gather', matMul: 'native' }] as const) {
+  describe(`decoding with a key/value cache (${positions} positions, ${kernels.embedding} embedding, ${kernels.matMul} matmuls, CPU backend)`, () => {
     let model: Transformer;
     before(() => {
       // The trained weights, run with these kernels.
-      model = new Transformer(SHAPE, kernels);
-      model.variables.forEach((variable, i) => variable.assign(trained.variables[i]!));
+      model = new Transformer(shapeOf(positions), kernels);
+      model.variables.forEach((variable, i) => variable.assign(trained.get(positions)!.variables[i]!));
     });
     after(() => model.dispose());
 

@@ -117,7 +117,8 @@ test('an evaluation becomes a ModelMetrics event the schema accepts and decodes,
   const [trainProblem] = problemsOf('train', 1);
   const [heldOut] = problemsOf('validation', 1);
   feed(trainer, heldOut!, 2);
-  while (trainer.step < 2) {
+  // Three steps: each row's first two sequences of 32 tokens are a run's source header, the third reaches its trace.
+  while (trainer.step < 3) {
     if (trainer.wantsRuns) feed(trainer, trainProblem!, 2);
     else trainer.trainStep();
   }
@@ -127,7 +128,7 @@ test('an evaluation becomes a ModelMetrics event the schema accepts and decodes,
   // Repeating the previous record never reproduces a counting loop's next record exactly.
   assert.ok(result.repeatPrevious.nextState !== null && result.repeatPrevious.nextState < 1);
   const event = trainer.metricsEvent(result, trainer.config.checkpointDir);
-  assert.equal(event.step, 2);
+  assert.equal(event.step, 3);
   assert.ok(event.trainLoss !== null && event.trainTraceLoss !== null && event.tokensPerSecond !== null);
   const type = avro.Type.forSchema(eventSchema('ModelMetrics').schema as never);
   assert.ok(type.isValid(event), 'the event matches schemas/ModelMetrics.avsc');
@@ -137,7 +138,7 @@ test('an evaluation becomes a ModelMetrics event the schema accepts and decodes,
   const gauges = registerModelGauges(registry);
   gauges.update(event);
   const text = await registry.metrics();
-  assert.match(text, /tracestream_model_steps 2/);
+  assert.match(text, /tracestream_model_steps 3/);
   assert.match(text, /tracestream_model_next_state_accuracy\{predictor="repeat_previous"\}/);
   gauges.teardown();
   assert.equal(await registry.metrics(), '\n');

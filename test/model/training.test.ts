@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import {
-  AdamW, SequencePacker, Transformer, chooseBackend, learningRateAt, optimizerConfigSchema, tokenizeRun, trainOnBatch, BYTE_TOKENIZER,
+  AdamW, BatchPacker, SequencePacker, Transformer, chooseBackend, learningRateAt, optimizerConfigSchema, tokenizeRun, trainOnBatch, BYTE_TOKENIZER,
 } from '../../src/model/index.js';
 import { counterText } from './fixtures.js';
 
@@ -35,6 +35,40 @@ test('packing makes every consumed token a target exactly once, across runs and 
   assert.equal(firstInput, stream[0]);
   assert.deepEqual(targets, stream.slice(1, 1 + targets.length));
   assert.equal(packer.pendingTokens, stream.length - targets.length);
+});
+
+test('batch packing puts runs in separate rows (lanes), and each lane makes its runs\' tokens targets exactly once', () => {
+  const time = 8;
+  const packer = new BatchPacker(3, time, 400);
+  const runs = [1, 2, 3, 4, 5, 6].map((n) => tokenizeRun(counterText(n)));
+  // Each run goes whole into the lane holding fewest tokens, as the trainer offers them (whenever a batch cannot be made).
+  const lanes: number[][] = [[], [], []];
+  let next = 0;
+  const targetsByRow: number[][] = [[], [], []];
+  while (next < runs.length || packer.canTake()) {
+    if (!packer.canTake()) {
+      const emptiest = [0, 1, 2].reduce((best, lane) => (lanePending(lane) < lanePending(best) ? lane : best));
+      lanes[emptiest]!.push(...runs[next]!.tokens);
+      packer.push(runs[next]!);
+      next += 1;
+      continue;
+    }
+    const batch = packer.take();
+    assert.equal(batch.rows, 3);
+    for (let row = 0; row < 3; row += 1) targetsByRow[row]!.push(...batch.targets.subarray(row * time, (row + 1) * time));
+  }
+  function lanePending(lane: number): number {
+    return lanes[lane]!.length - targetsByRow[lane]!.length;
+  }
+  // The first three runs start the three rows: one batch holds three different programs.
+  assert.deepEqual(lanes.map((lane) => lane.slice(0, 4)), runs.slice(0, 3).map((run) => Array.from(run.tokens.subarray(0, 4))));
+  targetsByRow.forEach((targets, row) => assert.deepEqual(targets, lanes[row]!.slice(1, 1 + targets.length)));
+  assert.equal(packer.pendingTokens, lanes.reduce((n, lane, row) => n + lane.length - targetsByRow[row]!.length, 0));
+  // A checkpoint's lanes go back into a packer of as many rows, and no other.
+  const copy = new BatchPacker(3, time, 400);
+  copy.restore(packer.state());
+  assert.deepEqual(copy.state(), packer.state());
+  assert.throws(() => new BatchPacker(4, time, 400).restore(packer.state()), (error: Error & { code?: string }) => error.code === 'CHECKPOINT_INVALID' && /3 lanes/.test(error.message));
 });
 
 test('the schedule warms up linearly, peaks, then decays by cosine to the minimum', () => {

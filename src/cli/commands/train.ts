@@ -18,6 +18,7 @@ interface TrainFlags {
   heads?: number;
   context?: number;
   activation?: 'relu' | 'gelu';
+  positions?: 'learned' | 'alibi';
   batch?: number;
   learningRate?: number;
   schedule?: 'cosine' | 'constant';
@@ -61,6 +62,7 @@ export function trainCommand(): Command {
     .option('--heads <n>', 'attention heads (default 4)', whole)
     .option('--context <n>', 'context length in tokens (default 256)', whole)
     .addOption(new Option('--activation <name>', 'MLP non-linearity (default relu, fused)').choices(['relu', 'gelu']))
+    .addOption(new Option('--positions <kind>', 'position encoding: ALiBi distance biases or a learned table (default alibi)').choices(['alibi', 'learned']))
     .option('--batch <n>', 'sequences per step (default 8)', whole)
     .option('--learning-rate <x>', 'peak learning rate (default 1e-3)', real)
     .addOption(new Option('--schedule <name>', 'after warm-up (default cosine)').choices(['cosine', 'constant']))
@@ -113,7 +115,7 @@ function trainerOptionsFrom(f: TrainFlags, checkpointDir: string): TrainerOption
   const defined = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
   return defined({
     checkpointDir,
-    model: defined({ layers: f.layers, width: f.width, heads: f.heads, contextTokens: f.context, activation: f.activation }),
+    model: defined({ layers: f.layers, width: f.width, heads: f.heads, contextTokens: f.context, activation: f.activation, positions: f.positions }),
     optimizer: defined({ peakLearningRate: f.learningRate, schedule: f.schedule, warmupSteps: f.warmupSteps, decaySteps: f.decaySteps }),
     batchRows: f.batch,
     checkpointEveryTokens: f.checkpointEveryTokens,
