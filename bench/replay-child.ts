@@ -3,6 +3,7 @@
  * `node [flags] dist/bench/replay-child.js '<json>'` and reads one JSON line from its stdout: the
  * time, peak RSS, the peaks of process.memoryUsage() per phase (sampled every 50 ms) and the manifest.
  */
+import { readFileSync } from 'node:fs';
 import { createAvroCodec, openSchemaRegistry } from '../src/avro/index.js';
 import { replayTopic, type DatasetFormat } from '../src/dataset/index.js';
 import { TRACESTREAM_CLIENT_PROPERTIES } from '../src/kafka/index.js';
@@ -16,14 +17,22 @@ export interface ChildArgs {
 }
 
 const args = JSON.parse(process.argv[2]!) as ChildArgs;
-type Peaks = { rss: number; heapUsed: number; heapTotal: number; external: number };
-const newPeaks = (): Peaks => ({ rss: 0, heapUsed: 0, heapTotal: 0, external: 0 });
+/** At a phase's highest RSS: what of it is anonymous memory and what is mapped files (code, data files), from /proc/self/status, and the V8 heap then. */
+type AtPeak = { rssAnon: number; rssFile: number; heapTotal: number; external: number };
+type Peaks = { rss: number; heapUsed: number; heapTotal: number; external: number; atPeak: AtPeak };
+const newPeaks = (): Peaks => ({ rss: 0, heapUsed: 0, heapTotal: 0, external: 0, atPeak: { rssAnon: 0, rssFile: 0, heapTotal: 0, external: 0 } });
+const statusBytes = (status: string, field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
 /** Per phase: reading the topics into the spill, then merging it and writing the files. */
 const peaks = { read: newPeaks(), write: newPeaks() };
 let phase: keyof typeof peaks = 'read';
 const sample = (): void => {
   const usage = process.memoryUsage();
-  for (const key of Object.keys(peaks[phase]) as (keyof Peaks)[]) peaks[phase][key] = Math.max(peaks[phase][key], usage[key]);
+  const current = peaks[phase];
+  if (usage.rss > current.rss) {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    current.atPeak = { rssAnon: statusBytes(status, 'RssAnon'), rssFile: statusBytes(status, 'RssFile'), heapTotal: usage.heapTotal, external: usage.external };
+  }
+  for (const key of ['rss', 'heapUsed', 'heapTotal', 'external'] as const) current[key] = Math.max(current[key], usage[key]);
 };
 const sampler = setInterval(sample, 50);
 const registry = await openSchemaRegistry({ brokers: args.bootstrapServers });

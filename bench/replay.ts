@@ -43,7 +43,7 @@ interface ChildResult {
   seconds: number;
   maxRssBytes: number;
   /** Peaks of process.memoryUsage() fields per phase (reading into the spill; merging and writing), sampled every 50 ms. */
-  peaks: Record<'read' | 'write', { rss: number; heapUsed: number; heapTotal: number; external: number }>;
+  peaks: Record<'read' | 'write', { rss: number; heapUsed: number; heapTotal: number; external: number; atPeak: { rssAnon: number; rssFile: number; heapTotal: number; external: number } }>;
   manifest: DatasetManifest;
 }
 
@@ -172,13 +172,15 @@ async function holdsTraces(path: string): Promise<boolean> {
 /**
  * Peak RSS, and per phase the peaks of RSS, of the V8 heap (and of it used, garbage included) and of
  * Buffers and other memory outside the heap that V8 knows of: the rest of RSS is native (librdkafka,
- * zstd, code).
+ * zstd, code). At each phase's highest RSS, the anonymous and file-backed parts of it: anonymous
+ * minus heap and external is malloc's (librdkafka, zstd, V8's own).
  */
 function memory(result: ChildResult): string {
   const mib = (bytes: number) => (bytes / MiB).toFixed(0);
   const phase = (name: 'read' | 'write') => {
     const p = result.peaks[name];
-    return `${name} ${mib(p.rss)} (heap ${mib(p.heapTotal)}, used ${mib(p.heapUsed)}, external ${mib(p.external)})`;
+    const at = p.atPeak;
+    return `${name} ${mib(p.rss)} (heap ${mib(p.heapTotal)}, used ${mib(p.heapUsed)}, external ${mib(p.external)}; at its highest RSS: anonymous ${mib(at.rssAnon)}, files ${mib(at.rssFile)}, heap ${mib(at.heapTotal)}, external ${mib(at.external)})`;
   };
   return `peak RSS ${mib(result.maxRssBytes)} MiB; per phase, MiB: ${phase('read')}, ${phase('write')}`;
 }

@@ -25,6 +25,8 @@ const MiB = 1024 * 1024;
  * the files larger (2 MiB: a quarter less peak RSS, a third more bytes per step; README "Benchmarks").
  */
 export const DEFAULT_ROW_GROUP_BYTES = 8 * MiB;
+/** Executed steps per row group at most (see ShardLimits.rowGroupSteps); the dev corpus averages about 28 per KiB of trace, so 8 MiB of average traces hold about 230k. */
+export const DEFAULT_ROW_GROUP_STEPS = 200_000;
 
 export const replayOptionsSchema = z.object({
   client: clientConfigSchema,
@@ -52,6 +54,7 @@ export const replayOptionsSchema = z.object({
   shardBytes: z.number().int().positive().default(512 * MiB),
   /** Trace bytes per Parquet row group: what each split holds in memory while writing. */
   rowGroupBytes: z.number().int().positive().default(DEFAULT_ROW_GROUP_BYTES),
+  rowGroupSteps: z.number().int().positive().default(DEFAULT_ROW_GROUP_STEPS),
   zstdLevel: z.number().int().min(1).max(22).default(9),
   /**
    * Keep `.replay/` after publishing, and on the next call read on from where this one ended, up to
@@ -230,7 +233,7 @@ async function spillEntryOf(codec: AvroCodec, value: Buffer | null): Promise<{ r
 async function writeSplits(config: ReplayConfig, files: readonly string[], stagingDir: string, total: number) {
   const rowOf = async (trace: Buffer) => toDatasetRow(await config.codec.decode(trace, 'ExecutionTrace'));
   const writers = Object.fromEntries(SPLITS.map((split) => [split, new SplitWriter(stagingDir, split, ['parquet', ...config.formats], {
-    shardBytes: config.shardBytes, rowGroupBytes: config.rowGroupBytes, zstdLevel: config.zstdLevel,
+    shardBytes: config.shardBytes, rowGroupBytes: config.rowGroupBytes, rowGroupSteps: config.rowGroupSteps, zstdLevel: config.zstdLevel,
   }, rowOf)])) as Record<(typeof SPLITS)[number], SplitWriter>;
   const keep = rowFilter(config.filter);
   const stats = new DatasetStats();

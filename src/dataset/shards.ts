@@ -21,6 +21,12 @@ export interface ShardLimits {
   shardBytes: number;
   /** A Parquet row group is written once its traces reach this many bytes: what one split holds in memory. */
   rowGroupBytes: number;
+  /**
+   * ...or once they hold this many executed steps. Decoding a row group is what the write phase
+   * holds at its peak, and a decoded trace's size follows its steps more than its bytes: a trace cut
+   * at the byte cap after 100k small steps decodes to several times what its bytes suggest.
+   */
+  rowGroupSteps: number;
   zstdLevel: number;
 }
 
@@ -52,6 +58,7 @@ export class SplitWriter {
   private shardBytes = 0;
   private group: Buffer[] = [];
   private groupBytes = 0;
+  private groupSteps = 0;
 
   constructor(
     private readonly dir: string,
@@ -66,10 +73,11 @@ export class SplitWriter {
     this.shard ??= this.openShard();
     this.group.push(trace);
     this.groupBytes += trace.length;
+    this.groupSteps += stepCount;
     this.shardBytes += trace.length;
     this.shard.rows += 1;
     this.shard.steps += stepCount;
-    if (this.groupBytes >= this.limits.rowGroupBytes) await this.flushGroup();
+    if (this.groupBytes >= this.limits.rowGroupBytes || this.groupSteps >= this.limits.rowGroupSteps) await this.flushGroup();
     if (this.shardBytes >= this.limits.shardBytes) await this.closeShard();
   }
 
@@ -84,6 +92,7 @@ export class SplitWriter {
     const traces = this.group;
     this.group = [];
     this.groupBytes = 0;
+    this.groupSteps = 0;
     const rows: DatasetRow[] = [];
     for (const trace of traces) {
       const row = await this.rowOf(trace);

@@ -131,6 +131,20 @@ describe('replayTopic', { timeout: 300_000 }, () => {
     }
   });
 
+  it('a row group closes at its step budget as well as its byte budget, with the same rows', async () => {
+    const rowGroups = async (dir: string) => (await query(`select file_name, row_group_id, any_value(row_group_num_rows) as num_rows from parquet_metadata('${dir}/data/train-*.parquet') group by file_name, row_group_id order by file_name, row_group_id`))
+      .map((g) => Number(g['num_rows']));
+    const byBytes = await rowGroups(join(work, 'twice-1'));
+    // Every trace here has at least one step, so a budget of one step closes a group after each trace.
+    await replay(spread, 'by-steps', { rowGroupSteps: 1 });
+    const bySteps = await rowGroups(join(work, 'by-steps'));
+    assert.ok(byBytes.some((rows) => rows > 1), `by bytes, a row group holds several runs (${byBytes.join(', ')})`);
+    assert.ok(bySteps.every((rows) => rows === 1), `by steps, row groups of ${bySteps.join(', ')} runs`);
+    assert.equal(bySteps.reduce((a, b) => a + b, 0), byBytes.reduce((a, b) => a + b, 0));
+    const rowsOf = async (dir: string) => query(`select run_id, step_count from read_parquet('${dir}/data/train-*.parquet') order by run_id`);
+    assert.deepEqual(await rowsOf(join(work, 'by-steps')), await rowsOf(join(work, 'twice-1')));
+  });
+
   it('the dataset card is YAML front matter whose configs name every shard and whose features and split sizes match what DuckDB reads', async () => {
     const dir = join(work, 'twice-1');
     const card = await readFile(join(dir, 'README.md'), 'utf8');

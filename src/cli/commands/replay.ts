@@ -23,6 +23,7 @@ interface ReplayFlags {
   zstdLevel?: string;
   spillBudgetBytes?: string;
   rowGroupBytes?: string;
+  rowGroupSteps?: string;
 }
 
 export function replayCommand(): Command {
@@ -48,7 +49,8 @@ export function replayCommand(): Command {
     .option('--max-steps <n>', 'keep runs with at most this many executed steps')
     .option('--zstd-level <n>', 'zstd level of every file (1-22, default 9)')
     .option('--spill-budget-bytes <n>', 'trace bytes held in memory before a sorted run is spilled to disk (default 64 MiB)')
-    .option('--row-group-bytes <n>', 'trace bytes per Parquet row group, what each split holds while writing (default 8 MiB; smaller: less memory, larger files)');
+    .option('--row-group-bytes <n>', 'trace bytes per Parquet row group, what each split holds while writing (default 8 MiB; smaller: less memory, larger files)')
+    .option('--row-group-steps <n>', 'executed steps per Parquet row group at most, whichever budget comes first (default 200000)');
   withSettings(command, CLUSTER_SETTINGS);
   return command.action(exitWith(async (flags: ReplayFlags) => {
     const connection = await connect(settingsOf(command));
@@ -67,6 +69,7 @@ export function replayCommand(): Command {
         ...(flags.zstdLevel === undefined ? {} : { zstdLevel: number(flags.zstdLevel, 'zstd-level') }),
         ...(flags.spillBudgetBytes === undefined ? {} : { spillBudgetBytes: number(flags.spillBudgetBytes, 'spill-budget-bytes') }),
         ...(flags.rowGroupBytes === undefined ? {} : { rowGroupBytes: number(flags.rowGroupBytes, 'row-group-bytes') }),
+        ...(flags.rowGroupSteps === undefined ? {} : { rowGroupSteps: number(flags.rowGroupSteps, 'row-group-steps') }),
       };
       if (flags.follow) {
         const stop = new AbortController();
