@@ -97,12 +97,12 @@ export class KeyValueCache {
     const groups = rows * heads;
     // Per (row, head): the new token's mask over the keys (what a full pass's mask has in its row), and where its key and value go.
     const slopes = this.model.alibiSlopes();
-    const mask = new Float32Array(groups * context);
+    const maskValues = new Float32Array(groups * context);
     const slot = new Float32Array(groups * context);
     this.lengths.forEach((position, row) => {
       this.groupsOf(row).forEach((g, head) => {
         const slope = slopes === null ? 0 : slopes[head]!;
-        for (let key = 0; key < context; key += 1) mask[g * context + key] = attentionBias(slope, position, key);
+        for (let key = 0; key < context; key += 1) maskValues[g * context + key] = attentionBias(slope, position, key);
         slot[g * context + position] = 1;
       });
     });
@@ -111,7 +111,7 @@ export class KeyValueCache {
     const keysT: tf.Tensor3D[] = [];
     const values: tf.Tensor3D[] = [];
     const argmax = tf.tidy(() => {
-      const masks = tf.tensor3d(mask, [groups, 1, context]);
+      const mask = tf.tensor3d(maskValues, [groups, 1, context]);
       const keySlot = tf.tensor3d(slot, [groups, 1, context]);
       const valueSlot = keySlot.reshape([groups, context, 1]) as tf.Tensor3D;
       const logits = this.model.logitsAt(tf.tensor1d(Int32Array.from(tokens), 'int32'), tf.tensor1d(this.lengths, 'int32'), (layer, qkv) => {
@@ -121,7 +121,7 @@ export class KeyValueCache {
         keysT[layer] = layerKeysT;
         values[layer] = layerValues;
         // The order of a full pass's attention: scores, scaled, masked, softmax, weighted sum.
-        const weights = tf.softmax(tf.matMul(q, layerKeysT).mul(scale).add(masks));
+        const weights = tf.softmax(tf.matMul(q, layerKeysT).mul(scale).add(mask));
         return mergeHeads(tf.matMul(weights, layerValues), shape);
       });
       return logits.argMax(1);
