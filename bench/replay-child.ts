@@ -1,9 +1,11 @@
 /**
  * One replay in its own process, so that its peak RSS is its own: bench/replay.ts runs it with
  * `node [flags] dist/bench/replay-child.js '<json>'` and reads one JSON line from its stdout: the
- * time, peak RSS, the peaks of process.memoryUsage() per phase (sampled every 50 ms) and the manifest.
+ * time, peak RSS, per phase the peaks of process.memoryUsage() (sampled every 50 ms) and of the V8
+ * heap just before each collection, and the manifest.
  */
 import { readFileSync } from 'node:fs';
+import { GCProfiler } from 'node:v8';
 import { createAvroCodec, openSchemaRegistry } from '../src/avro/index.js';
 import { replayTopic, type DatasetFormat } from '../src/dataset/index.js';
 import { TRACESTREAM_CLIENT_PROPERTIES } from '../src/kafka/index.js';
@@ -19,8 +21,13 @@ export interface ChildArgs {
 const args = JSON.parse(process.argv[2]!) as ChildArgs;
 /** At a phase's highest RSS: what of it is anonymous memory and what is mapped files (code, data files), from /proc/self/status, and the V8 heap then. */
 type AtPeak = { rssAnon: number; rssFile: number; heapTotal: number; external: number };
-type Peaks = { rss: number; heapUsed: number; heapTotal: number; external: number; atPeak: AtPeak };
-const newPeaks = (): Peaks => ({ rss: 0, heapUsed: 0, heapTotal: 0, external: 0, atPeak: { rssAnon: 0, rssFile: 0, heapTotal: 0, external: 0 } });
+/**
+ * `beforeGc`: the largest V8 heap (committed, used) met by a collection. The 50 ms sampler cannot
+ * see the heap's real peak: a row group is encoded in one synchronous call, during which no timer
+ * runs, and the heap is largest just before V8 collects.
+ */
+type Peaks = { rss: number; heapUsed: number; heapTotal: number; external: number; atPeak: AtPeak; beforeGc: { heapTotal: number; heapUsed: number } };
+const newPeaks = (): Peaks => ({ rss: 0, heapUsed: 0, heapTotal: 0, external: 0, atPeak: { rssAnon: 0, rssFile: 0, heapTotal: 0, external: 0 }, beforeGc: { heapTotal: 0, heapUsed: 0 } });
 const statusBytes = (status: string, field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
 /** Per phase: reading the topics into the spill, then merging it and writing the files. */
 const peaks = { read: newPeaks(), write: newPeaks() };
@@ -35,6 +42,18 @@ const sample = (): void => {
   for (const key of ['rss', 'heapUsed', 'heapTotal', 'external'] as const) current[key] = Math.max(current[key], usage[key]);
 };
 const sampler = setInterval(sample, 50);
+let profiler = new GCProfiler();
+profiler.start();
+/** Folds the collections since the last call into the phase's peaks. */
+const collectGcPeaks = (): void => {
+  const current = peaks[phase].beforeGc;
+  for (const { beforeGC } of profiler.stop()?.statistics ?? []) {
+    current.heapTotal = Math.max(current.heapTotal, beforeGC.heapStatistics.totalHeapSize);
+    current.heapUsed = Math.max(current.heapUsed, beforeGC.heapStatistics.usedHeapSize);
+  }
+  profiler = new GCProfiler();
+  profiler.start();
+};
 const registry = await openSchemaRegistry({ brokers: args.bootstrapServers });
 try {
   const started = performance.now();
@@ -45,13 +64,17 @@ try {
     outDir: args.outDir,
     formats: args.formats,
     onProgress: (progress) => {
-      if (progress.phase !== phase) sample();
+      if (progress.phase !== phase) {
+        sample();
+        collectGcPeaks();
+      }
       phase = progress.phase;
     },
     ...(args.rowGroupBytes === undefined ? {} : { rowGroupBytes: args.rowGroupBytes }),
   });
   const seconds = (performance.now() - started) / 1000;
   sample();
+  collectGcPeaks();
   process.stdout.write(`${JSON.stringify({ seconds, maxRssBytes: process.resourceUsage().maxRSS * 1024, peaks, manifest })}\n`);
 } finally {
   clearInterval(sampler);

@@ -10,7 +10,10 @@
  *   (JSON of every trace without timings). Target: the Parquet dataset at most 10 bytes per step.
  *
  *   npm run bench:replay -- CORPUS.jsonl|TRACES.jsonl [--corpus CORPUS.jsonl] [--limit N] [--copies 4]
- *     [--row-group-bytes N] [--max-old-space-size MiB]
+ *     [--spread] [--row-group-bytes N] [--max-old-space-size MiB]
+ *
+ * `--spread` replaces Nx with the traces once, dealt over N topics: as many partitions as Nx with
+ * 1x's data, to tell what grows with the data from what grows with the partitions.
  *
  * Given a corpus (lines with `id`, `source`, `stdin`, as ../shared/corpus/hackerrank-dev.jsonl), it
  * first traces every program through an executor pool (not timed). Given TRACES.jsonl (one
@@ -42,8 +45,12 @@ const CHILD = fileURLToPath(new URL('./replay-child.js', import.meta.url));
 interface ChildResult {
   seconds: number;
   maxRssBytes: number;
-  /** Peaks of process.memoryUsage() fields per phase (reading into the spill; merging and writing), sampled every 50 ms. */
-  peaks: Record<'read' | 'write', { rss: number; heapUsed: number; heapTotal: number; external: number; atPeak: { rssAnon: number; rssFile: number; heapTotal: number; external: number } }>;
+  /** Per phase (reading into the spill; merging and writing): peaks of process.memoryUsage() fields sampled every 50 ms, and of the V8 heap just before each collection. */
+  peaks: Record<'read' | 'write', {
+    rss: number; heapUsed: number; heapTotal: number; external: number;
+    atPeak: { rssAnon: number; rssFile: number; heapTotal: number; external: number };
+    beforeGc: { heapTotal: number; heapUsed: number };
+  }>;
   manifest: DatasetManifest;
 }
 
@@ -55,17 +62,20 @@ async function main(argv: readonly string[]): Promise<void> {
     options: {
       corpus: { type: 'string' }, limit: { type: 'string' }, copies: { type: 'string' },
       'row-group-bytes': { type: 'string' }, 'max-old-space-size': { type: 'string' },
+      spread: { type: 'boolean', default: false },
     },
   });
   const inputPath = positionals[0];
   if (inputPath === undefined) {
-    throw new Error('usage: npm run bench:replay -- CORPUS.jsonl|TRACES.jsonl [--corpus CORPUS.jsonl] [--limit N] [--copies 4] [--row-group-bytes N] [--max-old-space-size MiB]');
+    throw new Error('usage: npm run bench:replay -- CORPUS.jsonl|TRACES.jsonl [--corpus CORPUS.jsonl] [--limit N] [--copies 4] [--spread] [--row-group-bytes N] [--max-old-space-size MiB]');
   }
   const limit = flags.limit === undefined ? Infinity : Number(flags.limit);
   const copies = flags.copies === undefined ? 4 : Number(flags.copies);
   const rowGroupBytes = flags['row-group-bytes'] === undefined ? undefined : Number(flags['row-group-bytes']);
   const heapMiB = flags['max-old-space-size'] === undefined ? undefined : Number(flags['max-old-space-size']);
   const topics = Array.from({ length: copies }, (_, copy) => `traces-${copy}`);
+  // --spread: the traces once, dealt over as many topics as copies (as many partitions as Nx, 1x's data).
+  const spreadTopics = Array.from({ length: copies }, (_, share) => `spread-${share}`);
   const traces = await holdsTraces(inputPath)
     ? readTraces(inputPath, loadCorpus(flags.corpus ?? resolve(process.cwd(), '../shared/corpus/hackerrank-dev.jsonl')), limit)
     : traceCorpus(inputPath, limit);
@@ -94,7 +104,8 @@ async function main(argv: readonly string[]): Promise<void> {
         const value = await codec.encode('ExecutionTrace', trace);
         avroBytes += value.length;
         // Copy k (a topic of its own) holds the same programs under other solution and run ids.
-        for (const [copy, topic] of topics.entries()) {
+        if (flags.spread) batch.push({ topic: spreadTopics[(runs - 1) % copies]!, key: trace.runId, value });
+        for (const [copy, topic] of (flags.spread ? topics.slice(0, 1) : topics).entries()) {
           const solutionId = copy === 0 ? trace.solutionId : `${trace.solutionId}~${copy}`;
           const runId = `${solutionId}#${trace.inputIndex}`;
           const copied = copy === 0 ? value : await codec.encode('ExecutionTrace', { ...trace, solutionId, runId });
@@ -137,18 +148,22 @@ async function main(argv: readonly string[]): Promise<void> {
     console.log(`  compact text (uncompressed): ${perStep(compactBytes)}`);
     console.log(`  traces.jsonl (uncompressed): ${perStep(jsonlBytes)}`);
     console.log(`  Avro on the topic:           ${perStep(avroBytes)}`);
-    const fourfold = await replay(topics, [], `parquet-${copies}x`);
+    const fourfold = await replay(flags.spread ? spreadTopics : topics, [], `parquet-${copies}x`);
     for (const { topic, partitions } of fourfold.manifest.topics) {
       const held = partitions.reduce((n, p) => n + p.end - p.start, 0);
-      if (held >= runs) continue;
-      console.log(`WARNING: topic ${topic} held only ${held} of ${runs} records: the embedded broker keeps about `
+      if (held >= (flags.spread ? Math.floor(runs / copies) : runs)) continue;
+      console.log(`WARNING: topic ${topic} held only ${held} of ${flags.spread ? Math.floor(runs / copies) : runs} records: the embedded broker keeps about `
         + `${EMBEDDED_PARTITION_RETENTION_BYTES / MiB} MiB of compressed batches per partition; use a smaller --limit`);
     }
-    console.log(`\nreplay, Parquet, ${copies} topics together: ${rate(fourfold, avroBytesAllTopics)} (${fourfold.manifest.records.written} runs, `
+    console.log(flags.spread
+      ? `\nreplay, Parquet, the traces once over ${copies} topics: ${rate(fourfold)} (${fourfold.manifest.records.written} runs)`
+      : `\nreplay, Parquet, ${copies} topics together: ${rate(fourfold, avroBytesAllTopics)} (${fourfold.manifest.records.written} runs, `
       + `${perStep(bytesOf(fourfold.manifest, 'parquet') / copies)} per copy)`);
     console.log(`peak RSS of the replay process (${flagsOfChild.join(' ') || 'no V8 flags'}):`);
     console.log(`  1x (1 topic):        ${memory(parquet)}`);
-    console.log(`  ${copies}x (${copies} topics):       ${memory(fourfold)}`);
+    console.log(flags.spread
+      ? `  1x over ${copies} topics:  ${memory(fourfold)}`
+      : `  ${copies}x (${copies} topics):       ${memory(fourfold)}`);
   } finally {
     await registry.close();
     await broker.close();
@@ -180,7 +195,7 @@ function memory(result: ChildResult): string {
   const phase = (name: 'read' | 'write') => {
     const p = result.peaks[name];
     const at = p.atPeak;
-    return `${name} ${mib(p.rss)} (heap ${mib(p.heapTotal)}, used ${mib(p.heapUsed)}, external ${mib(p.external)}; at its highest RSS: anonymous ${mib(at.rssAnon)}, files ${mib(at.rssFile)}, heap ${mib(at.heapTotal)}, external ${mib(at.external)})`;
+    return `${name} ${mib(p.rss)} (V8 heap before a collection at most ${mib(p.beforeGc.heapTotal)}, used ${mib(p.beforeGc.heapUsed)}; sampled: external ${mib(p.external)}; at its highest RSS: anonymous ${mib(at.rssAnon)}, files ${mib(at.rssFile)}, heap ${mib(at.heapTotal)}, external ${mib(at.external)})`;
   };
   return `peak RSS ${mib(result.maxRssBytes)} MiB; per phase, MiB: ${phase('read')}, ${phase('write')}`;
 }

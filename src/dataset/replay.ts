@@ -7,6 +7,7 @@ import { readWireHeader } from '../avro/index.js';
 import { TracestreamError, describeError, isTracestreamError } from '../errors/index.js';
 import { clientConfigSchema, parseOptions, topicNameSchema } from '../kafka/client/config.js';
 import { datasetFilterSchema, rowFilter } from './filters.js';
+import { limitHeapGrowth } from './heap.js';
 import { DEDUPE_RULE, MAX_LISTED_SKIPPED, SPLIT_RULE, type DatasetManifest, type TopicRanges } from './manifest.js';
 import { firstPerRunId, mergeSpills } from './merge.js';
 import { publishDataset, writeAtomically } from './publish.js';
@@ -97,12 +98,22 @@ interface ReplayState {
  * manifest.json.
  *
  * Traces go to sorted spill files on disk (`spillBudgetBytes` at a time) and are merged back in run
- * id order, so the traces are never all in memory (peak RSS still grows somewhat with the data:
- * README "Benchmarks"). Killed and started again with the same options,
- * it reads only the offsets its spill files do not cover yet and ends with the same files.
+ * id order, so the traces are never all in memory; while it runs V8's heap growth is held down
+ * (`limitHeapGrowth`), since almost all it allocates is soon garbage (README "Benchmarks"). Killed
+ * and started again with the same options, it reads only the offsets its spill files do not cover
+ * yet and ends with the same files.
  */
 export async function replayTopic(options: ReplayOptions): Promise<ReplayResult> {
   const config = parseOptions(replayOptionsSchema, options, 'replayTopic');
+  const releaseHeapLimit = limitHeapGrowth();
+  try {
+    return await replayWithConfig(config);
+  } finally {
+    releaseHeapLimit();
+  }
+}
+
+async function replayWithConfig(config: ReplayConfig): Promise<ReplayResult> {
   const work = join(config.outDir, '.replay');
   const spillDir = join(work, 'spill');
   const stagingDir = join(work, 'staging');

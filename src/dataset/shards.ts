@@ -3,7 +3,6 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { CompressStream } from 'zstd-napi';
 import type { Split } from './splits.js';
-import { collectGarbage } from './heap.js';
 import { openParquetShard, type ParquetShard } from './parquet.js';
 import type { DatasetRow } from './row.js';
 
@@ -48,8 +47,9 @@ export type RowDecoder = (trace: Buffer) => Promise<DatasetRow>;
  * row groups are decided by the traces' sizes alone, so the same traces always give the same files.
  * A row group is held as its traces' Avro bytes, the most compact form at hand, and decoded into
  * rows only when it is written (a decoded row takes about ten times its Avro size): memory is one
- * row group of traces per split, one decoded row group at a time (collected as soon as it is
- * written, see collectGarbage), and the compressors' windows.
+ * row group of traces per split, one decoded row group at a time (garbage once written; how soon
+ * V8 collects it is set by `limitHeapGrowth`, which `replayTopic` holds), and the compressors'
+ * windows.
  */
 export class SplitWriter {
   private readonly staged: StagedShard[] = [];
@@ -100,9 +100,6 @@ export class SplitWriter {
       rows.push(row);
     }
     await this.shard.parquet.writeRowGroup(rows);
-    // `rows` is still in scope here: emptied, so that the collection frees the decoded rows.
-    rows.length = 0;
-    collectGarbage();
   }
 
   private async closeShard(): Promise<void> {

@@ -160,19 +160,27 @@ export async function writeSpillFile(path: string, entries: Iterable<SpillEntry>
   await rename(temporary, path);
 }
 
-/** An open spill file, read entry by entry through a bounded buffer (64 KiB: a merge holds one per file it reads at once). */
+/**
+ * An open spill file, read entry by entry through one reused buffer (64 KiB: a merge holds one per
+ * file it reads at once). The only allocations are the entries themselves: a value larger than the
+ * buffer is read from the file straight into its own, so a merge's garbage is what it yields.
+ */
 export class SpillReader {
-  private buffer = Buffer.alloc(0);
-  private position = 0;
+  private readonly chunk: Buffer;
+  /** Unread bytes are chunk[start, end). */
+  private start = 0;
+  private end = 0;
   private fileOffset = 0;
 
-  private constructor(private readonly file: Awaited<ReturnType<typeof open>>, private readonly chunkBytes: number) {}
+  private constructor(private readonly file: Awaited<ReturnType<typeof open>>, chunkBytes: number) {
+    this.chunk = Buffer.allocUnsafeSlow(chunkBytes);
+  }
 
   static async open(path: string, chunkBytes = 64 * 1024): Promise<{ reader: SpillReader; header: SpillRange | { merged: true } }> {
     const reader = new SpillReader(await open(path, 'r'), chunkBytes);
     try {
-      const length = (await reader.readExact(4))!.readUInt32BE(0);
-      const header = JSON.parse((await reader.readExact(length))!.toString('utf8')) as SpillRange | { merged: true };
+      const length = (await reader.read(4))!.readUInt32BE(0);
+      const header = JSON.parse((await reader.read(length))!.toString('utf8')) as SpillRange | { merged: true };
       return { reader, header };
     } catch (error) {
       await reader.close();
@@ -181,36 +189,60 @@ export class SpillReader {
   }
 
   async next(): Promise<SpillEntry | undefined> {
-    const fixed = await this.readExact(16);
-    if (fixed === undefined) return undefined;
-    const runId = await this.readExact(fixed.readUInt32BE(0));
-    const value = await this.readExact(fixed.readUInt32BE(12));
+    if (!await this.buffered(16)) return undefined;
+    const runIdLength = this.chunk.readUInt32BE(this.start);
+    const producedAtMs = this.chunk.readDoubleBE(this.start + 4);
+    const valueLength = this.chunk.readUInt32BE(this.start + 12);
+    this.start += 16;
+    const runId = await this.read(runIdLength);
+    const value = await this.read(valueLength);
     if (runId === undefined || value === undefined) throw new Error('spill file ends inside an entry');
-    return { runId, producedAtMs: fixed.readDoubleBE(4), value };
+    return { runId, producedAtMs, value };
   }
 
   close(): Promise<void> {
     return this.file.close();
   }
 
-  /** `length` bytes (copied out of the read buffer), or undefined at the end of the file. */
-  private async readExact(length: number): Promise<Buffer | undefined> {
-    if (this.buffer.length - this.position < length) {
-      const rest = this.buffer.subarray(this.position);
-      const wanted = Math.max(this.chunkBytes, length - rest.length);
-      const fresh = Buffer.allocUnsafe(wanted);
-      const { bytesRead } = await this.file.read(fresh, 0, wanted, this.fileOffset);
-      this.fileOffset += bytesRead;
-      this.buffer = Buffer.concat([rest, fresh.subarray(0, bytesRead)]);
-      this.position = 0;
-      if (this.buffer.length < length) {
-        if (this.buffer.length === 0) return undefined;
-        throw new Error('spill file ends inside an entry');
-      }
+  /** `length` bytes in a buffer of their own, or undefined at the end of the file. */
+  private async read(length: number): Promise<Buffer | undefined> {
+    if (length <= this.chunk.length) {
+      if (!await this.buffered(length)) return undefined;
+      const bytes = Buffer.from(this.chunk.subarray(this.start, this.start + length));
+      this.start += length;
+      return bytes;
     }
-    const bytes = Buffer.from(this.buffer.subarray(this.position, this.position + length));
-    this.position += length;
-    return bytes;
+    const bytes = Buffer.allocUnsafe(length);
+    const held = this.end - this.start;
+    this.chunk.copy(bytes, 0, this.start, this.end);
+    this.start = this.end;
+    let filled = held;
+    while (filled < length) {
+      const { bytesRead } = await this.file.read(bytes, filled, length - filled, this.fileOffset);
+      if (bytesRead === 0) break;
+      this.fileOffset += bytesRead;
+      filled += bytesRead;
+    }
+    if (filled === length) return bytes;
+    if (filled === 0) return undefined;
+    throw new Error('spill file ends inside an entry');
+  }
+
+  /** Whether `length` (at most the chunk's size) bytes are buffered after refilling; false at the end of the file. */
+  private async buffered(length: number): Promise<boolean> {
+    if (this.end - this.start >= length) return true;
+    this.chunk.copyWithin(0, this.start, this.end);
+    this.end -= this.start;
+    this.start = 0;
+    while (this.end < length) {
+      const { bytesRead } = await this.file.read(this.chunk, this.end, this.chunk.length - this.end, this.fileOffset);
+      if (bytesRead === 0) break;
+      this.fileOffset += bytesRead;
+      this.end += bytesRead;
+    }
+    if (this.end >= length) return true;
+    if (this.end === 0) return false;
+    throw new Error('spill file ends inside an entry');
   }
 }
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { firstPerRunId, mergeSpills } from '../../src/dataset/merge.js';
-import { SpillWriter, compareEntries, spilledRanges, type SpillEntry } from '../../src/dataset/spill.js';
+import { SpillReader, SpillWriter, compareEntries, spilledRanges, writeSpillFile, type SpillEntry } from '../../src/dataset/spill.js';
 
 const entry = (runId: string, producedAtMs: number, value: string): SpillEntry => ({ runId: Buffer.from(runId), producedAtMs, value: Buffer.from(value) });
 
@@ -63,6 +63,39 @@ test('after a crash, reading resumes at the end of each topic partition\'s unbro
     assert.deepEqual([...resumeAt].sort(), [['t-y@p0', 4], ['t.x@p0', 21], ['t.x@p1', 5]]);
     assert.deepEqual(ranges.find((r) => r.topic === 't.x')!.skipped, [{ topic: 't.x', partition: 0, offset: 20, reason: 'tombstone (no value)' }]);
     assert.deepEqual((await readdir(dir)).sort(), ['t-y@p0-3-3.run', 't.x@p0-10-20.run']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a spill file reads back byte for byte whatever its entries\' sizes against the read buffer, and a cut file is an error', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tracestream-spill-'));
+  try {
+    // Empty, smaller than, equal to, just over and many times the 64-byte buffer: entries straddle refills.
+    const sizes = [0, 1, 10, 47, 48, 63, 64, 65, 100, 128, 1000, 70_000, 3, 64];
+    const entries = sizes.map((size, i) => ({
+      runId: Buffer.from(`run-${String(i).padStart(2, '0')}`),
+      producedAtMs: 1_700_000_000_000 + i,
+      value: Buffer.from(Array.from({ length: size }, (_, k) => (k * 7 + i) & 0xff)),
+    }));
+    const path = join(dir, 'entries.run');
+    await writeSpillFile(path, entries, { merged: true });
+    for (const chunkBytes of [64, 64 * 1024]) {
+      const { reader, header } = await SpillReader.open(path, chunkBytes);
+      assert.deepEqual(header, { merged: true });
+      const read: SpillEntry[] = [];
+      for (let e = await reader.next(); e !== undefined; e = await reader.next()) read.push(e);
+      await reader.close();
+      assert.deepEqual(read, entries, `buffer of ${chunkBytes} bytes`);
+    }
+    const whole = await readFile(path);
+    await writeFile(path, whole.subarray(0, whole.length - 30_000)); // inside the 70,000-byte value
+    const { reader } = await SpillReader.open(path, 64);
+    try {
+      await assert.rejects(async () => { while (await reader.next() !== undefined); }, /ends inside an entry/);
+    } finally {
+      await reader.close();
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
