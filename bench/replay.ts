@@ -10,10 +10,12 @@
  *   (JSON of every trace without timings). Target: the Parquet dataset at most 10 bytes per step.
  *
  *   npm run bench:replay -- CORPUS.jsonl|TRACES.jsonl [--corpus CORPUS.jsonl] [--limit N] [--copies 4]
- *     [--spread] [--row-group-bytes N] [--max-old-space-size MiB]
+ *     [--copies-apart] [--spread] [--row-group-bytes N] [--max-old-space-size MiB]
  *
  * `--spread` replaces Nx with the traces once, dealt over N topics: as many partitions as Nx with
- * 1x's data, to tell what grows with the data from what grows with the partitions.
+ * 1x's data, to tell what grows with the data from what grows with the partitions. A copy's run ids
+ * end in `~<copy>`, so the copies of a trace sit side by side in run id order (the same row group);
+ * `--copies-apart` starts them with `<copy>~` instead, so that each copy's rows come as 1x's do.
  *
  * Given a corpus (lines with `id`, `source`, `stdin`, as ../shared/corpus/hackerrank-dev.jsonl), it
  * first traces every program through an executor pool (not timed). Given TRACES.jsonl (one
@@ -62,12 +64,12 @@ async function main(argv: readonly string[]): Promise<void> {
     options: {
       corpus: { type: 'string' }, limit: { type: 'string' }, copies: { type: 'string' },
       'row-group-bytes': { type: 'string' }, 'max-old-space-size': { type: 'string' },
-      spread: { type: 'boolean', default: false },
+      spread: { type: 'boolean', default: false }, 'copies-apart': { type: 'boolean', default: false },
     },
   });
   const inputPath = positionals[0];
   if (inputPath === undefined) {
-    throw new Error('usage: npm run bench:replay -- CORPUS.jsonl|TRACES.jsonl [--corpus CORPUS.jsonl] [--limit N] [--copies 4] [--spread] [--row-group-bytes N] [--max-old-space-size MiB]');
+    throw new Error('usage: npm run bench:replay -- CORPUS.jsonl|TRACES.jsonl [--corpus CORPUS.jsonl] [--limit N] [--copies 4] [--copies-apart] [--spread] [--row-group-bytes N] [--max-old-space-size MiB]');
   }
   const limit = flags.limit === undefined ? Infinity : Number(flags.limit);
   const copies = flags.copies === undefined ? 4 : Number(flags.copies);
@@ -106,7 +108,7 @@ async function main(argv: readonly string[]): Promise<void> {
         // Copy k (a topic of its own) holds the same programs under other solution and run ids.
         if (flags.spread) batch.push({ topic: spreadTopics[(runs - 1) % copies]!, key: trace.runId, value });
         for (const [copy, topic] of (flags.spread ? topics.slice(0, 1) : topics).entries()) {
-          const solutionId = copy === 0 ? trace.solutionId : `${trace.solutionId}~${copy}`;
+          const solutionId = copy === 0 ? trace.solutionId : flags['copies-apart'] ? `${copy}~${trace.solutionId}` : `${trace.solutionId}~${copy}`;
           const runId = `${solutionId}#${trace.inputIndex}`;
           const copied = copy === 0 ? value : await codec.encode('ExecutionTrace', { ...trace, solutionId, runId });
           avroBytesAllTopics += copied.length;
