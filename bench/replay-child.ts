@@ -26,8 +26,8 @@ type AtPeak = { rssAnon: number; rssFile: number; heapTotal: number; external: n
  * see the heap's real peak: a row group is encoded in one synchronous call, during which no timer
  * runs, and the heap is largest just before V8 collects.
  */
-type Peaks = { rss: number; heapUsed: number; heapTotal: number; external: number; atPeak: AtPeak; beforeGc: { heapTotal: number; heapUsed: number } };
-const newPeaks = (): Peaks => ({ rss: 0, heapUsed: 0, heapTotal: 0, external: 0, atPeak: { rssAnon: 0, rssFile: 0, heapTotal: 0, external: 0 }, beforeGc: { heapTotal: 0, heapUsed: 0 } });
+export type Peaks = { rss: number; external: number; atPeak: AtPeak; beforeGc: { heapTotal: number; heapUsed: number } };
+const newPeaks = (): Peaks => ({ rss: 0, external: 0, atPeak: { rssAnon: 0, rssFile: 0, heapTotal: 0, external: 0 }, beforeGc: { heapTotal: 0, heapUsed: 0 } });
 const statusBytes = (status: string, field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
 /** Per phase: reading the topics into the spill, then merging it and writing the files. */
 const peaks = { read: newPeaks(), write: newPeaks() };
@@ -39,7 +39,7 @@ const sample = (): void => {
     const status = readFileSync('/proc/self/status', 'utf8');
     current.atPeak = { rssAnon: statusBytes(status, 'RssAnon'), rssFile: statusBytes(status, 'RssFile'), heapTotal: usage.heapTotal, external: usage.external };
   }
-  for (const key of ['rss', 'heapUsed', 'heapTotal', 'external'] as const) current[key] = Math.max(current[key], usage[key]);
+  for (const key of ['rss', 'external'] as const) current[key] = Math.max(current[key], usage[key]);
 };
 const sampler = setInterval(sample, 50);
 let profiler = new GCProfiler();

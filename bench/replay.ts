@@ -40,7 +40,7 @@ import { openTopicScan } from '../src/dataset/scan.js';
 import { createProducer, EMBEDDED_PARTITION_RETENTION_BYTES, startEmbeddedBroker, TRACESTREAM_CLIENT_PROPERTIES, type KafkaClientConfig, type OutgoingRecord } from '../src/kafka/index.js';
 import { executionOf, readSolutions, toTraceEvent } from '../src/pipeline/index.js';
 import { renderCompact } from '../src/render/index.js';
-import type { ChildArgs } from './replay-child.js';
+import type { ChildArgs, Peaks } from './replay-child.js';
 
 const CHILD = fileURLToPath(new URL('./replay-child.js', import.meta.url));
 
@@ -48,11 +48,7 @@ interface ChildResult {
   seconds: number;
   maxRssBytes: number;
   /** Per phase (reading into the spill; merging and writing): peaks of process.memoryUsage() fields sampled every 50 ms, and of the V8 heap just before each collection. */
-  peaks: Record<'read' | 'write', {
-    rss: number; heapUsed: number; heapTotal: number; external: number;
-    atPeak: { rssAnon: number; rssFile: number; heapTotal: number; external: number };
-    beforeGc: { heapTotal: number; heapUsed: number };
-  }>;
+  peaks: Record<'read' | 'write', Peaks>;
   manifest: DatasetManifest;
 }
 
@@ -151,10 +147,11 @@ async function main(argv: readonly string[]): Promise<void> {
     console.log(`  traces.jsonl (uncompressed): ${perStep(jsonlBytes)}`);
     console.log(`  Avro on the topic:           ${perStep(avroBytes)}`);
     const fourfold = await replay(flags.spread ? spreadTopics : topics, [], `parquet-${copies}x`);
+    const runsPerTopic = flags.spread ? Math.floor(runs / copies) : runs;
     for (const { topic, partitions } of fourfold.manifest.topics) {
       const held = partitions.reduce((n, p) => n + p.end - p.start, 0);
-      if (held >= (flags.spread ? Math.floor(runs / copies) : runs)) continue;
-      console.log(`WARNING: topic ${topic} held only ${held} of ${flags.spread ? Math.floor(runs / copies) : runs} records: the embedded broker keeps about `
+      if (held >= runsPerTopic) continue;
+      console.log(`WARNING: topic ${topic} held only ${held} of ${runsPerTopic} records: the embedded broker keeps about `
         + `${EMBEDDED_PARTITION_RETENTION_BYTES / MiB} MiB of compressed batches per partition; use a smaller --limit`);
     }
     console.log(flags.spread
