@@ -15,14 +15,14 @@ const FLAG = '--heap-growing-percent';
 let holders = 0;
 
 /**
- * Sets V8's heap growing factor to `percent` for as long as one holder keeps it; the returned
- * function releases it, and the last release sets V8's own pacing back. The flag is read at each
- * full collection, so it takes effect while the process runs; it is process-wide, so a process
- * that set it itself (node flags or NODE_OPTIONS) keeps its own value.
+ * Sets V8's heap growing factor to REPLAY_HEAP_GROWING_PERCENT for as long as one holder keeps it;
+ * the returned function releases it, and the last release sets V8's own pacing back. The flag is
+ * read at each full collection, so it takes effect while the process runs; it is process-wide, so
+ * a process that set it itself (node flags or NODE_OPTIONS) keeps its own value.
  */
-export function limitHeapGrowth(percent: number = REPLAY_HEAP_GROWING_PERCENT): () => void {
+export function limitHeapGrowth(): () => void {
   if (setByUser()) return () => {};
-  if (holders === 0) setFlagsFromString(`${FLAG}=${percent}`);
+  if (holders === 0) setFlagsFromString(`${FLAG}=${REPLAY_HEAP_GROWING_PERCENT}`);
   holders += 1;
   let released = false;
   return () => {
