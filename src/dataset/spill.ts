@@ -213,19 +213,10 @@ export class SpillReader {
       return bytes;
     }
     const bytes = Buffer.allocUnsafe(length);
-    const held = this.end - this.start;
     this.chunk.copy(bytes, 0, this.start, this.end);
+    const held = this.end - this.start;
     this.start = this.end;
-    let filled = held;
-    while (filled < length) {
-      const { bytesRead } = await this.file.read(bytes, filled, length - filled, this.fileOffset);
-      if (bytesRead === 0) break;
-      this.fileOffset += bytesRead;
-      filled += bytesRead;
-    }
-    if (filled === length) return bytes;
-    if (filled === 0) return undefined;
-    throw new Error('spill file ends inside an entry');
+    return (await this.fill(bytes, held, length)).complete ? bytes : undefined;
   }
 
   /** Whether `length` (at most the chunk's size) bytes are buffered after refilling; false at the end of the file. */
@@ -234,14 +225,26 @@ export class SpillReader {
     this.chunk.copyWithin(0, this.start, this.end);
     this.end -= this.start;
     this.start = 0;
-    while (this.end < length) {
-      const { bytesRead } = await this.file.read(this.chunk, this.end, this.chunk.length - this.end, this.fileOffset);
+    const filled = await this.fill(this.chunk, this.end, length);
+    this.end = filled.end;
+    return filled.complete;
+  }
+
+  /**
+   * Reads the file on into `target` from `from`, as far as its end allows (reading ahead), until it
+   * holds at least `atLeast` bytes. Ending with nothing is the end of the file; ending part way is a
+   * cut file, an error.
+   */
+  private async fill(target: Buffer, from: number, atLeast: number): Promise<{ complete: boolean; end: number }> {
+    let end = from;
+    while (end < atLeast) {
+      const { bytesRead } = await this.file.read(target, end, target.length - end, this.fileOffset);
       if (bytesRead === 0) break;
       this.fileOffset += bytesRead;
-      this.end += bytesRead;
+      end += bytesRead;
     }
-    if (this.end >= length) return true;
-    if (this.end === 0) return false;
+    if (end >= atLeast) return { complete: true, end };
+    if (end === 0) return { complete: false, end };
     throw new Error('spill file ends inside an entry');
   }
 }
