@@ -49,7 +49,7 @@ export const replayOptionsSchema = z.object({
   formats: z.array(z.enum(['jsonl', 'compact'])).default([]),
   splitRatios: z.object({ train: z.number(), validation: z.number(), test: z.number() }).default({ ...DEFAULT_SPLIT_RATIOS }),
   filter: datasetFilterSchema.default({}),
-  /** Trace bytes held in memory while reading before a sorted run goes to disk. */
+  /** Trace bytes staged on disk while reading before they are sorted into a run (memory holds only their index). */
   spillBudgetBytes: z.number().int().positive().default(64 * MiB),
   /** Trace bytes (as on the topic) per shard file. */
   shardBytes: z.number().int().positive().default(512 * MiB),
@@ -97,8 +97,9 @@ interface ReplayState {
  * writes Parquet shards per split (and JSON lines / compact text when asked), then README.md and
  * manifest.json.
  *
- * Traces go to sorted spill files on disk (`spillBudgetBytes` at a time) and are merged back in run
- * id order, so the traces are never all in memory; while it runs V8's heap growth is held down
+ * Traces go to sorted spill files on disk (`spillBudgetBytes` at a time, staged on disk and
+ * indexed in memory until sorted) and are merged back in run id order, so the traces are never all
+ * in memory; while it runs V8's heap growth is held down
  * (`limitHeapGrowth`), since almost all it allocates is soon garbage (README "Benchmarks"). Killed
  * and started again with the same options, it reads only the offsets its spill files do not cover
  * yet and ends with the same files.
@@ -211,6 +212,7 @@ async function readIntoSpill(config: ReplayConfig, ranges: readonly TopicPartiti
     }
     await spill.flush();
   } finally {
+    await spill.close();
     await scan.close();
   }
   return read;

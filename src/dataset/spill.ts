@@ -1,4 +1,4 @@
-import { open, readdir, rename, rm } from 'node:fs/promises';
+import { open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { partitionKey } from './scan.js';
 
@@ -52,77 +52,177 @@ function spillFileName(range: Pick<SpillRange, 'topic' | 'partition' | 'from' | 
 }
 
 /**
- * Sorted runs of topics' traces on disk, one file per partition range. Memory holds at most
- * `budgetBytes` of record values (plus one record): past it the partition holding the most is
- * sorted and written out. A file is written under a temporary name and renamed once complete, so
- * after a crash every `.run` file is whole and the offsets it covers need not be read again.
+ * Sorted runs of topics' traces on disk, one file per partition range. Record values are not held
+ * in memory: each is appended to its partition's staging file as it comes, and memory keeps an index
+ * entry per trace (run id, produced time, where its value is staged). Past `budgetBytes` of staged
+ * values, or `MAX_INDEXED_ENTRIES` traces, the partition holding the most is sorted by its index and
+ * written out, its values read back in that order (from the page cache, as a rule: they were just
+ * written) a batch at a time. A run file is written under a temporary name and renamed once
+ * complete, so after a crash every `.run` file is whole and the offsets it covers need not be read
+ * again; staging files are temporary too.
+ *
+ * Why not sort the values in memory: held until their range is written, they were what the read
+ * phase's memory was made of, and freed a partition at a time in no order related to their
+ * allocation, they left the allocator's heap fragmented, so that the process' RSS grew with the
+ * topic's size (README "Benchmarks", replay).
  */
 export class SpillWriter {
   /** By `partitionKey`. */
-  private readonly buffers = new Map<string, PartitionBuffer>();
-  private bufferedBytes = 0;
+  private readonly ranges = new Map<string, PendingRange>();
+  private stagedBytes = 0;
+  private indexedEntries = 0;
 
   constructor(private readonly dir: string, private readonly budgetBytes: number) {}
 
   /** Starts a partition's next range at `offset` (where the topic is read from). */
   startPartition(topic: string, partition: number, offset: number): void {
-    this.buffers.set(partitionKey(topic, partition), { topic, partition, from: offset, last: offset - 1, entries: [], bytes: 0, skipped: [] });
+    this.ranges.set(partitionKey(topic, partition), emptyRange(topic, partition, offset));
   }
 
   /** Adds the record at `offset`: a trace (`entry`), or one that is skipped and why. */
   async add(topic: string, partition: number, offset: number, entry: SpillEntry | { skipped: string }): Promise<void> {
-    const buffer = this.buffers.get(partitionKey(topic, partition));
-    if (buffer === undefined) throw new Error(`partition ${partition} of ${topic} was not started`);
-    buffer.last = offset;
+    const range = this.ranges.get(partitionKey(topic, partition));
+    if (range === undefined) throw new Error(`partition ${partition} of ${topic} was not started`);
+    range.last = offset;
     if ('skipped' in entry) {
-      buffer.skipped.push({ topic, partition, offset, reason: entry.skipped });
+      range.skipped.push({ topic, partition, offset, reason: entry.skipped });
       return;
     }
-    buffer.entries.push(entry);
-    const bytes = entry.value.length + entry.runId.length + 64;
-    buffer.bytes += bytes;
-    this.bufferedBytes += bytes;
-    if (this.bufferedBytes > this.budgetBytes) await this.flushLargest();
+    range.staging ??= await openStaging(join(this.dir, `${partitionKey(topic, partition)}-${range.from}.staging.tmp`));
+    await writeFully(range.staging.file, entry.value, range.stagedBytes);
+    range.index.push({ runId: entry.runId, producedAtMs: entry.producedAtMs, position: range.stagedBytes, length: entry.value.length });
+    range.stagedBytes += entry.value.length;
+    this.stagedBytes += entry.value.length;
+    this.indexedEntries += 1;
+    if (this.stagedBytes > this.budgetBytes || this.indexedEntries >= MAX_INDEXED_ENTRIES) await this.flushLargest();
   }
 
   /** Writes every partition's pending range. */
   async flush(): Promise<void> {
-    for (const key of this.buffers.keys()) await this.flushPartition(key);
+    for (const key of this.ranges.keys()) await this.flushPartition(key);
+  }
+
+  /** Closes and removes the staging files of ranges not written (after a failure); idempotent. */
+  async close(): Promise<void> {
+    for (const range of this.ranges.values()) await discardStaging(range);
   }
 
   private async flushLargest(): Promise<void> {
     let largest: string | undefined;
     let bytes = -1;
-    for (const [key, buffer] of this.buffers) {
-      if (buffer.bytes > bytes) {
+    for (const [key, range] of this.ranges) {
+      if (range.stagedBytes > bytes) {
         largest = key;
-        bytes = buffer.bytes;
+        bytes = range.stagedBytes;
       }
     }
     if (largest !== undefined) await this.flushPartition(largest);
   }
 
   private async flushPartition(key: string): Promise<void> {
-    const buffer = this.buffers.get(key)!;
-    if (buffer.last < buffer.from) return;
-    buffer.entries.sort(compareEntries);
-    const { topic, partition } = buffer;
-    await writeSpillFile(join(this.dir, spillFileName({ topic, partition, from: buffer.from, to: buffer.last })), buffer.entries, {
-      topic, partition, from: buffer.from, to: buffer.last, entries: buffer.entries.length, skipped: buffer.skipped,
+    const range = this.ranges.get(key)!;
+    if (range.last < range.from) return;
+    const { topic, partition, from, last: to, index, staging } = range;
+    await sortIndex(index, staging);
+    await writeSpillFile(join(this.dir, spillFileName({ topic, partition, from, to })), stagedEntries(index, staging), {
+      topic, partition, from, to, entries: index.length, skipped: range.skipped,
     });
-    this.bufferedBytes -= buffer.bytes;
-    this.buffers.set(key, { topic, partition, from: buffer.last + 1, last: buffer.last, entries: [], bytes: 0, skipped: [] });
+    await discardStaging(range);
+    this.stagedBytes -= range.stagedBytes;
+    this.indexedEntries -= index.length;
+    this.ranges.set(key, emptyRange(topic, partition, to + 1));
   }
 }
 
-interface PartitionBuffer {
+/**
+ * Traces indexed before their partition's range is written, whatever their size: an index entry
+ * takes about 150 bytes, so this bounds the index to about 15 MiB when traces are tiny.
+ */
+const MAX_INDEXED_ENTRIES = 100_000;
+
+/** Where a staged trace's value is in its partition's staging file. */
+interface IndexEntry {
+  runId: Buffer;
+  producedAtMs: number;
+  position: number;
+  length: number;
+}
+
+interface PendingRange {
   topic: string;
   partition: number;
   from: number;
   last: number;
-  entries: SpillEntry[];
-  bytes: number;
+  index: IndexEntry[];
+  /** Opened with the range's first trace. */
+  staging: Staging | undefined;
+  stagedBytes: number;
   skipped: SkippedRecord[];
+}
+
+function emptyRange(topic: string, partition: number, from: number): PendingRange {
+  return { topic, partition, from, last: from - 1, index: [], staging: undefined, stagedBytes: 0, skipped: [] };
+}
+
+interface Staging {
+  file: FileHandle;
+  path: string;
+}
+
+async function openStaging(path: string): Promise<Staging> {
+  return { file: await open(path, 'w+'), path };
+}
+
+async function discardStaging(range: PendingRange): Promise<void> {
+  const staging = range.staging;
+  if (staging === undefined) return;
+  range.staging = undefined;
+  await staging.file.close();
+  await rm(staging.path, { force: true });
+}
+
+/**
+ * Sorts `index` as `compareEntries` orders the entries: by run id and produced time from memory,
+ * and, only among entries equal in both (rare: the same run produced twice in one millisecond), by
+ * their values, read back from `staging`.
+ */
+async function sortIndex(index: IndexEntry[], staging: Staging | undefined): Promise<void> {
+  const byKey = (a: IndexEntry, b: IndexEntry): number => Buffer.compare(a.runId, b.runId) || b.producedAtMs - a.producedAtMs;
+  index.sort(byKey);
+  for (let start = 0; start < index.length;) {
+    let end = start + 1;
+    while (end < index.length && byKey(index[start]!, index[end]!) === 0) end += 1;
+    if (end - start > 1) {
+      const tied = await Promise.all(index.slice(start, end).map(async (entry) => ({ entry, value: await readStaged(staging!.file, entry) })));
+      tied.sort((a, b) => Buffer.compare(b.value, a.value));
+      tied.forEach(({ entry }, i) => { index[start + i] = entry; });
+    }
+    start = end;
+  }
+}
+
+/** The index's traces, in its order, with their values read back from `staging`. */
+async function* stagedEntries(index: readonly IndexEntry[], staging: Staging | undefined): AsyncGenerator<SpillEntry> {
+  for (const entry of index) yield { runId: entry.runId, producedAtMs: entry.producedAtMs, value: await readStaged(staging!.file, entry) };
+}
+
+async function readStaged(staging: FileHandle, entry: IndexEntry): Promise<Buffer> {
+  const value = Buffer.allocUnsafe(entry.length);
+  let read = 0;
+  while (read < entry.length) {
+    const { bytesRead } = await staging.read(value, read, entry.length - read, entry.position + read);
+    if (bytesRead === 0) throw new Error('a staging file ends before a value it holds');
+    read += bytesRead;
+  }
+  return value;
+}
+
+async function writeFully(file: FileHandle, bytes: Buffer, position: number): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    const { bytesWritten } = await file.write(bytes, written, bytes.length - written, position + written);
+    written += bytesWritten;
+  }
 }
 
 /** Bytes of entries gathered before one `writev` (besides at most 510 pieces: the system's IOV_MAX is 1024). */

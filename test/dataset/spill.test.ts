@@ -100,3 +100,41 @@ test('a spill file reads back byte for byte whatever its entries\' sizes against
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a spilled range holds its traces in compareEntries order, values read back from staging; runs produced in the same millisecond are ordered by their bytes', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tracestream-spill-'));
+  try {
+    const spill = new SpillWriter(dir, 1 << 20);
+    spill.startPartition('t', 0, 0);
+    // Three traces of run 'b' produced in the same millisecond, with values of different bytes and lengths.
+    const entries = [entry('c', 5, 'x'), entry('b', 7, 'bb'), entry('b', 7, 'bz'), entry('a', 1, 'first'), entry('b', 7, 'b'), entry('b', 9, 'latest')];
+    for (const [offset, e] of entries.entries()) await spill.add('t', 0, offset, e);
+    assert.deepEqual((await readdir(dir)).filter((n) => n.endsWith('.staging.tmp')), ['t@p0-0.staging.tmp'], 'values wait in a staging file');
+    await spill.flush();
+    assert.deepEqual(await readdir(dir), ['t@p0-0-5.run'], 'the staging file is removed once the range is written');
+    const { reader } = await SpillReader.open(join(dir, 't@p0-0-5.run'));
+    const read: SpillEntry[] = [];
+    for (let e = await reader.next(); e !== undefined; e = await reader.next()) read.push(e);
+    await reader.close();
+    assert.deepEqual(read, [...entries].sort(compareEntries));
+    assert.deepEqual(read.map((e) => `${e.runId.toString()}:${e.value.toString()}`), ['a:first', 'b:latest', 'b:bz', 'b:bb', 'b:b', 'c:x']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('closing a spill writer that failed mid-range removes its staging files and writes no range', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tracestream-spill-'));
+  try {
+    const spill = new SpillWriter(dir, 1 << 20);
+    spill.startPartition('t', 0, 0);
+    spill.startPartition('t', 1, 0);
+    await spill.add('t', 0, 0, entry('a', 1, 'v'));
+    await spill.add('t', 1, 0, entry('b', 1, 'v'));
+    await spill.close();
+    await spill.close();
+    assert.deepEqual(await readdir(dir), []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

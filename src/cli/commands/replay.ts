@@ -48,7 +48,7 @@ export function replayCommand(): Command {
     .option('--truncated <bool>', 'true: only cut traces; false: only whole ones')
     .option('--max-steps <n>', 'keep runs with at most this many executed steps')
     .option('--zstd-level <n>', 'zstd level of every file (1-22, default 9)')
-    .option('--spill-budget-bytes <n>', 'trace bytes held in memory before a sorted run is spilled to disk (default 64 MiB)')
+    .option('--spill-budget-bytes <n>', 'trace bytes staged on disk, and indexed in memory, before they are sorted into a run (default 64 MiB)')
     .option('--row-group-bytes <n>', 'trace bytes per Parquet row group, what each split holds while writing (default 8 MiB; smaller: less memory, larger files)')
     .option('--row-group-steps <n>', 'executed steps per Parquet row group at most, whichever budget comes first (default 200000)');
   withSettings(command, CLUSTER_SETTINGS);
