@@ -9,6 +9,7 @@ import { clientConfigSchema, parseOptions, topicNameSchema } from '../kafka/clie
 import { datasetFilterSchema, rowFilter } from './filters.js';
 import { limitHeapGrowth } from './heap.js';
 import { DEDUPE_RULE, MAX_LISTED_SKIPPED, SPLIT_RULE, type DatasetManifest, type TopicRanges } from './manifest.js';
+import { fixMallocMmapThreshold } from './malloc.js';
 import { firstPerRunId, mergeSpills } from './merge.js';
 import { publishDataset, writeAtomically } from './publish.js';
 import { rowSummaryOf, toDatasetRow } from './row.js';
@@ -106,6 +107,7 @@ interface ReplayState {
  */
 export async function replayTopic(options: ReplayOptions): Promise<ReplayResult> {
   const config = parseOptions(replayOptionsSchema, options, 'replayTopic');
+  await fixMallocMmapThreshold();
   const releaseHeapLimit = limitHeapGrowth();
   try {
     return await replayWithConfig(config);

@@ -1,0 +1,45 @@
+/**
+ * glibc's malloc serves an allocation from its heap, not from a mapping of its own, once the
+ * allocation is below its mmap threshold, and it raises that threshold to the size of every large
+ * block freed (up to 32 MiB). A replay frees large blocks all the time (Parquet pages and column
+ * chunks, zstd output, record copies), so the threshold soon sits at megabytes, those blocks land in
+ * the heap, and freed in no particular order they leave it fragmented: memory that stays in RSS.
+ * How much depended on how many large blocks had come and gone, so peak RSS grew with the topic's
+ * size although what the replay held did not (README "Benchmarks", replay: 348 MiB at 1x and 411 at
+ * 4x with glibc's defaults; 336 and 356 with the threshold fixed; 363 and 373 with jemalloc).
+ */
+export const REPLAY_MMAP_THRESHOLD_BYTES = 64 * 1024;
+
+/** mallopt's parameter number for M_MMAP_THRESHOLD (malloc.h). */
+const M_MMAP_THRESHOLD = -3;
+
+let applied: Promise<boolean> | undefined;
+
+/**
+ * Fixes glibc malloc's mmap threshold at REPLAY_MMAP_THRESHOLD_BYTES for the rest of the process
+ * (mallopt: a threshold set once is no longer moved by glibc; there is no undoing it, and nothing to
+ * undo: allocations above it are mapped and unmapped, and cost no more in a replay's measurements).
+ * Resolves to whether it was applied: not where the C library is not glibc (musl has no such
+ * threshold), nor when the process was started with a threshold of its own (`MALLOC_MMAP_THRESHOLD_`
+ * or `GLIBC_TUNABLES`), which wins.
+ */
+export function fixMallocMmapThreshold(): Promise<boolean> {
+  applied ??= apply();
+  return applied;
+}
+
+async function apply(): Promise<boolean> {
+  if (process.platform !== 'linux' || setByUser()) return false;
+  try {
+    const { default: koffi } = await import('koffi');
+    const mallopt = koffi.load('libc.so.6').func('int mallopt(int param, int value)') as (param: number, value: number) => number;
+    return mallopt(M_MMAP_THRESHOLD, REPLAY_MMAP_THRESHOLD_BYTES) === 1;
+  } catch {
+    // No libc.so.6 (not glibc) or no koffi binary for this platform: glibc's defaults stay.
+    return false;
+  }
+}
+
+function setByUser(): boolean {
+  return process.env.MALLOC_MMAP_THRESHOLD_ !== undefined || (process.env.GLIBC_TUNABLES ?? '').includes('glibc.malloc.mmap_threshold');
+}
