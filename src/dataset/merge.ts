@@ -14,6 +14,9 @@ const MERGE_FAN_IN = 16;
  * The entries of sorted spill files in one sorted stream (k-way merge over a binary heap). Each
  * file is read through a bounded buffer, so memory does not grow with the files' sizes. With more
  * than `fanIn` files, groups of them are first merged into files in `workDir`.
+ *
+ * An entry is valid until the next one is asked for (most are views of a reader's buffer, see
+ * `SpillReader`): whoever keeps one longer copies it.
  */
 export async function* mergeSpills(files: readonly string[], workDir: string, fanIn = MERGE_FAN_IN): AsyncGenerator<SpillEntry> {
   let level = [...files];
@@ -75,7 +78,8 @@ export async function* firstPerRunId(entries: AsyncIterable<SpillEntry>, onDupli
       onDuplicate();
       continue;
     }
-    previous = entry.runId;
+    // A copy: the entry's bytes are the merge's until the next entry is asked for.
+    previous = Buffer.from(entry.runId);
     yield entry;
   }
 }

@@ -6,6 +6,7 @@ import type { AvroCodec, ExecutionTrace } from '../avro/index.js';
 import { readWireHeader } from '../avro/index.js';
 import { TracestreamError, describeError, isTracestreamError } from '../errors/index.js';
 import { clientConfigSchema, parseOptions, topicNameSchema } from '../kafka/client/config.js';
+import { ChunkPool } from './arena.js';
 import { datasetFilterSchema, rowFilter } from './filters.js';
 import { limitHeapGrowth } from './heap.js';
 import { DEDUPE_RULE, MAX_LISTED_SKIPPED, SPLIT_RULE, type DatasetManifest, type TopicRanges } from './manifest.js';
@@ -247,9 +248,10 @@ async function spillEntryOf(codec: AvroCodec, value: Buffer | null): Promise<{ r
 /** Merges the spill in run id order, keeps one trace per run, filters, and writes each split's shards. */
 async function writeSplits(config: ReplayConfig, files: readonly string[], stagingDir: string, total: number) {
   const rowOf = async (trace: Buffer) => toDatasetRow(await config.codec.decode(trace, 'ExecutionTrace'));
+  const pool = new ChunkPool();
   const writers = Object.fromEntries(SPLITS.map((split) => [split, new SplitWriter(stagingDir, split, ['parquet', ...config.formats], {
     shardBytes: config.shardBytes, rowGroupBytes: config.rowGroupBytes, rowGroupSteps: config.rowGroupSteps, zstdLevel: config.zstdLevel,
-  }, rowOf)])) as Record<(typeof SPLITS)[number], SplitWriter>;
+  }, rowOf, pool)])) as Record<(typeof SPLITS)[number], SplitWriter>;
   const keep = rowFilter(config.filter);
   const stats = new DatasetStats();
   let duplicates = 0;

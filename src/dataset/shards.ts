@@ -2,6 +2,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { CompressStream } from 'zstd-napi';
+import { ByteArena, type ChunkPool } from './arena.js';
 import type { Split } from './splits.js';
 import { openParquetShard, type ParquetShard } from './parquet.js';
 import type { DatasetRow } from './row.js';
@@ -45,7 +46,8 @@ export type RowDecoder = (trace: Buffer) => Promise<DatasetRow>;
 /**
  * Writes one split's rows, in the order given, into numbered shards in `dir`: shard boundaries and
  * row groups are decided by the traces' sizes alone, so the same traces always give the same files.
- * A row group is held as its traces' Avro bytes, the most compact form at hand, and decoded into
+ * A row group is held as its traces' Avro bytes, the most compact form at hand (copied into chunks
+ * of `pool`, see arena.ts), and decoded into
  * rows only when it is written (a decoded row takes about ten times its Avro size): memory is one
  * row group of traces per split, one decoded row group at a time (garbage once written; how soon
  * V8 collects it is set by `limitHeapGrowth`, which `replayTopic` holds), and the compressors'
@@ -59,6 +61,8 @@ export class SplitWriter {
   private group: Buffer[] = [];
   private groupBytes = 0;
   private groupSteps = 0;
+  /** Holds the row group's traces until it is written. */
+  private readonly groupArena: ByteArena;
 
   constructor(
     private readonly dir: string,
@@ -66,12 +70,15 @@ export class SplitWriter {
     private readonly formats: readonly DatasetFormat[],
     private readonly limits: ShardLimits,
     private readonly rowOf: RowDecoder,
-  ) {}
+    pool: ChunkPool,
+  ) {
+    this.groupArena = new ByteArena(pool);
+  }
 
-  /** Adds a run by its trace on the topic (Avro), whose size paces shards and row groups. */
+  /** Adds a run by its trace on the topic (Avro; copied: the caller may reuse its bytes), whose size paces shards and row groups. */
   async add(trace: Buffer, stepCount: number): Promise<void> {
     this.shard ??= this.openShard();
-    this.group.push(trace);
+    this.group.push(this.groupArena.hold(trace));
     this.groupBytes += trace.length;
     this.groupSteps += stepCount;
     this.shardBytes += trace.length;
@@ -100,6 +107,7 @@ export class SplitWriter {
       rows.push(row);
     }
     await this.shard.parquet.writeRowGroup(rows);
+    this.groupArena.release();
   }
 
   private async closeShard(): Promise<void> {

@@ -7,6 +7,8 @@ import { firstPerRunId, mergeSpills } from '../../src/dataset/merge.js';
 import { SpillReader, SpillWriter, compareEntries, spilledRanges, writeSpillFile, type SpillEntry } from '../../src/dataset/spill.js';
 
 const entry = (runId: string, producedAtMs: number, value: string): SpillEntry => ({ runId: Buffer.from(runId), producedAtMs, value: Buffer.from(value) });
+/** A merge's or a reader's entry is valid until the next one: the tests keep copies. */
+const copyOf = (e: SpillEntry): SpillEntry => ({ runId: Buffer.from(e.runId), producedAtMs: e.producedAtMs, value: Buffer.from(e.value) });
 
 test('spilled runs merge back in run id order in several passes, and one entry per run id is kept: the latest produced', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tracestream-spill-'));
@@ -27,13 +29,13 @@ test('spilled runs merge back in run id order in several passes, and one entry p
     assert.deepEqual(new Set(names.map((n) => n.replace(/-\d+-\d+\.run$/, ''))), new Set(['a@p0', 'a@p1', 'b@p0']), 'files are named by topic and partition');
     const files = names.map((n) => join(dir, n));
     const merged: SpillEntry[] = [];
-    for await (const e of mergeSpills(files, dir, 3)) merged.push(e);
+    for await (const e of mergeSpills(files, dir, 3)) merged.push(copyOf(e));
     assert.deepEqual(merged.map((e) => e.value.toString()), [...entries].sort(compareEntries).map((e) => e.value.toString()));
     assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith('merge-')), [], 'intermediate merge files are removed');
 
     let duplicates = 0;
     const kept: SpillEntry[] = [];
-    for await (const e of firstPerRunId(mergeSpills(files, dir, 3), () => { duplicates += 1; })) kept.push(e);
+    for await (const e of firstPerRunId(mergeSpills(files, dir, 3), () => { duplicates += 1; })) kept.push(copyOf(e));
     assert.equal(kept.length, 45);
     assert.equal(duplicates, 45);
     for (const e of kept) {
@@ -84,7 +86,7 @@ test('a spill file reads back byte for byte whatever its entries\' sizes against
       const { reader, header } = await SpillReader.open(path, chunkBytes);
       assert.deepEqual(header, { merged: true });
       const read: SpillEntry[] = [];
-      for (let e = await reader.next(); e !== undefined; e = await reader.next()) read.push(e);
+      for (let e = await reader.next(); e !== undefined; e = await reader.next()) read.push(copyOf(e));
       await reader.close();
       assert.deepEqual(read, entries, `buffer of ${chunkBytes} bytes`);
     }
@@ -114,7 +116,7 @@ test('a spilled range holds its traces in compareEntries order, values read back
     assert.deepEqual(await readdir(dir), ['t@p0-0-5.run'], 'the staging file is removed once the range is written');
     const { reader } = await SpillReader.open(join(dir, 't@p0-0-5.run'));
     const read: SpillEntry[] = [];
-    for (let e = await reader.next(); e !== undefined; e = await reader.next()) read.push(e);
+    for (let e = await reader.next(); e !== undefined; e = await reader.next()) read.push(copyOf(e));
     await reader.close();
     assert.deepEqual(read, [...entries].sort(compareEntries));
     assert.deepEqual(read.map((e) => `${e.runId.toString()}:${e.value.toString()}`), ['a:first', 'b:latest', 'b:bz', 'b:bb', 'b:b', 'c:x']);
