@@ -2,7 +2,7 @@ import { TracestreamError } from '../errors/index.js';
 import type { DatasetFilter } from './filters.js';
 import { offsetsByTopic, type PartitionRange } from './scan.js';
 import type { DatasetFormat } from './shards.js';
-import type { SkippedRecord } from './spill.js';
+import type { SkippedRecord } from './spill-file.js';
 import type { Split, SplitRatios } from './splits.js';
 
 /** manifest.json: what a dataset covers and holds. It has no clock times, so equal inputs give equal bytes. */

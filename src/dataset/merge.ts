@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SpillReader, compareEntries, writeSpillFile, type SpillEntry } from './spill.js';
+import { SpillReader, writeSpillFile, type SpillEntry } from './spill-file.js';
+import { compareEntries } from './spill.js';
 
 /**
  * Spill files merged at once; more are merged in passes, so open files and read buffers stay

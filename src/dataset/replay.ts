@@ -16,7 +16,8 @@ import { publishDataset, writeAtomically } from './publish.js';
 import { rowSummaryOf, toDatasetRow } from './row.js';
 import { offsetsByTopic, openTopicScan, partitionKey, resolveScanRanges, type TopicPartitionRange } from './scan.js';
 import { SplitWriter, type StagedShard } from './shards.js';
-import { SpillWriter, spilledRanges, type SkippedRecord } from './spill.js';
+import type { SkippedRecord } from './spill-file.js';
+import { SpillWriter, spilledRanges } from './spill.js';
 import { DEFAULT_SPLIT_RATIOS, SPLITS, splitOf, validateSplitRatios } from './splits.js';
 import { DatasetStats } from './stats.js';
 

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { firstPerRunId, mergeSpills } from '../../src/dataset/merge.js';
-import { SpillReader, SpillWriter, compareEntries, spilledRanges, writeSpillFile, type SpillEntry } from '../../src/dataset/spill.js';
+import { SpillReader, writeSpillFile, type SpillEntry } from '../../src/dataset/spill-file.js';
+import { SpillWriter, compareEntries, spilledRanges } from '../../src/dataset/spill.js';
 
 const entry = (runId: string, producedAtMs: number, value: string): SpillEntry => ({ runId: Buffer.from(runId), producedAtMs, value: Buffer.from(value) });
 /** A merge's or a reader's entry is valid until the next one: the tests keep copies. */
