@@ -37,6 +37,21 @@ export async function writeFully(file: FileHandle, bytes: Buffer, position?: num
   }
 }
 
+/**
+ * Reads from `position` into `target[from..]` until it holds at least `atLeast` bytes, as far as
+ * the file goes (reading ahead into the rest of `target`). Returns the bytes `target` then holds
+ * from 0; fewer than `atLeast` only at the file's end.
+ */
+export async function readFully(file: FileHandle, target: Buffer, position: number, from = 0, atLeast = target.length): Promise<number> {
+  let end = from;
+  while (end < atLeast) {
+    const { bytesRead } = await file.read(target, end, target.length - end, position + end - from);
+    if (bytesRead === 0) break;
+    end += bytesRead;
+  }
+  return end;
+}
+
 /** What a spill file's writer gathers before writing it out: one buffer, reused. */
 const WRITE_BATCH_BYTES = 4 * 1024 * 1024;
 
@@ -104,7 +119,7 @@ export class SpillReader {
   private end = 0;
   private fileOffset = 0;
 
-  private constructor(private readonly file: Awaited<ReturnType<typeof open>>, chunkBytes: number) {
+  private constructor(private readonly file: FileHandle, chunkBytes: number) {
     this.chunk = Buffer.allocUnsafeSlow(chunkBytes);
   }
 
@@ -181,13 +196,8 @@ export class SpillReader {
    * cut file, an error.
    */
   private async fill(target: Buffer, from: number, atLeast: number): Promise<{ complete: boolean; end: number }> {
-    let end = from;
-    while (end < atLeast) {
-      const { bytesRead } = await this.file.read(target, end, target.length - end, this.fileOffset);
-      if (bytesRead === 0) break;
-      this.fileOffset += bytesRead;
-      end += bytesRead;
-    }
+    const end = await readFully(this.file, target, this.fileOffset, from, atLeast);
+    this.fileOffset += end - from;
     if (end >= atLeast) return { complete: true, end };
     if (end === 0) return { complete: false, end };
     throw new Error('spill file ends inside an entry');

@@ -1,7 +1,7 @@
 import { open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { partitionKey } from './scan.js';
-import { SpillReader, writeFully, writeSpillFile, type SkippedRecord, type SpillEntry, type SpillRange } from './spill-file.js';
+import { SpillReader, readFully, writeFully, writeSpillFile, type SkippedRecord, type SpillEntry, type SpillRange } from './spill-file.js';
 
 /**
  * The order of the dataset and the rule that picks one trace per run id: by run id (its UTF-8
@@ -11,7 +11,12 @@ import { SpillReader, writeFully, writeSpillFile, type SkippedRecord, type Spill
  * or which arrived first.
  */
 export function compareEntries(a: SpillEntry, b: SpillEntry): number {
-  return Buffer.compare(a.runId, b.runId) || b.producedAtMs - a.producedAtMs || Buffer.compare(b.value, a.value);
+  return compareKeys(a, b) || Buffer.compare(b.value, a.value);
+}
+
+/** `compareEntries` without its last tiebreak: what an entry's index (run id, produced time) decides alone. */
+function compareKeys(a: Pick<SpillEntry, 'runId' | 'producedAtMs'>, b: Pick<SpillEntry, 'runId' | 'producedAtMs'>): number {
+  return Buffer.compare(a.runId, b.runId) || b.producedAtMs - a.producedAtMs;
 }
 
 const RANGE_FILE = /^([a-zA-Z0-9._-]+@p\d+)-(\d+)-(\d+)\.run$/;
@@ -160,11 +165,10 @@ async function discardStaging(range: PendingRange): Promise<void> {
  * their values, read back from `staging`.
  */
 async function sortIndex(index: IndexEntry[], staging: Staging | undefined): Promise<void> {
-  const byKey = (a: IndexEntry, b: IndexEntry): number => Buffer.compare(a.runId, b.runId) || b.producedAtMs - a.producedAtMs;
-  index.sort(byKey);
+  index.sort(compareKeys);
   for (let start = 0; start < index.length;) {
     let end = start + 1;
-    while (end < index.length && byKey(index[start]!, index[end]!) === 0) end += 1;
+    while (end < index.length && compareKeys(index[start]!, index[end]!) === 0) end += 1;
     if (end - start > 1) {
       const tied = await Promise.all(index.slice(start, end).map(async (entry) => ({ entry, value: await readStaged(staging!.file, entry) })));
       tied.sort((a, b) => Buffer.compare(b.value, a.value));
@@ -181,12 +185,7 @@ async function* stagedEntries(index: readonly IndexEntry[], staging: Staging | u
 
 async function readStaged(staging: FileHandle, entry: IndexEntry): Promise<Buffer> {
   const value = Buffer.allocUnsafe(entry.length);
-  let read = 0;
-  while (read < entry.length) {
-    const { bytesRead } = await staging.read(value, read, entry.length - read, entry.position + read);
-    if (bytesRead === 0) throw new Error('a staging file ends before a value it holds');
-    read += bytesRead;
-  }
+  if (await readFully(staging, value, entry.position) < entry.length) throw new Error('a staging file ends before a value it holds');
   return value;
 }
 
