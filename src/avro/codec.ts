@@ -20,6 +20,14 @@ export interface AvroCodec {
   decode<K extends EventType>(message: Buffer, readerType: K): Promise<EventTypes[K]>;
   /** Decodes a message into the event type its writer schema names. */
   decode(message: Buffer): Promise<TracestreamEvent>;
+  /**
+   * Decodes only `fields` of `readerType` (top-level fields), skipping the others' bytes without
+   * building them: what a reader that needs a few small fields of large events pays (a trace's
+   * steps are most of its size and almost all of its decoding). The message is checked as far as
+   * skipping needs (lengths, union branches, its end); the skipped values' contents are not, so
+   * this is for messages already decoded once in full, or whose other fields do not matter.
+   */
+  decodeFields<K extends EventType, F extends keyof EventTypes[K] & string>(message: Buffer, readerType: K, fields: readonly F[]): Promise<Pick<EventTypes[K], F>>;
   /** The registry subject of an event type: its full record name, e.g. `io.tracestream.LineDiff`. */
   subject(eventType: EventType): string;
 }
@@ -71,6 +79,22 @@ export function createAvroCodec(registry: SchemaRegistry, options: AvroCodecOpti
   };
   const subject = (eventType: EventType): string => readerOf(eventType).name ?? eventType;
 
+  /** Reader types of `fields` only, by event type and fields, made on first use. */
+  const projections = new Map<string, avro.Type>();
+  const projectionOf = (eventType: EventType, fields: readonly string[]): { key: string; type: avro.Type } => {
+    const key = `${eventType}{${fields.join(',')}}`;
+    let type = projections.get(key);
+    if (type === undefined) {
+      readerOf(eventType);
+      const schema = schemas.get(eventType) as AvroSchema & { fields: { name: string }[] };
+      const unknown = fields.filter((field) => !schema.fields.some((f) => f.name === field));
+      if (unknown.length > 0) throw new TracestreamError('INPUT_INVALID', `${eventType} has no field ${unknown.join(', ')}`);
+      type = parse({ ...schema, fields: schema.fields.filter((f) => fields.includes(f.name)) }, eventType);
+      projections.set(key, type);
+    }
+    return { key, type };
+  };
+
   const writerIds = new Map<EventType, Promise<number>>();
   const writers = new Map<number, Promise<avro.Type>>();
   const resolvers = new Map<string, Resolver | undefined>();
@@ -96,14 +120,15 @@ export function createAvroCodec(registry: SchemaRegistry, options: AvroCodecOpti
     return writer;
   }
 
-  function resolverOf(schemaId: number, writer: avro.Type, eventType: EventType, reader: avro.Type): Resolver | undefined {
-    const key = `${schemaId}/${eventType}`;
+  /** `readerKey`: the event type, or a projection's key. */
+  function resolverOf(schemaId: number, writer: avro.Type, readerKey: string, reader: avro.Type): Resolver | undefined {
+    const key = `${schemaId}/${readerKey}`;
     if (resolvers.has(key)) return resolvers.get(key);
     let resolver: Resolver | undefined;
     try {
       resolver = reader.equals(writer) ? undefined : reader.createResolver(writer);
     } catch (error) {
-      throw decodeFailed('incompatible-writer', `writer schema ${schemaId} (${writer.name ?? writer.typeName}) cannot be read as ${eventType}: ${describeError(error)}`, { schemaId, eventType }, error);
+      throw decodeFailed('incompatible-writer', `writer schema ${schemaId} (${writer.name ?? writer.typeName}) cannot be read as ${readerKey}: ${describeError(error)}`, { schemaId, eventType: readerKey }, error);
     }
     resolvers.set(key, resolver);
     return resolver;
@@ -131,15 +156,18 @@ export function createAvroCodec(registry: SchemaRegistry, options: AvroCodecOpti
     }
   }
 
-  async function decode(message: Buffer, readerType?: EventType): Promise<TracestreamEvent> {
-    const { schemaId, body } = readWireHeader(message);
-    let writer: avro.Type;
+  async function writerOfMessage(schemaId: number): Promise<avro.Type> {
     try {
-      writer = await writerOf(schemaId);
+      return await writerOf(schemaId);
     } catch (error) {
       if (!isTracestreamError(error, 'SCHEMA_NOT_FOUND')) throw error;
       throw decodeFailed('unknown-schema-id', `unknown schema id ${schemaId}: the registry has no such schema`, { schemaId }, error);
     }
+  }
+
+  async function decode(message: Buffer, readerType?: EventType): Promise<TracestreamEvent> {
+    const { schemaId, body } = readWireHeader(message);
+    const writer = await writerOfMessage(schemaId);
     const eventType = readerType ?? (writer.name === undefined ? undefined : byName.get(writer.name));
     if (eventType === undefined) {
       throw decodeFailed('unknown-event-type', `schema ${schemaId} (${writer.name ?? writer.typeName}) is not a tracestream event`, { schemaId });
@@ -148,11 +176,18 @@ export function createAvroCodec(registry: SchemaRegistry, options: AvroCodecOpti
     return decodeBody(body, reader, resolverOf(schemaId, writer, eventType, reader), schemaId) as TracestreamEvent;
   }
 
+  async function decodeFields(message: Buffer, readerType: EventType, fields: readonly string[]): Promise<unknown> {
+    const { key, type } = projectionOf(readerType, fields);
+    const { schemaId, body } = readWireHeader(message);
+    const writer = await writerOfMessage(schemaId);
+    return decodeBody(body, type, resolverOf(schemaId, writer, key, type), schemaId);
+  }
+
   async function prepare(eventTypes: readonly EventType[]): Promise<void> {
     await Promise.all(eventTypes.map((eventType) => writerIdOf(eventType)));
   }
 
-  return { encode, encodeMany, prepare, decode: decode as AvroCodec['decode'], subject };
+  return { encode, encodeMany, prepare, decode: decode as AvroCodec['decode'], decodeFields: decodeFields as AvroCodec['decodeFields'], subject };
 }
 
 function parse(schema: AvroSchema, eventType: EventType): avro.Type {

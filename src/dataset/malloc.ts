@@ -1,3 +1,5 @@
+import { createRequire } from 'node:module';
+
 /**
  * glibc's malloc serves an allocation from its heap, not from a mapping of its own, once the
  * allocation is below its mmap threshold, and it raises that threshold to the size of every large
@@ -13,29 +15,26 @@ export const REPLAY_MMAP_THRESHOLD_BYTES = 64 * 1024;
 /** mallopt's parameter number for M_MMAP_THRESHOLD (malloc.h). */
 const M_MMAP_THRESHOLD = -3;
 
-let applied: Promise<boolean> | undefined;
+let fixed: boolean | undefined;
 
 /**
  * Fixes glibc malloc's mmap threshold at REPLAY_MMAP_THRESHOLD_BYTES for the rest of the process
  * (mallopt: a threshold set once is no longer moved by glibc; there is no undoing it, and nothing to
  * undo: allocations above it are mapped and unmapped, and cost no more in a replay's measurements).
- * Resolves to whether it was applied: not where the C library is not glibc (musl has no such
- * threshold), nor when the process was started with a threshold of its own (`MALLOC_MMAP_THRESHOLD_`
- * or `GLIBC_TUNABLES`), which wins.
+ * Returns whether it was applied: not without glibc, nor when the process was started with a
+ * threshold of its own (`MALLOC_MMAP_THRESHOLD_` or `GLIBC_TUNABLES`), which wins.
  */
-export function fixMallocMmapThreshold(): Promise<boolean> {
-  applied ??= apply();
-  return applied;
+export function fixMallocMmapThreshold(): boolean {
+  fixed ??= process.platform === 'linux' && !setByUser() && mallopt(M_MMAP_THRESHOLD, REPLAY_MMAP_THRESHOLD_BYTES);
+  return fixed;
 }
 
-async function apply(): Promise<boolean> {
-  if (process.platform !== 'linux' || setByUser()) return false;
+function mallopt(param: number, value: number): boolean {
   try {
-    const { default: koffi } = await import('koffi');
-    const mallopt = koffi.load('libc.so.6').func('int mallopt(int param, int value)') as (param: number, value: number) => number;
-    return mallopt(M_MMAP_THRESHOLD, REPLAY_MMAP_THRESHOLD_BYTES) === 1;
+    const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+    return koffi.load('libc.so.6').func('int mallopt(int param, int value)')(param, value) === 1;
   } catch {
-    // No libc.so.6 (not glibc) or no koffi binary for this platform: glibc's defaults stay.
+    // No libc.so.6 (not glibc: musl has no such threshold) or no koffi binary for this platform: glibc's defaults stay.
     return false;
   }
 }

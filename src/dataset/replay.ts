@@ -6,14 +6,13 @@ import type { AvroCodec, ExecutionTrace } from '../avro/index.js';
 import { readWireHeader } from '../avro/index.js';
 import { TracestreamError, describeError, isTracestreamError } from '../errors/index.js';
 import { clientConfigSchema, parseOptions, topicNameSchema } from '../kafka/client/config.js';
-import { ChunkPool } from './arena.js';
 import { datasetFilterSchema, rowFilter } from './filters.js';
 import { limitHeapGrowth } from './heap.js';
 import { DEDUPE_RULE, MAX_LISTED_SKIPPED, SPLIT_RULE, type DatasetManifest, type TopicRanges } from './manifest.js';
 import { fixMallocMmapThreshold } from './malloc.js';
 import { firstPerRunId, mergeSpills } from './merge.js';
 import { publishDataset, writeAtomically } from './publish.js';
-import { rowSummaryOf, toDatasetRow } from './row.js';
+import { ROW_SUMMARY_FIELDS, rowSummaryOf, toDatasetRow } from './row.js';
 import { offsetsByTopic, openTopicScan, partitionKey, resolveScanRanges, type TopicPartitionRange } from './scan.js';
 import { SplitWriter, type StagedShard } from './shards.js';
 import type { SkippedRecord } from './spill-file.js';
@@ -109,7 +108,7 @@ interface ReplayState {
  */
 export async function replayTopic(options: ReplayOptions): Promise<ReplayResult> {
   const config = parseOptions(replayOptionsSchema, options, 'replayTopic');
-  await fixMallocMmapThreshold();
+  fixMallocMmapThreshold();
   const releaseHeapLimit = limitHeapGrowth();
   try {
     return await replayWithConfig(config);
@@ -249,10 +248,9 @@ async function spillEntryOf(codec: AvroCodec, value: Buffer | null): Promise<{ r
 /** Merges the spill in run id order, keeps one trace per run, filters, and writes each split's shards. */
 async function writeSplits(config: ReplayConfig, files: readonly string[], stagingDir: string, total: number) {
   const rowOf = async (trace: Buffer) => toDatasetRow(await config.codec.decode(trace, 'ExecutionTrace'));
-  const pool = new ChunkPool();
   const writers = Object.fromEntries(SPLITS.map((split) => [split, new SplitWriter(stagingDir, split, ['parquet', ...config.formats], {
     shardBytes: config.shardBytes, rowGroupBytes: config.rowGroupBytes, rowGroupSteps: config.rowGroupSteps, zstdLevel: config.zstdLevel,
-  }, rowOf, pool)])) as Record<(typeof SPLITS)[number], SplitWriter>;
+  }, rowOf)])) as Record<(typeof SPLITS)[number], SplitWriter>;
   const keep = rowFilter(config.filter);
   const stats = new DatasetStats();
   let duplicates = 0;
@@ -262,8 +260,9 @@ async function writeSplits(config: ReplayConfig, files: readonly string[], stagi
   let seen = 0;
   for await (const entry of firstPerRunId(mergeSpills(files, stagingDir), () => { duplicates += 1; })) {
     seen += 1;
-    // Filters, splits and counts read the summary; the row itself is built when its row group is written.
-    const summary = rowSummaryOf(await config.codec.decode(entry.value, 'ExecutionTrace'));
+    // Filters, splits and counts read the summary; the row itself is built when its row group is
+    // written. Only the summary's fields are decoded: the read phase decoded every trace in full.
+    const summary = rowSummaryOf(await config.codec.decodeFields(entry.value, 'ExecutionTrace', ROW_SUMMARY_FIELDS));
     if (!keep(summary)) {
       filteredOut += 1;
     } else {

@@ -123,8 +123,11 @@ export function toDatasetRow(trace: ExecutionTrace): DatasetRow {
 /** What a dataset's filters, splits and counts read of a row: everything but the heavy fields. */
 export type RowSummary = Pick<DatasetRow, 'problem_id' | 'outcome' | 'step_count' | 'truncated' | 'tracer_version' | 'python_version' | 'limits' | 'origin'>;
 
+/** The trace's fields a row summary is made of: what a replay decodes of a trace before it writes it (`AvroCodec.decodeFields`). */
+export const ROW_SUMMARY_FIELDS = ['problemId', 'outcome', 'stepCount', 'traceTruncated', 'tracerVersion', 'pythonVersion', 'limits', 'origin'] as const;
+
 /** The summary of a trace's row, without building its steps and compact text. */
-export function rowSummaryOf(trace: ExecutionTrace): RowSummary {
+export function rowSummaryOf(trace: Pick<ExecutionTrace, (typeof ROW_SUMMARY_FIELDS)[number]>): RowSummary {
   return {
     problem_id: trace.problemId,
     outcome: outcomeFromAvro(trace.outcome),
@@ -137,11 +140,11 @@ export function rowSummaryOf(trace: ExecutionTrace): RowSummary {
   };
 }
 
-function originJson(trace: ExecutionTrace): string {
+function originJson(trace: Pick<ExecutionTrace, 'origin'>): string {
   return JSON.stringify(Object.fromEntries(Object.entries(trace.origin).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
 }
 
-function limitsOf(trace: ExecutionTrace): DatasetLimits {
+function limitsOf(trace: Pick<ExecutionTrace, 'limits'>): DatasetLimits {
   return {
     wall_time_ms: trace.limits.wallTimeMs,
     cpu_time_ms: trace.limits.cpuTimeMs,

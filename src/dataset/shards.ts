@@ -2,10 +2,10 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { CompressStream } from 'zstd-napi';
-import { ByteArena, type ChunkPool } from './arena.js';
 import type { Split } from './splits.js';
 import { openParquetShard, type ParquetShard } from './parquet.js';
 import type { DatasetRow } from './row.js';
+import { RowGroupBuffer } from './row-group-buffer.js';
 
 /** The file formats of a dataset. Parquet is always written; the others are asked for with `--format`. */
 export type DatasetFormat = 'parquet' | 'jsonl' | 'compact';
@@ -40,18 +40,23 @@ export interface StagedShard {
   steps: number;
 }
 
+/**
+ * The largest trace a row group's buffer has room for beyond the row group's size: a trace is cut
+ * at 2 MiB of steps by default, plus its output and source (the dev corpus' largest: 3.99 MB).
+ */
+const LARGEST_TRACE_BYTES = 4 * 1024 * 1024;
+
 /** A row of the dataset from its trace as it was on the topic (Avro). */
 export type RowDecoder = (trace: Buffer) => Promise<DatasetRow>;
 
 /**
  * Writes one split's rows, in the order given, into numbered shards in `dir`: shard boundaries and
  * row groups are decided by the traces' sizes alone, so the same traces always give the same files.
- * A row group is held as its traces' Avro bytes, the most compact form at hand (copied into chunks
- * of `pool`, see arena.ts), and decoded into
- * rows only when it is written (a decoded row takes about ten times its Avro size): memory is one
- * row group of traces per split, one decoded row group at a time (garbage once written; how soon
- * V8 collects it is set by `limitHeapGrowth`, which `replayTopic` holds), and the compressors'
- * windows.
+ * A row group is held as its traces' Avro bytes, the most compact form at hand (copied into one
+ * buffer per split, see row-group-buffer.ts), and decoded into rows only when it is written (a
+ * decoded row takes about ten times its Avro size): memory is one row group of traces per split,
+ * one decoded row group at a time (garbage once written; how soon V8 collects it is set by
+ * `limitHeapGrowth`, which `replayTopic` holds), and the compressors' windows.
  */
 export class SplitWriter {
   private readonly staged: StagedShard[] = [];
@@ -62,7 +67,7 @@ export class SplitWriter {
   private groupBytes = 0;
   private groupSteps = 0;
   /** Holds the row group's traces until it is written. */
-  private readonly groupArena: ByteArena;
+  private readonly groupBuffer: RowGroupBuffer;
 
   constructor(
     private readonly dir: string,
@@ -70,15 +75,14 @@ export class SplitWriter {
     private readonly formats: readonly DatasetFormat[],
     private readonly limits: ShardLimits,
     private readonly rowOf: RowDecoder,
-    pool: ChunkPool,
   ) {
-    this.groupArena = new ByteArena(pool);
+    this.groupBuffer = new RowGroupBuffer(limits.rowGroupBytes + LARGEST_TRACE_BYTES);
   }
 
   /** Adds a run by its trace on the topic (Avro; copied: the caller may reuse its bytes), whose size paces shards and row groups. */
   async add(trace: Buffer, stepCount: number): Promise<void> {
     this.shard ??= this.openShard();
-    this.group.push(this.groupArena.hold(trace));
+    this.group.push(this.groupBuffer.hold(trace));
     this.groupBytes += trace.length;
     this.groupSteps += stepCount;
     this.shardBytes += trace.length;
@@ -107,7 +111,7 @@ export class SplitWriter {
       rows.push(row);
     }
     await this.shard.parquet.writeRowGroup(rows);
-    this.groupArena.release();
+    this.groupBuffer.clear();
   }
 
   private async closeShard(): Promise<void> {

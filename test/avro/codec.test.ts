@@ -171,6 +171,28 @@ describe('codec', { timeout: TIMEOUT_MS }, () => {
     await rejectsWith(codec.encodeMany('LineDiff', [lineDiff, { ...lineDiff, depth: 'deep' as unknown as number }]), 'INPUT_INVALID', { fields: ['depth'] });
   });
 
+  test('decodeFields gives only the fields asked for, with the values a full decode gives, also from an older writer schema', async () => {
+    const registry = new ConfluentSchemaRegistry(fake.url);
+    const codec = createAvroCodec(registry);
+    const bytes = await codec.encode('ExecutionTrace', trace);
+    const fields = ['problemId', 'stepCount', 'limits', 'origin'] as const;
+    const some = await codec.decodeFields(bytes, 'ExecutionTrace', fields);
+    assert.deepEqual(Object.keys(plain(some) as object).sort(), [...fields].sort());
+    const full = await codec.decode(bytes, 'ExecutionTrace');
+    for (const field of fields) assert.deepEqual(plain(some[field]), plain(full[field]), field);
+
+    const { outputFile: _dropped, ...oldTrace } = trace;
+    const oldBytes = await createAvroCodec(registry, { schemas: { ExecutionTrace: traceSchemaWithout('outputFile') } }).encode('ExecutionTrace', oldTrace as typeof trace);
+    assert.deepEqual(plain(await codec.decodeFields(oldBytes, 'ExecutionTrace', ['runId', 'outputFile'])), { runId: trace.runId, outputFile: null });
+  });
+
+  test('decodeFields refuses a field the event type does not have, and a cut message as a full decode does', async () => {
+    const codec = createAvroCodec(new ConfluentSchemaRegistry(fake.url));
+    const bytes = await codec.encode('ExecutionTrace', trace);
+    await assert.rejects(codec.decodeFields(bytes, 'ExecutionTrace', ['problemId', 'nope' as 'problemId']), (error: unknown) => isTracestreamError(error, 'INPUT_INVALID') && /no field nope/.test(error.message));
+    await rejectsWith(codec.decodeFields(bytes.subarray(0, bytes.length - 3), 'ExecutionTrace', ['problemId']), 'DECODE_FAILED', { reason: 'truncated' });
+  });
+
   test('a value its schema refuses is INPUT_INVALID naming the field', async () => {
     const codec = createAvroCodec(new ConfluentSchemaRegistry(fake.url));
     await rejectsWith(codec.encode('LineDiff', { ...lineDiff, line: 'seven' as unknown as number }), 'INPUT_INVALID', { fields: ['line'] });

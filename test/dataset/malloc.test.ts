@@ -19,7 +19,7 @@ async function allocateInFreshProcess(fix: boolean, env: Record<string, string> 
     const size_t = 'size_t';
     const MallInfo2 = koffi.struct('mallinfo2', { arena: size_t, ordblks: size_t, smblks: size_t, hblks: size_t, hblkhd: size_t, usmblks: size_t, fsmblks: size_t, uordblks: size_t, fordblks: size_t, keepcost: size_t });
     const mallinfo2 = koffi.load('libc.so.6').func('mallinfo2', MallInfo2, []);
-    const applied = ${fix} ? await fixMallocMmapThreshold() : null;
+    const applied = ${fix} ? fixMallocMmapThreshold() : null;
     const before = Number(mallinfo2().hblks);
     const held = Array.from({ length: 64 }, () => Buffer.allocUnsafeSlow(100 * 1024));
     const mapped = Number(mallinfo2().hblks) - before;
