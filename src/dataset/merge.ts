@@ -1,13 +1,11 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SpillReader, writeSpillFile, type SpillEntry } from './spill-file.js';
-import { compareEntries } from './spill.js';
+import { SpillReader, writeSpillFile, type SpillEntry, type SpillHead } from './spill-file.js';
+import { compareKeys } from './spill.js';
 
 /**
  * Spill files merged at once; more are merged in passes, so open files and read buffers stay
- * bounded. Each reader holds its current entry and a buffer at least as large (traces of up to
- * 2 MiB), so the fan-in times the largest trace is what the merge can hold: 16 keeps that near what
- * one topic's replay holds, at the price of a pass more for topics of over 16 spill files.
+ * bounded: a reader's buffer (256 KiB) each, plus the largest value (see `mergeFiles`).
  */
 const MERGE_FAN_IN = 16;
 
@@ -16,8 +14,14 @@ const MERGE_FAN_IN = 16;
  * file is read through a bounded buffer, so memory does not grow with the files' sizes. With more
  * than `fanIn` files, groups of them are first merged into files in `workDir`.
  *
- * An entry is valid until the next one is asked for (most are views of a reader's buffer, see
- * `SpillReader`): whoever keeps one longer copies it.
+ * The entries waiting at the head of each file hold their values only when these fit in the
+ * reader's buffer; a larger value stays in its file until its entry is handed out, and is then read
+ * into one buffer that every large value reuses. Holding them all instead, the merge held as many
+ * of the largest traces as it had files whenever copies of one run sat at the head of each (up to
+ * 36 MiB of the write phase's peak at 8x, heaptrack; README "Benchmarks", replay).
+ *
+ * An entry is valid until the next one is asked for (views of a reader's buffer or of the large
+ * value's): whoever keeps one longer copies it.
  */
 export async function* mergeSpills(files: readonly string[], workDir: string, fanIn = MERGE_FAN_IN): AsyncGenerator<SpillEntry> {
   let level = [...files];
@@ -47,27 +51,56 @@ function writeMerged(path: string, files: readonly string[]): Promise<void> {
 }
 
 async function* mergeFiles(files: readonly string[]): AsyncGenerator<SpillEntry> {
-  const heap: { entry: SpillEntry; reader: SpillReader }[] = [];
+  const heap: Item[] = [];
   const readers: SpillReader[] = [];
+  /** The large value handed out last: one buffer, grown to the largest value, reused. */
+  let large = Buffer.alloc(0);
+  const advance = async (reader: SpillReader): Promise<Item | undefined> => {
+    const head = await reader.nextHead();
+    if (head === undefined) return undefined;
+    const item: Item = { head, reader, tieValue: undefined };
+    await loadTiedValues(item, heap);
+    return item;
+  };
   try {
     for (const file of files) {
       const { reader } = await SpillReader.open(file);
       readers.push(reader);
-      const entry = await reader.next();
-      if (entry !== undefined) push(heap, { entry, reader });
+      const item = await advance(reader);
+      if (item !== undefined) push(heap, item);
     }
     while (heap.length > 0) {
       const top = heap[0]!;
-      yield top.entry;
-      const entry = await top.reader.next();
-      if (entry === undefined) pop(heap);
+      let value = top.head.value ?? top.tieValue;
+      if (value === undefined) {
+        const length = top.reader.largeValueLength!;
+        if (large.length < length) large = Buffer.allocUnsafeSlow(length);
+        value = await top.reader.readLargeValue(large);
+      }
+      yield { runId: top.head.runId, producedAtMs: top.head.producedAtMs, value };
+      const next = await advance(top.reader);
+      if (next === undefined) pop(heap);
       else {
-        top.entry = entry;
+        heap[0] = next;
         siftDown(heap, 0);
       }
     }
   } finally {
     await Promise.all(readers.map((reader) => reader.close()));
+  }
+}
+
+/**
+ * Reads the values left in their files by `item` and any waiting entry with the same key (run id
+ * and produced time), which only their bytes can order (`compareEntries`): rare, so into buffers
+ * of their own.
+ */
+async function loadTiedValues(item: Item, heap: readonly Item[]): Promise<void> {
+  for (const other of heap) {
+    if (other.reader === item.reader || compareKeys(other.head, item.head) !== 0) continue;
+    for (const tied of [item, other]) {
+      if (tied.head.value === undefined && tied.tieValue === undefined) tied.tieValue = await tied.reader.readLargeValue();
+    }
   }
 }
 
@@ -85,14 +118,20 @@ export async function* firstPerRunId(entries: AsyncIterable<SpillEntry>, onDupli
   }
 }
 
-type Item = { entry: SpillEntry; reader: SpillReader };
+/** A file's entry waiting in the merge; `tieValue`: its large value, read only to break a tie. */
+interface Item { head: SpillHead; reader: SpillReader; tieValue: Buffer | undefined }
+
+/** `compareEntries` on waiting entries: keys, then (tied keys only, whose values are loaded) the values' bytes, larger first. */
+function compareItems(a: Item, b: Item): number {
+  return compareKeys(a.head, b.head) || Buffer.compare((b.head.value ?? b.tieValue)!, (a.head.value ?? a.tieValue)!);
+}
 
 function push(heap: Item[], item: Item): void {
   heap.push(item);
   let i = heap.length - 1;
   while (i > 0) {
     const parent = (i - 1) >> 1;
-    if (compareEntries(heap[i]!.entry, heap[parent]!.entry) >= 0) break;
+    if (compareItems(heap[i]!, heap[parent]!) >= 0) break;
     [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
     i = parent;
   }
@@ -111,8 +150,8 @@ function siftDown(heap: Item[], start: number): void {
     const left = 2 * i + 1;
     const right = left + 1;
     let smallest = i;
-    if (left < heap.length && compareEntries(heap[left]!.entry, heap[smallest]!.entry) < 0) smallest = left;
-    if (right < heap.length && compareEntries(heap[right]!.entry, heap[smallest]!.entry) < 0) smallest = right;
+    if (left < heap.length && compareItems(heap[left]!, heap[smallest]!) < 0) smallest = left;
+    if (right < heap.length && compareItems(heap[right]!, heap[smallest]!) < 0) smallest = right;
     if (smallest === i) return;
     [heap[i], heap[smallest]] = [heap[smallest]!, heap[i]!];
     i = smallest;

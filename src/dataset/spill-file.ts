@@ -9,6 +9,13 @@ export interface SpillEntry {
   value: Buffer;
 }
 
+/** An entry as a merge waits on it: its value only if it is small (see `SpillReader.nextHead`). */
+export interface SpillHead {
+  runId: Buffer;
+  producedAtMs: number;
+  value: Buffer | undefined;
+}
+
 /** A record replay could not use, kept in the manifest so that nothing is dropped silently. */
 export interface SkippedRecord {
   topic: string;
@@ -104,7 +111,7 @@ export async function writeSpillFile(path: string, entries: Iterable<SpillEntry>
 /**
  * An open spill file, read entry by entry through one reused buffer (256 KiB: a merge holds one
  * per file it reads at once). An entry that fits in the buffer is handed out as views of it, so
- * reading allocates nothing; only a larger one is read into buffers of its own.
+ * reading allocates nothing; a larger value is read on its own, when asked for (`nextHead`).
  *
  * Why views: a merge's entries used to be buffers of their own, each waiting at the head of its
  * file while V8 collected the young generation many times (every row group decoded is hundreds of
@@ -118,6 +125,8 @@ export class SpillReader {
   private start = 0;
   private end = 0;
   private fileOffset = 0;
+  /** Where the current entry's value is in the file, when `nextHead` left it there. */
+  private largeValue: { position: number; length: number } | undefined;
 
   private constructor(private readonly file: FileHandle, chunkBytes: number) {
     this.chunk = Buffer.allocUnsafeSlow(chunkBytes);
@@ -137,9 +146,23 @@ export class SpillReader {
 
   /**
    * The next entry, or undefined at the end of the file. An entry that fits in the reader's buffer
-   * is views of it, valid until the next call: whoever keeps an entry longer copies it.
+   * is views of it, valid until the next call: whoever keeps an entry longer copies it. A larger
+   * value is read into a buffer of its own.
    */
   async next(): Promise<SpillEntry | undefined> {
+    const head = await this.nextHead();
+    if (head === undefined) return undefined;
+    return { runId: head.runId, producedAtMs: head.producedAtMs, value: head.value ?? await this.readLargeValue() };
+  }
+
+  /**
+   * The next entry, or undefined at the end of the file, as `next` gives it, except that a value
+   * larger than the reader's buffer is not read: it stays in the file (`value` undefined) until
+   * `readLargeValue` is asked for it, so that a merge waiting on many files' entries holds their
+   * keys, not their largest values.
+   */
+  async nextHead(): Promise<SpillHead | undefined> {
+    this.largeValue = undefined;
     if (!await this.buffered(16)) return undefined;
     const runIdLength = this.chunk.readUInt32BE(this.start);
     const producedAtMs = this.chunk.readDoubleBE(this.start + 4);
@@ -155,9 +178,30 @@ export class SpillReader {
     }
     this.start += 16;
     const runId = await this.readOwned(runIdLength);
-    const value = await this.readOwned(valueLength);
-    if (runId === undefined || value === undefined) throw new Error('spill file ends inside an entry');
-    return { runId, producedAtMs, value };
+    if (runId === undefined) throw new Error('spill file ends inside an entry');
+    // Skip the value: what of it is buffered, then the rest in the file. chunk[start] is at fileOffset - (end - start).
+    const buffered = Math.min(this.end - this.start, valueLength);
+    this.largeValue = { position: this.fileOffset - (this.end - this.start), length: valueLength };
+    this.start += buffered;
+    this.fileOffset += valueLength - buffered;
+    return { runId, producedAtMs, value: undefined };
+  }
+
+  /** The length of the value `nextHead` left in the file, or undefined when it gave its value. */
+  get largeValueLength(): number | undefined {
+    return this.largeValue?.length;
+  }
+
+  /**
+   * The value `nextHead` left in the file, read into the start of `target` when it is long enough
+   * (valid until `target` is reused), else into a buffer of its own. A cut file is an error here.
+   */
+  async readLargeValue(target?: Buffer): Promise<Buffer> {
+    if (this.largeValue === undefined) throw new Error('the current spill entry has no value left in the file');
+    const { position, length } = this.largeValue;
+    const value = target !== undefined && target.length >= length ? target.subarray(0, length) : Buffer.allocUnsafe(length);
+    if (await readFully(this.file, value, position) < length) throw new Error('spill file ends inside an entry');
+    return value;
   }
 
   close(): Promise<void> {

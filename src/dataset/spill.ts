@@ -15,7 +15,7 @@ export function compareEntries(a: SpillEntry, b: SpillEntry): number {
 }
 
 /** `compareEntries` without its last tiebreak: what an entry's index (run id, produced time) decides alone. */
-function compareKeys(a: Pick<SpillEntry, 'runId' | 'producedAtMs'>, b: Pick<SpillEntry, 'runId' | 'producedAtMs'>): number {
+export function compareKeys(a: Pick<SpillEntry, 'runId' | 'producedAtMs'>, b: Pick<SpillEntry, 'runId' | 'producedAtMs'>): number {
   return Buffer.compare(a.runId, b.runId) || b.producedAtMs - a.producedAtMs;
 }
 

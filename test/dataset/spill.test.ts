@@ -116,3 +116,53 @@ test('closing a spill writer that failed mid-range removes its staging files and
   await spill.close();
   assert.deepEqual(await readdir(dir), []);
 }));
+
+test('a reader leaves a value larger than its buffer in the file until asked, and a cut one is an error then', () => withTempDir('tracestream-spill-', async (dir) => {
+  const large = Buffer.from(Array.from({ length: 5000 }, (_, k) => k % 253));
+  const path = join(dir, 'entries.run');
+  await writeSpillFile(path, [entry('a', 1, 'small'), { runId: Buffer.from('b'), producedAtMs: 2, value: large }, entry('c', 3, 'after')], { merged: true });
+  const { reader } = await SpillReader.open(path, 1024);
+  try {
+    assert.equal((await reader.nextHead())!.value!.toString(), 'small');
+    assert.equal(reader.largeValueLength, undefined);
+    const head = (await reader.nextHead())!;
+    assert.deepEqual([head.runId.toString(), head.producedAtMs, head.value], ['b', 2, undefined]);
+    assert.equal(reader.largeValueLength, 5000);
+    const target = Buffer.alloc(8000);
+    const value = await reader.readLargeValue(target);
+    assert.deepEqual(value, large);
+    assert.equal(value.buffer, target.buffer, 'read into the buffer given');
+    assert.equal((await reader.nextHead())!.value!.toString(), 'after', 'reading goes on after the value left in the file');
+    assert.equal(await reader.nextHead(), undefined);
+  } finally {
+    await reader.close();
+  }
+  const whole = await readFile(path);
+  await writeFile(path, whole.subarray(0, whole.length - 2000)); // inside the large value (the last entry is small)
+  const { reader: cut } = await SpillReader.open(path, 1024);
+  try {
+    await cut.nextHead();
+    assert.equal((await cut.nextHead())!.value, undefined);
+    await assert.rejects(cut.readLargeValue(), /ends inside an entry/);
+  } finally {
+    await cut.close();
+  }
+}));
+
+test('a merge of files whose entries hold values larger than a reader\'s buffer gives them in compareEntries order, same-key ties broken by their bytes', () => withTempDir('tracestream-spill-', async (dir) => {
+  const sized = (runId: string, producedAtMs: number, length: number, fill: number): SpillEntry => ({ runId: Buffer.from(runId), producedAtMs, value: Buffer.alloc(length, fill) });
+  const LARGE = 300 * 1024; // over a reader's 256 KiB
+  const files = [
+    [sized('a', 1, LARGE, 1), sized('c', 5, 10, 2), sized('d', 1, LARGE + 1, 3)],
+    [sized('a', 1, LARGE, 9), sized('b', 2, LARGE, 4), sized('d', 1, 20, 5)],
+    [sized('a', 1, 10, 7), sized('b', 3, LARGE, 6), sized('e', 1, LARGE, 8)],
+  ];
+  const paths: string[] = [];
+  for (const [i, entries] of files.entries()) {
+    paths.push(join(dir, `${i}.run`));
+    await writeSpillFile(paths[i]!, [...entries].sort(compareEntries), { merged: true });
+  }
+  const merged: SpillEntry[] = [];
+  for await (const e of mergeSpills(paths, dir)) merged.push(copyOf(e));
+  assert.deepEqual(merged, files.flat().sort(compareEntries));
+}));
