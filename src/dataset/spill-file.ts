@@ -10,11 +10,7 @@ export interface SpillEntry {
 }
 
 /** An entry as a merge waits on it: its value only if it is small (see `SpillReader.nextHead`). */
-export interface SpillHead {
-  runId: Buffer;
-  producedAtMs: number;
-  value: Buffer | undefined;
-}
+export type SpillHead = Omit<SpillEntry, 'value'> & { value: Buffer | undefined };
 
 /** A record replay could not use, kept in the manifest so that nothing is dropped silently. */
 export interface SkippedRecord {
@@ -59,12 +55,21 @@ export async function readFully(file: FileHandle, target: Buffer, position: numb
   return end;
 }
 
+/**
+ * The `length` bytes at `position`, read into the start of `target` when it is long enough (a view
+ * of it), else into a buffer of their own; undefined when the file ends before them.
+ */
+export async function readAt(file: FileHandle, position: number, length: number, target?: Buffer): Promise<Buffer | undefined> {
+  const bytes = target !== undefined && target.length >= length ? target.subarray(0, length) : Buffer.allocUnsafe(length);
+  return await readFully(file, bytes, position) < length ? undefined : bytes;
+}
+
 /** What a spill file's writer gathers before writing it out: one buffer, reused. */
 const WRITE_BATCH_BYTES = 4 * 1024 * 1024;
 
 /**
  * File layout: a 4-byte length and a JSON header (the range), then per entry: 4-byte run id
- * length, run id, 8-byte producedAtMs, 4-byte value length, value. All big-endian.
+ * length, 8-byte producedAtMs, 4-byte value length, run id, value. All big-endian.
  *
  * Each entry is copied into one reused batch buffer (or, larger than it, written at once) before
  * the next is asked for, so `entries` may hand out views that its next entry overwrites, as a
@@ -198,9 +203,8 @@ export class SpillReader {
    */
   async readLargeValue(target?: Buffer): Promise<Buffer> {
     if (this.largeValue === undefined) throw new Error('the current spill entry has no value left in the file');
-    const { position, length } = this.largeValue;
-    const value = target !== undefined && target.length >= length ? target.subarray(0, length) : Buffer.allocUnsafe(length);
-    if (await readFully(this.file, value, position) < length) throw new Error('spill file ends inside an entry');
+    const value = await readAt(this.file, this.largeValue.position, this.largeValue.length, target);
+    if (value === undefined) throw new Error('spill file ends inside an entry');
     return value;
   }
 

@@ -1,7 +1,7 @@
 import { open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { partitionKey } from './scan.js';
-import { SpillReader, readFully, writeFully, writeSpillFile, type SkippedRecord, type SpillEntry, type SpillRange } from './spill-file.js';
+import { SpillReader, readAt, writeFully, writeSpillFile, type SkippedRecord, type SpillEntry, type SpillRange } from './spill-file.js';
 
 /**
  * The order of the dataset and the rule that picks one trace per run id: by run id (its UTF-8
@@ -184,8 +184,8 @@ async function* stagedEntries(index: readonly IndexEntry[], staging: Staging | u
 }
 
 async function readStaged(staging: FileHandle, entry: IndexEntry): Promise<Buffer> {
-  const value = Buffer.allocUnsafe(entry.length);
-  if (await readFully(staging, value, entry.position) < entry.length) throw new Error('a staging file ends before a value it holds');
+  const value = await readAt(staging, entry.position, entry.length);
+  if (value === undefined) throw new Error('a staging file ends before a value it holds');
   return value;
 }
 
