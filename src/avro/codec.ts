@@ -120,15 +120,16 @@ export function createAvroCodec(registry: SchemaRegistry, options: AvroCodecOpti
     return writer;
   }
 
-  /** `readerKey`: the event type, or a projection's key. */
-  function resolverOf(schemaId: number, writer: avro.Type, readerKey: string, reader: avro.Type): Resolver | undefined {
+  /** `projectionKey`: when the reader is a projection of `eventType`, its key. */
+  function resolverOf(schemaId: number, writer: avro.Type, eventType: EventType, reader: avro.Type, projectionKey?: string): Resolver | undefined {
+    const readerKey = projectionKey ?? eventType;
     const key = `${schemaId}/${readerKey}`;
     if (resolvers.has(key)) return resolvers.get(key);
     let resolver: Resolver | undefined;
     try {
       resolver = reader.equals(writer) ? undefined : reader.createResolver(writer);
     } catch (error) {
-      throw decodeFailed('incompatible-writer', `writer schema ${schemaId} (${writer.name ?? writer.typeName}) cannot be read as ${readerKey}: ${describeError(error)}`, { schemaId, eventType: readerKey }, error);
+      throw decodeFailed('incompatible-writer', `writer schema ${schemaId} (${writer.name ?? writer.typeName}) cannot be read as ${readerKey}: ${describeError(error)}`, { schemaId, eventType, ...(projectionKey === undefined ? {} : { projection: projectionKey }) }, error);
     }
     resolvers.set(key, resolver);
     return resolver;
@@ -180,7 +181,7 @@ export function createAvroCodec(registry: SchemaRegistry, options: AvroCodecOpti
     const { key, type } = projectionOf(readerType, fields);
     const { schemaId, body } = readWireHeader(message);
     const writer = await writerOfMessage(schemaId);
-    return decodeBody(body, type, resolverOf(schemaId, writer, key, type), schemaId);
+    return decodeBody(body, type, resolverOf(schemaId, writer, readerType, type, key), schemaId);
   }
 
   async function prepare(eventTypes: readonly EventType[]): Promise<void> {

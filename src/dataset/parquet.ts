@@ -1,6 +1,7 @@
-import { ParquetWriter, fileWriter } from 'hyparquet-writer';
+import { ParquetWriter } from 'hyparquet-writer';
 import { compress } from 'zstd-napi';
 import { DATASET_COLUMNS, holdsInt64, parquetSchema, withBigInts } from './columns.js';
+import { ParquetFile } from './parquet-file.js';
 import type { DatasetRow } from './row.js';
 
 /**
@@ -13,6 +14,8 @@ export interface ParquetShard {
   writeRowGroup(rows: readonly DatasetRow[]): Promise<void>;
   /** Writes the footer and closes the file. */
   close(): Promise<void>;
+  /** Closes the file as it is, without a footer: after a failure, the file is not a dataset's. */
+  abandon(): void;
 }
 
 export interface ParquetShardOptions {
@@ -29,8 +32,9 @@ const CONVERTERS = DATASET_COLUMNS.map((column) => ({
 }));
 
 export function openParquetShard(path: string, options: ParquetShardOptions): ParquetShard {
+  const file = new ParquetFile(path);
   const writer = new ParquetWriter({
-    writer: fileWriter(path),
+    writer: file,
     schema: SCHEMA,
     codec: 'ZSTD',
     compressors: { ZSTD: (input: Uint8Array) => compress(input, { compressionLevel: options.zstdLevel }) },
@@ -51,6 +55,9 @@ export function openParquetShard(path: string, options: ParquetShardOptions): Pa
     },
     async close() {
       await writer.finish();
+    },
+    abandon() {
+      file.close();
     },
   };
 }

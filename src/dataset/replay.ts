@@ -258,26 +258,31 @@ async function writeSplits(config: ReplayConfig, files: readonly string[], stagi
   let rows = 0;
   let bytes = 0;
   let seen = 0;
-  for await (const entry of firstPerRunId(mergeSpills(files, stagingDir), () => { duplicates += 1; })) {
-    seen += 1;
-    // Filters, splits and counts read the summary; the row itself is built when its row group is
-    // written. Only the summary's fields are decoded: the read phase decoded every trace in full.
-    const summary = rowSummaryOf(await config.codec.decodeFields(entry.value, 'ExecutionTrace', ROW_SUMMARY_FIELDS));
-    if (!keep(summary)) {
-      filteredOut += 1;
-    } else {
-      const split = splitOf(summary.problem_id, config.splitRatios);
-      await writers[split].add(entry.value, summary.step_count);
-      stats.add(summary, split, readWireHeader(entry.value).schemaId);
-      rows += 1;
-      bytes += entry.value.length;
+  try {
+    for await (const entry of firstPerRunId(mergeSpills(files, stagingDir), () => { duplicates += 1; })) {
+      seen += 1;
+      // Filters, splits and counts read the summary; the row itself is built when its row group is
+      // written. Only the summary's fields are decoded: the read phase decoded every trace in full.
+      const summary = rowSummaryOf(await config.codec.decodeFields(entry.value, 'ExecutionTrace', ROW_SUMMARY_FIELDS));
+      if (!keep(summary)) {
+        filteredOut += 1;
+      } else {
+        const split = splitOf(summary.problem_id, config.splitRatios);
+        await writers[split].add(entry.value, summary.step_count);
+        stats.add(summary, split, readWireHeader(entry.value).schemaId);
+        rows += 1;
+        bytes += entry.value.length;
+      }
+      if (seen % 64 === 0) config.onProgress?.({ phase: 'write', done: seen + duplicates, total, bytes });
     }
-    if (seen % 64 === 0) config.onProgress?.({ phase: 'write', done: seen + duplicates, total, bytes });
+    config.onProgress?.({ phase: 'write', done: seen + duplicates, total, bytes });
+    const staged: StagedShard[] = [];
+    for (const split of SPLITS) staged.push(...await writers[split].finish());
+    return { staged, stats, duplicates, filteredOut, rows };
+  } catch (error) {
+    for (const split of SPLITS) writers[split].abandon();
+    throw error;
   }
-  config.onProgress?.({ phase: 'write', done: seen + duplicates, total, bytes });
-  const staged: StagedShard[] = [];
-  for (const split of SPLITS) staged.push(...await writers[split].finish());
-  return { staged, stats, duplicates, filteredOut, rows };
 }
 
 export interface FollowOptions {

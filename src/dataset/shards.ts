@@ -92,6 +92,17 @@ export class SplitWriter {
     if (this.shardBytes >= this.limits.shardBytes) await this.closeShard();
   }
 
+  /**
+   * Closes the open shard's files as they are, after a failure (a run that cannot be decoded, a
+   * full disk): they are left unfinished in the staging directory, which a replay started again
+   * clears. The SplitWriter is not used afterwards.
+   */
+  abandon(): void {
+    const shard = this.shard;
+    this.shard = undefined;
+    shard?.abandon();
+  }
+
   /** Closes the open shard; returns every file this split wrote. */
   async finish(): Promise<StagedShard[]> {
     await this.closeShard();
@@ -148,6 +159,11 @@ export class SplitWriter {
         await jsonl?.close();
         await compact?.close();
       },
+      abandon() {
+        parquet.abandon();
+        jsonl?.abandon();
+        compact?.abandon();
+      },
     };
   }
 }
@@ -159,6 +175,7 @@ interface OpenShard {
   steps: number;
   writeText(row: DatasetRow): Promise<void>;
   close(): Promise<void>;
+  abandon(): void;
 }
 
 /** A zstd-compressed text file written as a stream, waiting for the disk when its buffer is full. */
@@ -181,5 +198,10 @@ class ZstdTextFile {
   async close(): Promise<void> {
     this.zstd.end();
     await this.done;
+  }
+
+  abandon(): void {
+    this.zstd.destroy();
+    this.file.destroy();
   }
 }

@@ -231,12 +231,15 @@ describe('decode errors are DECODE_FAILED with a reason', { timeout: TIMEOUT_MS 
     await rejectsWith(codec.decode(Buffer.concat([good, Buffer.from([1, 2])]), 'LineDiff'), 'DECODE_FAILED', { reason: 'trailing-bytes' });
   });
 
-  test('a writer schema that is no event: unknown-event-type, and incompatible-writer when read as one', async () => {
+  test('a writer schema that is no event: unknown-event-type, and incompatible-writer when read as one, naming the event type and the projection read', async () => {
     const other = { type: 'record', name: 'Other', namespace: 'elsewhere', fields: [{ name: 'n', type: 'int' }] };
     const id = await registry.register('elsewhere.Other', other);
     const bytes = encodeWire(id, parseSchema(other), { n: 1 });
     await rejectsWith(codec.decode(bytes), 'DECODE_FAILED', { reason: 'unknown-event-type', schemaId: id });
-    await rejectsWith(codec.decode(bytes, 'LineDiff'), 'DECODE_FAILED', { reason: 'incompatible-writer', schemaId: id });
+    await rejectsWith(codec.decode(bytes, 'LineDiff'), 'DECODE_FAILED', { reason: 'incompatible-writer', schemaId: id, eventType: 'LineDiff' });
+    await rejectsWith(codec.decodeFields(bytes, 'LineDiff', ['runId']), 'DECODE_FAILED', {
+      reason: 'incompatible-writer', schemaId: id, eventType: 'LineDiff', projection: 'LineDiff{runId}',
+    });
   });
 
   test('an unreachable registry is SCHEMA_REGISTRY_UNAVAILABLE and retriable, not a decode failure', async () => {
