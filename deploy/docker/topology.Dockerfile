@@ -10,6 +10,8 @@ WORKDIR /src
 COPY scripts/setup-system.sh scripts/setup-system.sh
 RUN ./scripts/setup-system.sh && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
+# hyparquet-writer is patched at install (patches/, README "Dependencies").
+COPY patches patches
 # Links @confluentinc/kafka-javascript's librdkafka against Debian's libraries (README, Install).
 RUN CKJS_LINKING=dynamic npm ci --no-audit --no-fund
 COPY tsconfig.json ./

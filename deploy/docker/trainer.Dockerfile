@@ -20,6 +20,8 @@ WORKDIR /src
 COPY scripts/setup-system.sh scripts/setup-system.sh
 RUN ./scripts/setup-system.sh && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
+# hyparquet-writer is patched at install (patches/, README "Dependencies").
+COPY patches patches
 # npm ci installs the optional @tensorflow/tfjs-node-gpu here (it downloads libtensorflow-gpu 2.9
 # at install, so the build needs the internet); the check fails the build if it did not.
 RUN CKJS_LINKING=dynamic npm ci --no-audit --no-fund \
