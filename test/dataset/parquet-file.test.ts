@@ -7,25 +7,23 @@ import { ParquetFile } from '../../src/dataset/parquet-file.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 
 /** Row groups whose pages range from a few bytes to several times what a ParquetFile gathers, uncompressed so that their size is known. */
-function writeRowGroups(writer: Writer): Promise<void> {
+async function writeRowGroups(writer: Writer): Promise<void> {
   const parquet = new ParquetWriter({ writer, codec: 'UNCOMPRESSED', schema: [
     { name: 'root', num_children: 2 },
     { name: 'id', type: 'INT32', repetition_type: 'REQUIRED' },
     { name: 'text', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
   ] });
-  return (async () => {
-    for (const [group, textBytes] of [1, 100, 20_000, 300_000, 3].entries()) {
-      const ids = Array.from({ length: 4 }, (_, i) => group * 4 + i);
-      await parquet.write({
-        columnData: [
-          { name: 'id', data: ids },
-          { name: 'text', data: ids.map((id) => (id % 3 === 0 ? null : `${id}:`.padEnd(textBytes, String.fromCharCode(97 + (id % 26))))) },
-        ],
-        rowGroupSize: ids.length,
-      });
-    }
-    await parquet.finish();
-  })();
+  for (const [group, textBytes] of [1, 100, 20_000, 300_000, 3].entries()) {
+    const ids = Array.from({ length: 4 }, (_, i) => group * 4 + i);
+    await parquet.write({
+      columnData: [
+        { name: 'id', data: ids },
+        { name: 'text', data: ids.map((id) => (id % 3 === 0 ? null : `${id}:`.padEnd(textBytes, String.fromCharCode(97 + (id % 26))))) },
+      ],
+      rowGroupSize: ids.length,
+    });
+  }
+  await parquet.finish();
 }
 
 test('a ParquetFile writes the bytes the library writes into memory, pages larger than its buffer included', async () => {
