@@ -9,7 +9,7 @@ import { clientConfigSchema, parseOptions, topicNameSchema } from '../kafka/clie
 import { datasetFilterSchema, rowFilter } from './filters.js';
 import { limitHeapGrowth } from './heap.js';
 import { DEDUPE_RULE, MAX_LISTED_SKIPPED, SPLIT_RULE, type DatasetManifest, type TopicRanges } from './manifest.js';
-import { fixMallocMmapThreshold } from './malloc.js';
+import { fixMallocMmapThreshold, releaseFreeMallocMemory } from './malloc.js';
 import { firstPerRunId, mergeSpills } from './merge.js';
 import { publishDataset, writeAtomically } from './publish.js';
 import { ROW_SUMMARY_FIELDS, rowSummaryOf, toDatasetRow } from './row.js';
@@ -130,6 +130,7 @@ async function replayWithConfig(config: ReplayConfig): Promise<ReplayResult> {
   const { ranges: done, resumeAt } = await spilledRanges(spillDir, starts);
   const recordsRead = await readIntoSpill(config, state.ranges, resumeAt, spillDir, done.reduce((n, r) => n + r.to - r.from + 1, 0));
   const { files, ranges } = await spilledRanges(spillDir, starts);
+  releaseFreeMallocMemory();
   const skipped = ranges.flatMap((range) => range.skipped);
 
   const written = await writeSplits(config, files, stagingDir, ranges.reduce((n, r) => n + r.entries, 0));

@@ -44,3 +44,24 @@ test('a threshold the process was started with wins over the replay\'s', { skip:
   assert.deepEqual(await allocateInFreshProcess(true, { MALLOC_MMAP_THRESHOLD_: String(1024 * 1024) }), { applied: false, mapped: 0 });
   assert.deepEqual(await allocateInFreshProcess(true, { GLIBC_TUNABLES: `glibc.malloc.mmap_threshold=${1024 * 1024}` }), { applied: false, mapped: 0 });
 });
+
+test('releasing free malloc memory hands the holes left in glibc\'s heap back: RSS drops', { skip: !glibc && 'glibc only' }, async () => {
+  // 40,000 blocks of 1 KB from the heap, one in a hundred kept (so the heap's top cannot shrink), the rest freed.
+  const script = `
+    import { readFileSync } from 'node:fs';
+    import { releaseFreeMallocMemory } from ${JSON.stringify(MALLOC)};
+    const rssAnon = () => Number(/^RssAnon:\\s+(\\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
+    let blocks = Array.from({ length: 40000 }, () => Buffer.allocUnsafeSlow(1000).fill(1));
+    const kept = blocks.filter((_, i) => i % 100 === 99);
+    blocks = undefined;
+    globalThis.gc();
+    globalThis.gc();
+    const before = rssAnon();
+    const released = releaseFreeMallocMemory();
+    console.log(JSON.stringify({ released, dropped: before - rssAnon(), kept: kept.length }));
+  `;
+  const { stdout } = await execa(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../../..', import.meta.url)) });
+  const { released, dropped } = JSON.parse(stdout) as { released: boolean; dropped: number };
+  assert.equal(released, true);
+  assert.ok(dropped >= 20 * 2 ** 20, `RSS dropped by ${(dropped / 2 ** 20).toFixed(1)} MiB`);
+});
