@@ -30,12 +30,19 @@ export function fixMallocMmapThreshold(): boolean {
 }
 
 function mallopt(param: number, value: number): boolean {
+  return glibcCall('int mallopt(int param, int value)', param, value) === 1;
+}
+
+/**
+ * Calls a glibc function by its C prototype; undefined where there is none to call: no libc.so.6
+ * (not glibc: musl has no such malloc settings) or no koffi binary for this platform.
+ */
+function glibcCall(prototype: string, ...args: unknown[]): unknown {
   try {
     const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
-    return koffi.load('libc.so.6').func('int mallopt(int param, int value)')(param, value) === 1;
+    return koffi.load('libc.so.6').func(prototype)(...args);
   } catch {
-    // No libc.so.6 (not glibc: musl has no such threshold) or no koffi binary for this platform: glibc's defaults stay.
-    return false;
+    return undefined;
   }
 }
 
@@ -51,10 +58,5 @@ function setByUser(): boolean {
  * row group cost 9% and moved no peak. Returns whether memory was released; false without glibc.
  */
 export function releaseFreeMallocMemory(): boolean {
-  try {
-    const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
-    return koffi.load('libc.so.6').func('int malloc_trim(size_t pad)')(0) === 1;
-  } catch {
-    return false;
-  }
+  return glibcCall('int malloc_trim(size_t pad)', 0) === 1;
 }
