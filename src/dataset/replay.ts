@@ -30,6 +30,8 @@ const MiB = 1024 * 1024;
 export const DEFAULT_ROW_GROUP_BYTES = 8 * MiB;
 /** Executed steps per row group at most (see ShardLimits.rowGroupSteps); the dev corpus averages about 28 per KiB of trace, so 8 MiB of average traces hold about 230k. */
 export const DEFAULT_ROW_GROUP_STEPS = 200_000;
+/** Variable changes per row group at most (see ShardLimits.rowGroupChanges); 8 MiB of the dev corpus' traces hold 50k-130k. */
+export const DEFAULT_ROW_GROUP_CHANGES = 150_000;
 
 export const replayOptionsSchema = z.object({
   client: clientConfigSchema,
@@ -58,6 +60,7 @@ export const replayOptionsSchema = z.object({
   /** Trace bytes per Parquet row group: what each split holds in memory while writing. */
   rowGroupBytes: z.number().int().positive().default(DEFAULT_ROW_GROUP_BYTES),
   rowGroupSteps: z.number().int().positive().default(DEFAULT_ROW_GROUP_STEPS),
+  rowGroupChanges: z.number().int().positive().default(DEFAULT_ROW_GROUP_CHANGES),
   zstdLevel: z.number().int().min(1).max(22).default(9),
   /**
    * Keep `.replay/` after publishing, and on the next call read on from where this one ended, up to
@@ -250,7 +253,7 @@ async function spillEntryOf(codec: AvroCodec, value: Buffer | null): Promise<{ r
 async function writeSplits(config: ReplayConfig, files: readonly string[], stagingDir: string, total: number) {
   const rowOf = async (trace: Buffer) => toDatasetRow(await config.codec.decode(trace, 'ExecutionTrace'));
   const writers = Object.fromEntries(SPLITS.map((split) => [split, new SplitWriter(stagingDir, split, ['parquet', ...config.formats], {
-    shardBytes: config.shardBytes, rowGroupBytes: config.rowGroupBytes, rowGroupSteps: config.rowGroupSteps, zstdLevel: config.zstdLevel,
+    shardBytes: config.shardBytes, rowGroupBytes: config.rowGroupBytes, rowGroupSteps: config.rowGroupSteps, rowGroupChanges: config.rowGroupChanges, zstdLevel: config.zstdLevel,
   }, rowOf)])) as Record<(typeof SPLITS)[number], SplitWriter>;
   const keep = rowFilter(config.filter);
   const stats = new DatasetStats();

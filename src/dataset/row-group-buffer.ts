@@ -15,9 +15,8 @@ export class RowGroupBuffer {
   private used = 0;
 
   /**
-   * `capacity`: the row group's bytes and the largest trace expected on top of them (a row group is
-   * written once it reaches its size, so it holds at most that size and one trace more). A trace
-   * that does not fit in what is left gets a copy of its own.
+   * `capacity`: the most bytes a row group holds (a trace larger than that is a row group of its
+   * own). A trace that does not fit in what is left gets a copy of its own.
    */
   constructor(private readonly capacity: number) {}
 
@@ -32,8 +31,22 @@ export class RowGroupBuffer {
     return this.bytes.subarray(start, this.used);
   }
 
-  /** Starts the next row group at the buffer's beginning; what `hold` returned must no longer be used. */
-  clear(): void {
+  /**
+   * Starts the next row group with `kept`, traces `hold` returned for this one, in the order it
+   * returned them: moved to the buffer's beginning. Returns them as they are now held; nothing else
+   * `hold` returned may be used afterwards.
+   */
+  carryOver(kept: readonly Buffer[]): Buffer[] {
     this.used = 0;
+    const bytes = this.bytes;
+    return kept.map((trace) => {
+      if (bytes === undefined || trace.buffer !== bytes.buffer) return trace;
+      // Each lands at or before where it was, and after the one moved before it: memmove's order.
+      const from = trace.byteOffset - bytes.byteOffset;
+      const start = this.used;
+      bytes.copyWithin(start, from, from + trace.length);
+      this.used += trace.length;
+      return bytes.subarray(start, this.used);
+    });
   }
 }

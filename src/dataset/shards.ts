@@ -19,14 +19,24 @@ export const FORMAT_EXTENSIONS: Readonly<Record<DatasetFormat, string>> = {
 export interface ShardLimits {
   /** A shard is closed once the traces it holds reach this many bytes (as Avro, the size on the topic). */
   shardBytes: number;
-  /** A Parquet row group is written once its traces reach this many bytes: what one split holds in memory. */
+  /**
+   * A Parquet row group holds at most this many bytes of traces (a larger trace is a row group of
+   * its own): what one split holds in memory.
+   */
   rowGroupBytes: number;
   /**
-   * ...or once they hold this many executed steps. Decoding a row group is what the write phase
-   * holds at its peak, and a decoded trace's size follows its steps more than its bytes: a trace cut
-   * at the byte cap after 100k small steps decodes to several times what its bytes suggest.
+   * ...and at most this many executed steps (the same exception). Decoding a row group is what the
+   * write phase holds at its peak, and a decoded trace's size follows its steps more than its bytes:
+   * a trace cut at the byte cap after 100k small steps decodes to several times what its bytes
+   * suggest.
    */
   rowGroupSteps: number;
+  /**
+   * ...and at most this many variable changes (the same exception), which decode to as much as
+   * steps do; a trace's count is known only once it is decoded, so this one is checked as the row
+   * group is written.
+   */
+  rowGroupChanges: number;
   zstdLevel: number;
 }
 
@@ -39,12 +49,6 @@ export interface StagedShard {
   rows: number;
   steps: number;
 }
-
-/**
- * The largest trace a row group's buffer has room for beyond the row group's size: a trace is cut
- * at 2 MiB of steps by default, plus its output and source (the dev corpus' largest: 3.99 MB).
- */
-const LARGEST_TRACE_BYTES = 4 * 1024 * 1024;
 
 /** A row of the dataset from its trace as it was on the topic (Avro). */
 export type RowDecoder = (trace: Buffer) => Promise<DatasetRow>;
@@ -63,7 +67,8 @@ export class SplitWriter {
   private shard: OpenShard | undefined;
   private shardIndex = 0;
   private shardBytes = 0;
-  private group: Buffer[] = [];
+  /** The row group's traces, as `groupBuffer` holds them, with their step counts. */
+  private group: HeldTrace[] = [];
   private groupBytes = 0;
   private groupSteps = 0;
   /** Holds the row group's traces until it is written. */
@@ -76,19 +81,24 @@ export class SplitWriter {
     private readonly limits: ShardLimits,
     private readonly rowOf: RowDecoder,
   ) {
-    this.groupBuffer = new RowGroupBuffer(limits.rowGroupBytes + LARGEST_TRACE_BYTES);
+    this.groupBuffer = new RowGroupBuffer(limits.rowGroupBytes);
   }
 
   /** Adds a run by its trace on the topic (Avro; copied: the caller may reuse its bytes), whose size paces shards and row groups. */
   async add(trace: Buffer, stepCount: number): Promise<void> {
+    // The row group is written before the trace that would take it past a limit, not after: a row
+    // group overshot by its last trace (up to 4 MB and 100k steps more) made the largest row group,
+    // and so the write phase's peak, depend on how many row groups the topic made.
+    while (this.group.length > 0 && (this.groupBytes + trace.length > this.limits.rowGroupBytes || this.groupSteps + stepCount > this.limits.rowGroupSteps)) {
+      await this.writeRowGroup();
+    }
     this.shard ??= this.openShard();
-    this.group.push(this.groupBuffer.hold(trace));
+    this.group.push({ trace: this.groupBuffer.hold(trace), steps: stepCount });
     this.groupBytes += trace.length;
     this.groupSteps += stepCount;
     this.shardBytes += trace.length;
     this.shard.rows += 1;
     this.shard.steps += stepCount;
-    if (this.groupBytes >= this.limits.rowGroupBytes || this.groupSteps >= this.limits.rowGroupSteps) await this.flushGroup();
     if (this.shardBytes >= this.limits.shardBytes) await this.closeShard();
   }
 
@@ -109,25 +119,34 @@ export class SplitWriter {
     return this.staged;
   }
 
-  private async flushGroup(): Promise<void> {
-    if (this.shard === undefined || this.group.length === 0) return;
-    const traces = this.group;
-    this.group = [];
-    this.groupBytes = 0;
-    this.groupSteps = 0;
+  /**
+   * Writes the group's first traces as one row group: as many as its variable changes allow (at
+   * least one); the rest start the next row group. How many changes a trace holds is known only
+   * once it is decoded, so the trace that goes past the limit is decoded again with the next group.
+   */
+  private async writeRowGroup(): Promise<void> {
+    const shard = this.shard!;
     const rows: DatasetRow[] = [];
-    for (const trace of traces) {
+    let changes = 0;
+    for (const { trace } of this.group) {
       const row = await this.rowOf(trace);
-      await this.shard.writeText(row);
+      const rowChanges = changeCount(row);
+      if (rows.length > 0 && changes + rowChanges > this.limits.rowGroupChanges) break;
+      changes += rowChanges;
       rows.push(row);
     }
-    await this.shard.parquet.writeRowGroup(rows);
-    this.groupBuffer.clear();
+    for (const row of rows) await shard.writeText(row);
+    await shard.parquet.writeRowGroup(rows);
+    const rest = this.group.slice(rows.length);
+    const kept = this.groupBuffer.carryOver(rest.map(({ trace }) => trace));
+    this.group = rest.map(({ steps }, i) => ({ trace: kept[i]!, steps }));
+    this.groupBytes = kept.reduce((n, trace) => n + trace.length, 0);
+    this.groupSteps = rest.reduce((n, { steps }) => n + steps, 0);
   }
 
   private async closeShard(): Promise<void> {
     if (this.shard === undefined) return;
-    await this.flushGroup();
+    while (this.group.length > 0) await this.writeRowGroup();
     const shard = this.shard;
     this.shard = undefined;
     await shard.close();
@@ -166,6 +185,18 @@ export class SplitWriter {
       },
     };
   }
+}
+
+interface HeldTrace {
+  trace: Buffer;
+  /** As the trace's summary counts them: what the step limit is checked against before decoding. */
+  steps: number;
+}
+
+function changeCount(row: DatasetRow): number {
+  let changes = 0;
+  for (const step of row.steps) changes += step.changes.length;
+  return changes;
 }
 
 interface OpenShard {

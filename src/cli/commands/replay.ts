@@ -24,6 +24,7 @@ interface ReplayFlags {
   spillBudgetBytes?: string;
   rowGroupBytes?: string;
   rowGroupSteps?: string;
+  rowGroupChanges?: string;
 }
 
 export function replayCommand(): Command {
@@ -49,8 +50,9 @@ export function replayCommand(): Command {
     .option('--max-steps <n>', 'keep runs with at most this many executed steps')
     .option('--zstd-level <n>', 'zstd level of every file (1-22, default 9)')
     .option('--spill-budget-bytes <n>', 'trace bytes staged on disk, and indexed in memory, before they are sorted into a run (default 64 MiB)')
-    .option('--row-group-bytes <n>', 'trace bytes per Parquet row group, what each split holds while writing (default 8 MiB; smaller: less memory, larger files)')
-    .option('--row-group-steps <n>', 'executed steps per Parquet row group at most, whichever budget comes first (default 200000)');
+    .option('--row-group-bytes <n>', 'trace bytes per Parquet row group at most, what each split holds while writing (default 8 MiB; smaller: less memory, larger files)')
+    .option('--row-group-steps <n>', 'executed steps per Parquet row group at most (default 200000)')
+    .option('--row-group-changes <n>', 'variable changes per Parquet row group at most (default 150000)');
   withSettings(command, CLUSTER_SETTINGS);
   return command.action(exitWith(async (flags: ReplayFlags) => {
     const connection = await connect(settingsOf(command));
@@ -70,6 +72,7 @@ export function replayCommand(): Command {
         ...(flags.spillBudgetBytes === undefined ? {} : { spillBudgetBytes: number(flags.spillBudgetBytes, 'spill-budget-bytes') }),
         ...(flags.rowGroupBytes === undefined ? {} : { rowGroupBytes: number(flags.rowGroupBytes, 'row-group-bytes') }),
         ...(flags.rowGroupSteps === undefined ? {} : { rowGroupSteps: number(flags.rowGroupSteps, 'row-group-steps') }),
+        ...(flags.rowGroupChanges === undefined ? {} : { rowGroupChanges: number(flags.rowGroupChanges, 'row-group-changes') }),
       };
       if (flags.follow) {
         const stop = new AbortController();
