@@ -35,7 +35,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { createAvroCodec, openSchemaRegistry, type ExecutionTrace, type SolutionSubmitted } from '../src/avro/index.js';
 import { createExecutorPool } from '../src/executor/index.js';
-import { DEFAULT_ROW_GROUP_BYTES, resolveScanRanges, type DatasetManifest } from '../src/dataset/index.js';
+import { DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_CHANGES, DEFAULT_ROW_GROUP_STEPS, resolveScanRanges, type DatasetManifest } from '../src/dataset/index.js';
 import { openTopicScan } from '../src/dataset/scan.js';
 import { createProducer, EMBEDDED_PARTITION_RETENTION_BYTES, startEmbeddedBroker, TRACESTREAM_CLIENT_PROPERTIES, type KafkaClientConfig, type OutgoingRecord } from '../src/kafka/index.js';
 import { executionOf, readSolutions, toTraceEvent } from '../src/pipeline/index.js';
@@ -123,7 +123,8 @@ async function main(argv: readonly string[]): Promise<void> {
       + `(and under other run ids in ${topics.slice(1).join(', ') || 'no other topic'})`);
     const flagsOfChild = heapMiB === undefined ? [] : [`--max-old-space-size=${heapMiB}`];
     console.log(`replay processes: node ${flagsOfChild.join(' ') || '(no V8 flags: the default heap limit)'}, `
-      + `row groups of ${((rowGroupBytes ?? DEFAULT_ROW_GROUP_BYTES) / MiB).toFixed(1)} MiB of traces`);
+      + `row groups of at most ${((rowGroupBytes ?? DEFAULT_ROW_GROUP_BYTES) / MiB).toFixed(1)} MiB of traces, `
+      + `${DEFAULT_ROW_GROUP_STEPS / 1000}k steps and ${DEFAULT_ROW_GROUP_CHANGES / 1000}k variable changes`);
 
     // Each figure is printed as soon as it is measured: the 4x replay of a large corpus takes a while.
     const bare = await bareRead(client, topics[0]!);

@@ -3,7 +3,7 @@
  * optional JSON lines and compact text, a dataset card and a manifest), and `splitOf` is the one
  * rule that assigns a problem to train, validation or test.
  */
-export { replayTopic, followTopic, replayOptionsSchema, DEFAULT_ROW_GROUP_BYTES, type ReplayOptions, type ReplayProgress, type ReplayResult, type FollowOptions } from './replay.js';
+export { replayTopic, followTopic, replayOptionsSchema, DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_STEPS, DEFAULT_ROW_GROUP_CHANGES, type ReplayOptions, type ReplayProgress, type ReplayResult, type FollowOptions } from './replay.js';
 export { DATASET_COLUMNS, huggingFaceFeatures, type Column, type ColumnType } from './columns.js';
 export { toDatasetRow, type DatasetRow, type DatasetStep, type DatasetChange, type DatasetException, type DatasetLimits } from './row.js';
 export { datasetFilterSchema, rowFilter, type DatasetFilter } from './filters.js';
