@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { execa } from 'execa';
+import { queryDuckDB } from '../helpers/duckdb.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 let dir: string;
@@ -92,15 +92,8 @@ describe('trace inputs: a JSONL file, one .py file, JSON lines on stdin (-)', ()
     const result = await tracestream(['trace', input, '--out', out], stdin === undefined ? {} : { input: stdin });
     assert.equal(result.exitCode, 0, result.stderr);
     // The dataset's Parquet shards, read by an independent reader, in run id order.
-    const db = await DuckDBInstance.create(':memory:');
-    const connection = await db.connect();
-    try {
-      const rows = (await connection.runAndReadAll(`select run_id, stdout from read_parquet('${out}/data/*.parquet') order by run_id`))
-        .getRowObjectsJson() as { run_id: string; stdout: string }[];
-      return rows.map((row) => ({ runId: row.run_id, stdout: row.stdout }));
-    } finally {
-      connection.closeSync();
-    }
+    const rows = await queryDuckDB(`select run_id, stdout from read_parquet('${out}/data/*.parquet') order by run_id`) as { run_id: string; stdout: string }[];
+    return rows.map((row) => ({ runId: row.run_id, stdout: row.stdout }));
   }
 
   test('a JSONL file: one run per input of each solution', { timeout: 200_000 }, async () => {

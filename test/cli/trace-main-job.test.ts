@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { execa } from 'execa';
+import { queryDuckDB } from '../helpers/duckdb.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 let dir: string;
@@ -33,19 +33,13 @@ test('the main job traces a folder of programs on the embedded broker and writes
   await traceInto(first);
   await traceInto(second);
 
-  const db = await DuckDBInstance.create(':memory:');
-  const connection = await db.connect();
-  try {
-    const rows = (await connection.runAndReadAll(
-      `select run_id, outcome, stdout, steps, compact from read_parquet('${first}/data/*.parquet') order by run_id`,
-    )).getRowObjectsJson() as { run_id: string; outcome: string; stdout: string; steps: { changes: unknown[] }[]; compact: string }[];
-    assert.deepEqual(rows.map((r) => [r.run_id, r.outcome]), [['add.py#0', 'ok'], ['boom.py#0', 'error'], ['old.py#0', 'syntax-error']]);
-    assert.equal(rows[0]!.stdout, '42\n');
-    assert.deepEqual(rows[1]!.steps[1]!.changes, [{ name: 'x', kind: 'modified', value: '[1, 2, 3]' }]);
-    assert.match(rows[1]!.compact, /^src 3\n1 x = \[1, 2\]\n/);
-  } finally {
-    connection.closeSync();
-  }
+  const rows = await queryDuckDB(
+    `select run_id, outcome, stdout, steps, compact from read_parquet('${first}/data/*.parquet') order by run_id`,
+  ) as { run_id: string; outcome: string; stdout: string; steps: { changes: unknown[] }[]; compact: string }[];
+  assert.deepEqual(rows.map((r) => [r.run_id, r.outcome]), [['add.py#0', 'ok'], ['boom.py#0', 'error'], ['old.py#0', 'syntax-error']]);
+  assert.equal(rows[0]!.stdout, '42\n');
+  assert.deepEqual(rows[1]!.steps[1]!.changes, [{ name: 'x', kind: 'modified', value: '[1, 2, 3]' }]);
+  assert.match(rows[1]!.compact, /^src 3\n1 x = \[1, 2\]\n/);
   const manifest = JSON.parse(await readFile(join(first, 'manifest.json'), 'utf8')) as { counts: { outcomes: Record<string, number> }; files: { path: string }[] };
   assert.deepEqual(manifest.counts.outcomes, { error: 1, ok: 1, 'syntax-error': 1 });
   assert.match(await readFile(join(first, 'README.md'), 'utf8'), /^---\n/);

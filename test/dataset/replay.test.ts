@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { execa } from 'execa';
 import { parse as parseYaml } from 'yaml';
 import { createAvroCodec, openSchemaRegistry, outcomeFromAvro, type AvroCodec, type ExecutionTrace, type SchemaRegistry } from '../../src/avro/index.js';
@@ -14,6 +13,7 @@ import type { KafkaClientConfig, KafkaProducer } from '../../src/kafka/index.js'
 import { executionOf } from '../../src/pipeline/index.js';
 import { renderCompact } from '../../src/render/index.js';
 import { uniqueName } from '../helpers/broker.js';
+import { queryDuckDB as query } from '../helpers/duckdb.js';
 import { useKafkaFixture } from '../kafka/support.js';
 import { syntheticTrace } from './traces.js';
 
@@ -29,16 +29,6 @@ export async function filesOf(dir: string): Promise<Record<string, string>> {
     out[relative(dir, path)] = createHash('sha256').update(await readFile(path)).digest('hex');
   }
   return out;
-}
-
-async function query(sql: string): Promise<Record<string, unknown>[]> {
-  const db = await DuckDBInstance.create(':memory:');
-  const connection = await db.connect();
-  try {
-    return (await connection.runAndReadAll(sql)).getRowObjectsJson() as Record<string, unknown>[];
-  } finally {
-    connection.closeSync();
-  }
 }
 
 /** DuckDB hands a JSON column to getRowObjectsJson as the JSON text, itself JSON-encoded. */

@@ -3,10 +3,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { parquetMetadata } from 'hyparquet';
 import { toDatasetRow } from '../../src/dataset/row.js';
 import { SplitWriter } from '../../src/dataset/shards.js';
+import { queryDuckDB } from '../helpers/duckdb.js';
 import { withTempDir } from '../helpers/temp-dir.js';
 import { syntheticTrace } from './traces.js';
 
@@ -38,13 +38,7 @@ const rowGroupSizes = (dir: string): number[] => {
 
 /** The run ids of a Parquet file in row order, as DuckDB (another reader than the writer's) reads them. */
 async function runIdsOf(path: string): Promise<string[]> {
-  const db = await DuckDBInstance.create(':memory:');
-  const connection = await db.connect();
-  try {
-    return (await connection.runAndReadAll(`select run_id from read_parquet('${path}')`)).getRows().map(([runId]) => String(runId));
-  } finally {
-    connection.closeSync();
-  }
+  return (await queryDuckDB(`select run_id from read_parquet('${path}')`)).map((row) => String(row['run_id']));
 }
 
 /**
