@@ -2,9 +2,10 @@
  * One replay in its own process, so that its peak RSS is its own: bench/replay.ts runs it with
  * `node [flags] dist/bench/replay-child.js '<json>'` and reads one JSON line from its stdout: the
  * time, peak RSS, per phase the peaks of process.memoryUsage() (sampled every 50 ms) and of the V8
- * heap just before each collection, and the manifest.
+ * heap just before each collection, the write phase's peak RSS in each of `segments` equal parts of
+ * its runs, and the manifest.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { GCProfiler } from 'node:v8';
 import { createAvroCodec, openSchemaRegistry } from '../src/avro/index.js';
 import { replayTopic, type DatasetFormat } from '../src/dataset/index.js';
@@ -16,6 +17,8 @@ export interface ChildArgs {
   outDir: string;
   formats: Exclude<DatasetFormat, 'parquet'>[];
   rowGroupBytes?: number;
+  /** Parts of the write phase, by runs written, whose peak RSS is measured apart (as many as copies of the traces). */
+  segments?: number;
 }
 
 const args = JSON.parse(process.argv[2]!) as ChildArgs;
@@ -54,6 +57,32 @@ const collectGcPeaks = (): void => {
   profiler = new GCProfiler();
   profiler.start();
 };
+/**
+ * The kernel's high-water mark of RSS (VmHWM), restarted at each of the write phase's segments by
+ * writing 5 to /proc/self/clear_refs, so each segment's peak is exact, not sampled. Whether peak RSS
+ * grows with the data shows there: with Nx the traces N times, a later segment would peak higher than
+ * the first ones. Restarting it also restarts getrusage's maxRSS, so the whole replay's peak is the
+ * highest of the marks read. Empty where clear_refs cannot be written (not Linux).
+ */
+const segmentPeaks: number[] = [];
+let highWaterMark = 0;
+const readHighWaterMark = (): number => statusBytes(readFileSync('/proc/self/status', 'utf8'), 'VmHWM');
+const restartHighWaterMark = (): boolean => {
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+    return true;
+  } catch {
+    return false;
+  }
+};
+const segments = args.segments ?? 1;
+let segmented = false;
+const endSegment = (): void => {
+  const peak = readHighWaterMark();
+  highWaterMark = Math.max(highWaterMark, peak);
+  if (segmented) segmentPeaks.push(peak);
+  segmented = restartHighWaterMark();
+};
 const registry = await openSchemaRegistry({ brokers: args.bootstrapServers });
 try {
   const started = performance.now();
@@ -67,6 +96,9 @@ try {
       if (progress.phase !== phase) {
         sample();
         collectGcPeaks();
+        endSegment();
+      } else if (progress.phase === 'write' && progress.done >= ((segmentPeaks.length + 1) * progress.total) / segments && segmentPeaks.length < segments - 1) {
+        endSegment();
       }
       phase = progress.phase;
     },
@@ -75,7 +107,9 @@ try {
   const seconds = (performance.now() - started) / 1000;
   sample();
   collectGcPeaks();
-  process.stdout.write(`${JSON.stringify({ seconds, maxRssBytes: process.resourceUsage().maxRSS * 1024, peaks, manifest })}\n`);
+  endSegment();
+  const maxRssBytes = Math.max(highWaterMark, process.resourceUsage().maxRSS * 1024);
+  process.stdout.write(`${JSON.stringify({ seconds, maxRssBytes, peaks, segmentPeaks, manifest })}\n`);
 } finally {
   clearInterval(sampler);
   await registry.close();

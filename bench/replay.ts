@@ -4,8 +4,11 @@
  *   and replay time ÷ a bare read of the same topic (no decoding, no writing);
  * - peak RSS of the replay process with the traces once (1x: one topic) and four times (4x: four
  *   topics, each holding the traces under other run ids, replayed together into one dataset): it
- *   must not grow with the data. The mock cluster keeps about 5 MiB of compressed batches per
- *   partition (4 per topic), about twice the dev corpus' traces, so 4x needs four topics;
+ *   must not grow with the data. Nx's write phase also gives its peak RSS in each 1/N of its runs
+ *   (the kernel's high-water mark, restarted per part): a later part peaking above the first ones is
+ *   memory that grows with the data, rather than buffers and heaps warming up. The mock cluster
+ *   keeps about 5 MiB of compressed batches per partition (4 per topic), about twice the dev
+ *   corpus' traces, so 4x needs four topics;
  * - bytes per executed step of each file format, next to the compact text and today's traces.jsonl
  *   (JSON of every trace without timings). Target: the Parquet dataset at most 10 bytes per step.
  *
@@ -49,6 +52,8 @@ interface ChildResult {
   maxRssBytes: number;
   /** Per phase (reading into the spill; merging and writing): peaks of process.memoryUsage() fields sampled every 50 ms, and of the V8 heap just before each collection. */
   peaks: Record<'read' | 'write', Peaks>;
+  /** The write phase's peak RSS (kernel high-water mark) in each equal part of its runs; empty where it cannot be restarted. */
+  segmentPeaks: number[];
   manifest: DatasetManifest;
 }
 
@@ -129,8 +134,8 @@ async function main(argv: readonly string[]): Promise<void> {
     // Each figure is printed as soon as it is measured: the 4x replay of a large corpus takes a while.
     const bare = await bareRead(client, topics[0]!);
     console.log(`\nbare read of the topic (no decode, no write): ${bare.seconds.toFixed(2)} s, ${(bare.bytes / 1e6 / bare.seconds).toFixed(1)} MB/s`);
-    const replay = (replayed: string[], formats: ChildArgs['formats'], name: string) => runChild(flagsOfChild, {
-      bootstrapServers: client.bootstrapServers, topics: replayed, outDir: join(work, name), formats, ...(rowGroupBytes === undefined ? {} : { rowGroupBytes }),
+    const replay = (replayed: string[], formats: ChildArgs['formats'], name: string, segments = 1) => runChild(flagsOfChild, {
+      bootstrapServers: client.bootstrapServers, topics: replayed, outDir: join(work, name), formats, segments, ...(rowGroupBytes === undefined ? {} : { rowGroupBytes }),
     });
     const rate = (r: ChildResult, bytes = avroBytes) => `${(r.manifest.records.written / r.seconds).toFixed(1)} runs/s, ${(bytes / 1e6 / r.seconds).toFixed(1)} MB/s, ${r.seconds.toFixed(1)} s`;
     const perStep = (bytes: number) => `${(bytes / steps).toFixed(2)} B/step (${(bytes / 1e6).toFixed(1)} MB)`;
@@ -147,7 +152,7 @@ async function main(argv: readonly string[]): Promise<void> {
     console.log(`  compact text (uncompressed): ${perStep(compactBytes)}`);
     console.log(`  traces.jsonl (uncompressed): ${perStep(jsonlBytes)}`);
     console.log(`  Avro on the topic:           ${perStep(avroBytes)}`);
-    const fourfold = await replay(flags.spread ? spreadTopics : topics, [], `parquet-${copies}x`);
+    const fourfold = await replay(flags.spread ? spreadTopics : topics, [], `parquet-${copies}x`, copies);
     const runsPerTopic = flags.spread ? Math.floor(runs / copies) : runs;
     for (const { topic, partitions } of fourfold.manifest.topics) {
       const held = partitions.reduce((n, p) => n + p.end - p.start, 0);
@@ -164,6 +169,10 @@ async function main(argv: readonly string[]): Promise<void> {
     console.log(flags.spread
       ? `  1x over ${copies} topics:  ${memory(fourfold)}`
       : `  ${copies}x (${copies} topics):       ${memory(fourfold)}`);
+    if (fourfold.segmentPeaks.length > 0) {
+      console.log(`  ${flags.spread ? 'the' : `${copies}x's`} write phase, peak RSS in each 1/${copies} of its runs, MiB: `
+        + `${fourfold.segmentPeaks.map((bytes) => (bytes / MiB).toFixed(0)).join(' ')} (1x's write phase: ${((parquet.segmentPeaks[0] ?? parquet.maxRssBytes) / MiB).toFixed(0)})`);
+    }
   } finally {
     await registry.close();
     await broker.close();
