@@ -47,7 +47,14 @@ const sample = (): void => {
 const sampler = setInterval(sample, 50);
 let profiler = new GCProfiler();
 profiler.start();
-/** Folds the collections since the last call into the phase's peaks. */
+/**
+ * Folds the collections since the last call into the phase's peaks. Called every second, not only
+ * at the phase's end: a GCProfiler keeps a record of every collection (heap and space statistics)
+ * in native memory until it is stopped, and `stop()` parses them all at once, so held for a whole
+ * phase its records added about 3.5 MiB to the replay's RSS per 1x of data (the 16x write phase's
+ * sixteenths peaked from 288 rising to 346 MiB; 282 to 306 and flat from the fourth on when
+ * collected every second: README "Benchmarks").
+ */
 const collectGcPeaks = (): void => {
   const current = peaks[phase].beforeGc;
   for (const { beforeGC } of profiler.stop()?.statistics ?? []) {
@@ -57,16 +64,23 @@ const collectGcPeaks = (): void => {
   profiler = new GCProfiler();
   profiler.start();
 };
+const gcCollector = setInterval(collectGcPeaks, 1000);
 /**
  * The kernel's high-water mark of RSS (VmHWM), restarted at each of the write phase's segments by
  * writing 5 to /proc/self/clear_refs, so each segment's peak is exact, not sampled. Whether peak RSS
  * grows with the data shows there: with Nx the traces N times, a later segment would peak higher than
- * the first ones. Restarting it also restarts getrusage's maxRSS, so the whole replay's peak is the
- * highest of the marks read. Empty where clear_refs cannot be written (not Linux).
+ * the first ones. The whole replay's peak is the highest of the marks read. Empty where clear_refs
+ * cannot be written (not Linux).
  */
 const segmentPeaks: number[] = [];
 let highWaterMark = 0;
-const readHighWaterMark = (): number => statusBytes(readFileSync('/proc/self/status', 'utf8'), 'VmHWM');
+const readHighWaterMark = (): number => {
+  try {
+    return statusBytes(readFileSync('/proc/self/status', 'utf8'), 'VmHWM');
+  } catch {
+    return 0;
+  }
+};
 const restartHighWaterMark = (): boolean => {
   try {
     writeFileSync('/proc/self/clear_refs', '5');
@@ -108,9 +122,12 @@ try {
   sample();
   collectGcPeaks();
   endSegment();
-  const maxRssBytes = Math.max(highWaterMark, process.resourceUsage().maxRSS * 1024);
+  // Not getrusage's maxRSS where VmHWM can be read: Linux carries into it, at exec, the RSS of the
+  // process that forked this one (the bench, holding the embedded broker: 453 MiB with 16 topics).
+  const maxRssBytes = highWaterMark > 0 ? highWaterMark : process.resourceUsage().maxRSS * 1024;
   process.stdout.write(`${JSON.stringify({ seconds, maxRssBytes, peaks, segmentPeaks, manifest })}\n`);
 } finally {
   clearInterval(sampler);
+  clearInterval(gcCollector);
   await registry.close();
 }
