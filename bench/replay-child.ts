@@ -74,13 +74,7 @@ const gcCollector = setInterval(collectGcPeaks, 1000);
  */
 const segmentPeaks: number[] = [];
 let highWaterMark = 0;
-const readHighWaterMark = (): number => {
-  try {
-    return statusBytes(readFileSync('/proc/self/status', 'utf8'), 'VmHWM');
-  } catch {
-    return 0;
-  }
-};
+const readHighWaterMark = (): number => statusBytes(readFileSync('/proc/self/status', 'utf8'), 'VmHWM');
 const restartHighWaterMark = (): boolean => {
   try {
     writeFileSync('/proc/self/clear_refs', '5');
@@ -111,7 +105,7 @@ try {
         sample();
         collectGcPeaks();
         endSegment();
-      } else if (progress.phase === 'write' && progress.done >= ((segmentPeaks.length + 1) * progress.total) / segments && segmentPeaks.length < segments - 1) {
+      } else if (segmented && progress.phase === 'write' && segmentPeaks.length < segments - 1 && progress.done >= ((segmentPeaks.length + 1) * progress.total) / segments) {
         endSegment();
       }
       phase = progress.phase;
